@@ -1,0 +1,41 @@
+"""Routes and triggers only: each parses its event, calls one function in chalicelib, shapes the reply."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalice.app import Chalice, Response, SQSEvent
+
+from chalicelib import wiring
+from chalicelib.observability import logger
+from chalicelib.settings import get_settings
+
+app = Chalice(app_name="ghl-calltools-sync")
+
+# Any body type reaches the handler: it authenticates the raw bytes before parsing them.
+WEBHOOK_CONTENT_TYPES = [
+    "application/json",
+    "text/plain",
+    "application/octet-stream",
+    "application/x-www-form-urlencoded",
+]
+
+
+@app.route("/webhook/ghl", methods=["POST"], content_types=WEBHOOK_CONTENT_TYPES)
+def ghl_webhook() -> Response:
+    request = app.current_request
+    assert request is not None
+    try:
+        reply = wiring.container().webhook_intake.handle(request.raw_body, request.headers)
+    except Exception:  # never a 500: GHL retries on 503, and the error is logged
+        logger.exception("webhook intake failed")
+        return Response({"status": "unavailable"}, status_code=503)
+    return Response(reply.body, status_code=reply.status)
+
+
+@app.on_sqs_message(queue=get_settings().sync_queue_name, batch_size=10)
+def sync_contacts(event: SQSEvent) -> dict[str, Any]:
+    context = app.lambda_context
+    consumer = wiring.container().batch_consumer
+    wiring.container().dedup.register_context(context)
+    return consumer.handle(event.to_dict()["Records"], context.get_remaining_time_in_millis)

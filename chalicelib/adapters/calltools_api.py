@@ -1,0 +1,189 @@
+"""CallTools REST client (reference: calltools.md). Every path ends in a slash.
+
+The one open question of the public docs — how a contact is put in a bucket — lives in
+`set_bucket_membership` alone, which also reads membership back: a 2xx without membership is a failure.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import httpx
+
+from chalicelib.adapters.http_retry import RetryPolicy, body_excerpt, json_body
+from chalicelib.errors import ConfigurationError, NotFound, PermanentError, TransientError
+from chalicelib.observability import logger
+from chalicelib.phone import to_e164
+from chalicelib.ports import CallToolsMatch
+
+BUCKET_METHODS = ("contact_patch", "bucket_patch", "contactbuckets")
+PHONE_FIELDS = ("mobile_phone_number", "home_phone_number", "office_phone_number")
+# A phone search should find a handful; more suggests the filter was ignored (reference §4).
+MAX_SEARCH_PAGES = 3
+
+
+class CallToolsHttpApi:
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        *,
+        bucket_method: str = "auto",
+        ghl_id_field: str = "ghl_contact_id",
+        timeout: float = 10.0,
+        retry: RetryPolicy | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self._http = httpx.Client(
+            base_url=base_url.rstrip("/") + "/",
+            headers={"Authorization": f"Token {token}", "Accept": "application/json"},
+            timeout=timeout,
+            transport=transport,
+        )
+        self._retry = retry or RetryPolicy()
+        self._configured_method = bucket_method
+        self._working_method: str | None = None if bucket_method == "auto" else bucket_method
+        self._ghl_id_field = ghl_id_field
+        self._lock = threading.Lock()
+
+    @property
+    def bucket_method(self) -> str | None:
+        """The bucket-assignment call in use: configured, or found to work on this account."""
+        return self._working_method
+
+    # --- plumbing --------------------------------------------------------------------------------
+    def _request(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = self._retry.send("calltools", lambda: self._http.request(method, path, **kwargs))
+        status = response.status_code
+        if status in (401, 403):
+            raise ConfigurationError(f"CallTools rejected the API key ({status})")
+        if status == 404:
+            raise NotFound(f"CallTools {method} {path}: not found")
+        if status >= 400:
+            raise PermanentError(f"CallTools {method} {path}: {status} {body_excerpt(response)}")
+        return json_body(response) if status != 204 else None
+
+    def _pages(
+        self, path: str, params: Mapping[str, Any], max_pages: int
+    ) -> Iterator[dict[str, Any]]:
+        """Follow a DRF list's pages (`next`) up to `max_pages`."""
+        page = 1
+        while page <= max_pages:
+            body = self._request("GET", path, params={**params, "page": page})
+            if not isinstance(body, dict):
+                raise TransientError(f"CallTools {path}: unexpected list reply")
+            yield from (r for r in body.get("results", []) if isinstance(r, dict))
+            if not body.get("next"):
+                return
+            page += 1
+        logger.warning("CallTools list truncated", extra={"path": path, "pages": max_pages})
+
+    # --- buckets ---------------------------------------------------------------------------------
+    def resolve_bucket(self, bucket: str | int) -> tuple[int, str]:
+        if isinstance(bucket, int):
+            body = self._request("GET", f"buckets/{bucket}/")
+            return bucket, str(body.get("name", bucket)) if isinstance(body, dict) else str(bucket)
+        wanted = bucket.strip().casefold()
+        matches = [
+            b
+            for b in self._pages("buckets/", {"page_size": 250}, max_pages=40)
+            if str(b.get("name", "")).strip().casefold() == wanted
+        ]
+        if len(matches) > 1:
+            raise ConfigurationError(f"several CallTools buckets are named {bucket!r}; use its id")
+        if not matches:
+            raise NotFound(f"no CallTools bucket named {bucket!r}")
+        return int(matches[0]["id"]), str(matches[0]["name"])
+
+    def is_member(self, contact_id: int, bucket_id: int) -> bool:
+        body = self._request("GET", f"contacts/{contact_id}/")
+        buckets = body.get("buckets", []) if isinstance(body, dict) else []
+        ids = {b.get("id") if isinstance(b, dict) else b for b in buckets}
+        return bucket_id in ids or str(bucket_id) in {str(i) for i in ids}
+
+    def set_bucket_membership(self, contact_id: int, bucket_id: int, member: bool) -> None:
+        """The only place that writes bucket membership. See calltools.md §7 for the candidates.
+
+        With method "auto", candidates are tried in order and the first whose effect is read back
+        is kept for the life of the process.
+        """
+        known = self._working_method
+        if known:
+            self._write_membership(known, contact_id, bucket_id, member)
+            if self.is_member(contact_id, bucket_id) != member:
+                self._unverified(known, contact_id, bucket_id)
+                raise ConfigurationError(f"bucket method {known!r} changed nothing")
+            return
+        # Probing a removal only proves something if the contact is a member to begin with.
+        if not member and not self.is_member(contact_id, bucket_id):
+            return
+        for method in BUCKET_METHODS:
+            self._write_membership(method, contact_id, bucket_id, member)
+            if self.is_member(contact_id, bucket_id) == member:
+                logger.info("CallTools bucket method verified", extra={"method": method})
+                with self._lock:
+                    self._working_method = method
+                return
+            self._unverified(method, contact_id, bucket_id)
+        raise ConfigurationError("no bucket-assignment call changed membership; see README")
+
+    @staticmethod
+    def _unverified(method: str, contact_id: int, bucket_id: int) -> None:
+        logger.error(
+            "CallTools accepted a bucket change that did not happen",
+            extra={"method": method, "contact_id": contact_id, "bucket_id": bucket_id},
+        )
+
+    def _write_membership(self, method: str, contact_id: int, bucket_id: int, member: bool) -> None:
+        if method == "contact_patch":
+            key = "add_buckets" if member else "remove_buckets"
+            self._request("PATCH", f"contacts/{contact_id}/", json={key: [bucket_id]})
+        elif method == "bucket_patch":
+            key = "add_contacts" if member else "remove_contacts"
+            self._request("PATCH", f"buckets/{bucket_id}/", json={key: [contact_id]})
+        elif member:
+            self._request(
+                "POST", "contactbuckets/", json={"contact": contact_id, "bucket": bucket_id}
+            )
+        else:
+            rows = self._pages(
+                "contactbuckets/", {"contact_id": contact_id, "bucket_id": bucket_id}, max_pages=1
+            )
+            for row in rows:
+                if row.get("contact") == contact_id and row.get("bucket") == bucket_id:
+                    self._request("DELETE", f"contactbuckets/{row['id']}/")
+
+    # --- contacts --------------------------------------------------------------------------------
+    def find_contacts_by_phone(self, phone_e164: str) -> list[CallToolsMatch]:
+        """Contacts whose phone is exactly this number. Search hits are never trusted unchecked."""
+        matches = []
+        for row in self._pages(
+            "contacts/", {"phone_number": phone_e164, "page_size": 100}, MAX_SEARCH_PAGES
+        ):
+            phones = [row.get(f) for f in PHONE_FIELDS]
+            phones += [
+                p.get("phone_number")
+                for p in row.get("_phone_numbers") or []
+                if isinstance(p, dict)
+            ]
+            if any(isinstance(p, str) and to_e164(p) == phone_e164 for p in phones):
+                ghl_id = row.get(self._ghl_id_field) if self._ghl_id_field else None
+                matches.append(CallToolsMatch(int(row["id"]), str(ghl_id) if ghl_id else None))
+        return matches
+
+    def create_contact(self, fields: Mapping[str, str]) -> int:
+        body = self._request("POST", "contacts/", json=dict(fields))
+        if isinstance(body, dict):
+            if isinstance(body.get("id"), int):
+                return int(body["id"])
+            # The account merges duplicates: the reply names the contact it merged into.
+            merged = body.get("duplicate_contacts")
+            if isinstance(merged, list) and merged and isinstance(merged[0], int):
+                logger.info("CallTools merged the new contact into an existing one")
+                return int(merged[0])
+        raise PermanentError("CallTools create: reply has neither id nor duplicate_contacts")
+
+    def update_contact(self, contact_id: int, fields: Mapping[str, str]) -> None:
+        self._request("PATCH", f"contacts/{contact_id}/", json=dict(fields))

@@ -1,0 +1,113 @@
+"""Contact sync state in DynamoDB, one item per GHL contact, guarded by a version number."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from chalicelib.errors import ConcurrentUpdate
+from chalicelib.events import parse_time
+from chalicelib.state import ContactState
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.service_resource import Table
+
+PK = "pk"
+
+
+def contact_key(contact_id: str) -> dict[str, str]:
+    return {PK: f"contact#{contact_id}"}
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def to_item(state: ContactState, version: int) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        **contact_key(state.contact_id),
+        "kind": "contact",
+        "contact_id": state.contact_id,
+        "version": version,
+        "buckets": sorted(state.buckets),
+        "field_hashes": dict(state.field_hashes),
+        "status": state.status,
+        "dnd": state.dnd,
+    }
+    optional = {
+        "calltools_id": state.calltools_id,
+        "source_time": _iso(state.source_time),
+        "reason": state.reason,
+        "updated_at": _iso(state.updated_at),
+        "lease_until": _iso(state.lease_until),
+        "lease_owner": state.lease_owner,
+    }
+    item.update({k: v for k, v in optional.items() if v is not None})
+    return item
+
+
+def from_item(item: dict[str, Any]) -> ContactState:
+    def num(value: Any) -> int | None:
+        return int(value) if isinstance(value, Decimal | int) else None
+
+    return ContactState(
+        contact_id=str(item["contact_id"]),
+        calltools_id=num(item.get("calltools_id")),
+        buckets=frozenset(int(b) for b in item.get("buckets", [])),
+        field_hashes={str(k): str(v) for k, v in item.get("field_hashes", {}).items()},
+        source_time=parse_time(item.get("source_time")),
+        version=num(item.get("version")) or 0,
+        status=item.get("status", "new"),
+        reason=item.get("reason"),
+        dnd=bool(item.get("dnd", False)),
+        updated_at=parse_time(item.get("updated_at")),
+        lease_until=parse_time(item.get("lease_until")),
+        lease_owner=item.get("lease_owner"),
+    )
+
+
+class DynamoStateStore:
+    def __init__(self, table: Table) -> None:
+        self._table = table
+
+    def get(self, contact_id: str) -> ContactState | None:
+        reply = self._table.get_item(Key=contact_key(contact_id), ConsistentRead=True)
+        item = reply.get("Item")
+        return from_item(dict(item)) if item else None
+
+    def acquire(
+        self, state: ContactState, owner: str, lease_until: datetime, now: datetime
+    ) -> ContactState:
+        held = state.model_copy(update={"lease_until": lease_until, "lease_owner": owner})
+        return self._put(held, state.version)
+
+    def save(self, state: ContactState, *, keep_lease: bool = False) -> ContactState:
+        if not keep_lease:
+            state = state.model_copy(update={"lease_until": None, "lease_owner": None})
+        return self._put(state, state.version)
+
+    def _put(self, state: ContactState, expected_version: int) -> ContactState:
+        """Write version+1 only if the stored version is still `expected_version`."""
+        new_version = expected_version + 1
+        if expected_version == 0:
+            condition = "attribute_not_exists(pk)"
+            values: dict[str, Any] = {}
+        else:
+            condition = "version = :expected"
+            values = {":expected": expected_version}
+        kwargs: dict[str, Any] = {
+            "Item": to_item(state, new_version),
+            "ConditionExpression": condition,
+        }
+        if values:
+            kwargs["ExpressionAttributeValues"] = values
+        try:
+            self._table.put_item(**kwargs)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                raise ConcurrentUpdate(f"state of {state.contact_id} changed meanwhile") from exc
+            raise
+        return state.model_copy(update={"version": new_version})

@@ -1,0 +1,117 @@
+"""One retry policy for both APIs: 429 (honouring Retry-After), 5xx (HTML bodies too) and
+network errors/timeouts are retried with jittered backoff inside a time budget; then TransientError.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    stop_before_delay,
+    wait_exponential_jitter,
+)
+
+from chalicelib.errors import TransientError
+from chalicelib.observability import logger, redact
+
+RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
+
+
+class RetryableResponse(Exception):
+    def __init__(self, response: httpx.Response) -> None:
+        super().__init__(f"HTTP {response.status_code}")
+        self.response = response
+
+
+def retry_after_seconds(response: httpx.Response) -> float | None:
+    """Retry-After as seconds or an HTTP date; None when absent or unreadable."""
+    value = response.headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError):
+        return None
+
+
+def body_excerpt(response: httpx.Response, limit: int = 300) -> str:
+    """A short, redacted copy of a reply body; 5xx bodies may be HTML pages."""
+    try:
+        text = response.text
+    except (UnicodeDecodeError, httpx.ResponseNotRead):
+        return "<unreadable body>"
+    return redact(" ".join(text.split())[:limit])
+
+
+@dataclass
+class RetryPolicy:
+    budget_seconds: float = 20.0
+    max_attempts: int = 5
+    initial_wait: float = 0.4
+    max_wait: float = 8.0
+    sleep: Callable[[float], None] = time.sleep
+    # Calls and retries made, by system, for stats and metrics.
+    counters: dict[str, int] = field(default_factory=dict)
+
+    def _wait(self, state: RetryCallState) -> float:
+        backoff = wait_exponential_jitter(initial=self.initial_wait, max=self.max_wait)(state)
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, RetryableResponse):
+            hinted = retry_after_seconds(exc.response)
+            if hinted is not None:
+                return hinted
+        return float(backoff)
+
+    def send(self, system: str, request: Callable[[], httpx.Response]) -> httpx.Response:
+        def attempt() -> httpx.Response:
+            self.counters[f"{system}.calls"] = self.counters.get(f"{system}.calls", 0) + 1
+            response = request()
+            if response.status_code in RETRYABLE_STATUS:
+                raise RetryableResponse(response)
+            return response
+
+        def before_sleep(state: RetryCallState) -> None:
+            self.counters[f"{system}.retries"] = self.counters.get(f"{system}.retries", 0) + 1
+            exc = state.outcome.exception() if state.outcome else None
+            logger.info(
+                "retrying",
+                extra={"system": system, "attempt": state.attempt_number, "error": str(exc)},
+            )
+
+        retrying = Retrying(
+            retry=retry_if_exception_type((httpx.TransportError, RetryableResponse)),
+            stop=stop_after_attempt(self.max_attempts) | stop_before_delay(self.budget_seconds),
+            wait=self._wait,
+            sleep=self.sleep,
+            before_sleep=before_sleep,
+            reraise=True,
+        )
+        try:
+            return retrying(attempt)
+        except RetryableResponse as exc:
+            raise TransientError(
+                f"{system} answered {exc.response.status_code}: {body_excerpt(exc.response)}"
+            ) from exc
+        except httpx.TransportError as exc:
+            raise TransientError(f"{system} unreachable: {type(exc).__name__}") from exc
+
+
+def json_body(response: httpx.Response) -> Any:
+    """The reply's JSON, or None when it is not JSON (e.g. an HTML error page)."""
+    try:
+        return response.json()
+    except ValueError:
+        return None

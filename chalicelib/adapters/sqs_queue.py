@@ -1,0 +1,53 @@
+"""The contact queue on SQS, and its dead-letter queue for messages that cannot succeed."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from chalicelib.events import SyncMessage
+from chalicelib.observability import logger
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs import SQSClient
+
+
+class SqsContactQueue:
+    def __init__(self, client: SQSClient, queue_url: str, dlq_url: str) -> None:
+        self._client = client
+        self.queue_url = queue_url
+        self.dlq_url = dlq_url
+
+    def send(self, message: SyncMessage) -> str:
+        reply = self._client.send_message(
+            QueueUrl=self.queue_url,
+            MessageBody=message.model_dump_json(),
+            MessageAttributes={
+                "origin": {"DataType": "String", "StringValue": message.origin},
+                "contact_id": {"DataType": "String", "StringValue": message.contact_id},
+            },
+        )
+        return reply["MessageId"]
+
+    def delete(self, receipt_handles: Sequence[str]) -> None:
+        """Delete processed messages ourselves, so success never depends on the batch response."""
+        for start in range(0, len(receipt_handles), 10):
+            chunk = receipt_handles[start : start + 10]
+            reply = self._client.delete_message_batch(
+                QueueUrl=self.queue_url,
+                Entries=[{"Id": str(i), "ReceiptHandle": h} for i, h in enumerate(chunk)],
+            )
+            if reply.get("Failed"):
+                # Harmless: the message comes back and the dedup record answers for it.
+                logger.warning("some deletes failed", extra={"failed": len(reply["Failed"])})
+
+    def dead_letter(self, body: str, reason: str) -> None:
+        if not self.dlq_url:
+            raise RuntimeError("no dead-letter queue configured (SYNC_DLQ_URL)")
+        self._client.send_message(
+            QueueUrl=self.dlq_url,
+            MessageBody=body,
+            MessageAttributes={
+                "failure_reason": {"DataType": "String", "StringValue": reason[:1000] or "unknown"}
+            },
+        )

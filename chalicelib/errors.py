@@ -1,0 +1,27 @@
+"""Failure kinds the sync distinguishes: retry later, or record and stop."""
+
+from __future__ import annotations
+
+
+class SyncError(Exception):
+    """Base for failures the sync understands."""
+
+
+class TransientError(SyncError):
+    """Worth retrying later: the message goes back to SQS (and to the DLQ only by redrive)."""
+
+
+class ConcurrentUpdate(TransientError):
+    """Another worker changed or holds the contact's state; retry after it finishes."""
+
+
+class ConfigurationError(TransientError):
+    """Settings do not match the accounts (unknown bucket, rejected token). Retried, and logged loud."""
+
+
+class PermanentError(SyncError):
+    """Retrying cannot help (undialable number, invalid payload): record it and dead-letter it."""
+
+
+class NotFound(SyncError):
+    """The remote object does not exist (e.g. a CallTools contact deleted by hand)."""

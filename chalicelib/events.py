@@ -1,0 +1,176 @@
+"""Webhook bodies → the sync message that travels through SQS.
+
+Which events carry a trustworthy snapshot (synced as delivered, ordered by `timestamp`) and which
+make the consumer re-read the contact from GHL is decided here, in `_needs_refetch`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from chalicelib.contact import Contact, contact_from_ghl
+
+CONTACT_EVENTS = frozenset(
+    {"ContactCreate", "ContactUpdate", "ContactTagUpdate", "ContactDndUpdate", "ContactDelete"}
+)
+
+Origin = Literal["marketplace", "workflow", "reconciliation"]
+
+
+class InvalidEvent(ValueError):
+    """The body is not a contact event we can act on (→ 400)."""
+
+
+class IgnoredEvent(Exception):
+    """A genuine event that the sync does not act on (→ 200, nothing enqueued)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class SyncMessage(BaseModel):
+    """One unit of work for the consumer: sync this contact.
+
+    `snapshot` is None when the contact must be re-read from GHL before deciding.
+    `event_time` orders snapshots: an older one never overwrites newer state.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    v: int = 1
+    origin: Origin
+    contact_id: str
+    location_id: str | None = None
+    app_id: str | None = None
+    event_type: str | None = None
+    webhook_id: str | None = None
+    event_time: datetime | None = None
+    snapshot: Contact | None = None
+    received_at: datetime
+
+    @property
+    def dedup_key(self) -> str | None:
+        """Same webhookId → same event, whatever SQS message carries it."""
+        return f"webhook:{self.webhook_id}" if self.webhook_id else None
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def parse_time(value: Any) -> datetime | None:
+    """ISO 8601 (GHL sends `...Z`); naive values are taken as UTC; anything else is None."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _unwrap(body: Mapping[str, Any]) -> dict[str, Any]:
+    """Accept the flat body and the `{"data": {...}}` form one guide shows."""
+    data = body.get("data")
+    if isinstance(data, Mapping) and not isinstance(body.get("id"), str):
+        merged = {k: v for k, v in body.items() if k != "data"}
+        merged.update(data)
+        return merged
+    return dict(body)
+
+
+def _needs_refetch(event_type: str, flat: Mapping[str, Any], event_time: datetime | None) -> bool:
+    """A snapshot is trusted only with a timestamp, the full tag array and a DND flag."""
+    if event_time is None:
+        return True
+    if event_type == "ContactDelete":
+        return False
+    has_dnd = isinstance(flat.get("dnd"), bool) or isinstance(flat.get("dndSettings"), Mapping)
+    return not (isinstance(flat.get("tags"), list) and has_dnd)
+
+
+def _optional_str(flat: Mapping[str, Any], key: str) -> str | None:
+    value = flat.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidEvent(f"{key} must be a string")
+    return value.strip() or None
+
+
+def parse_marketplace_event(body: Any, received_at: datetime | None = None) -> SyncMessage:
+    """A signed marketplace webhook body → SyncMessage; IgnoredEvent / InvalidEvent otherwise."""
+    if not isinstance(body, Mapping):
+        raise InvalidEvent("body must be a JSON object")
+    flat = _unwrap(body)
+    event_type = flat.get("type")
+    if not isinstance(event_type, str) or not event_type:
+        raise InvalidEvent("not a contact event: no type")
+    if event_type not in CONTACT_EVENTS:
+        raise IgnoredEvent(f"event type {event_type} is not synced")
+    contact_id = _optional_str(flat, "id") or _optional_str(flat, "contactId")
+    if not contact_id:
+        raise InvalidEvent("contact event without a contact id")
+    location_id = _optional_str(flat, "locationId")
+    event_time = parse_time(flat.get("timestamp"))
+    try:
+        if event_type == "ContactDelete":
+            snapshot: Contact | None = Contact.gone(contact_id, location_id)
+        else:
+            snapshot = contact_from_ghl(flat)
+    except ValueError as exc:
+        raise InvalidEvent(str(exc)) from exc
+    if _needs_refetch(event_type, flat, event_time):
+        snapshot, event_time = None, None
+    return SyncMessage(
+        origin="marketplace",
+        event_type=event_type,
+        contact_id=contact_id,
+        location_id=location_id,
+        app_id=_optional_str(flat, "appId"),
+        webhook_id=_optional_str(flat, "webhookId"),
+        event_time=event_time,
+        snapshot=snapshot,
+        received_at=received_at or utcnow(),
+    )
+
+
+def parse_workflow_payload(body: Any, received_at: datetime | None = None) -> SyncMessage:
+    """A workflow webhook: only the contact id is trusted; the consumer re-reads the contact."""
+    if not isinstance(body, Mapping):
+        raise InvalidEvent("body must be a JSON object")
+    contact_id = None
+    for key in ("contact_id", "contactId", "id"):
+        contact_id = _optional_str(body, key)
+        if contact_id:
+            break
+    if not contact_id:
+        raise InvalidEvent("workflow payload without contact_id")
+    location = body.get("location")
+    location_id = None
+    if isinstance(location, Mapping):
+        location_id = _optional_str(location, "id")
+    location_id = (
+        location_id or _optional_str(body, "locationId") or _optional_str(body, "location_id")
+    )
+    return SyncMessage(
+        origin="workflow",
+        event_type="Workflow",
+        contact_id=contact_id,
+        location_id=location_id,
+        received_at=received_at or utcnow(),
+    )
+
+
+def scope_rejection(message: SyncMessage, location_id: str, app_id: str) -> str | None:
+    """Why this message belongs to another location or app, or None if it is ours."""
+    if location_id and message.location_id and message.location_id != location_id:
+        return "other location"
+    if app_id and message.origin == "marketplace" and message.app_id != app_id:
+        return "other app"
+    return None

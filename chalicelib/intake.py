@@ -1,0 +1,119 @@
+"""The webhook route's work: authenticate, parse, enqueue — and answer GHL with the right status.
+
+Authentication comes first and nothing is enqueued without it. The answer is 200 only once the
+message is durably in SQS; if SQS fails GHL gets a 503 and retries.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from chalicelib.adapters.ghl_signature import (
+    ED25519_HEADER,
+    RSA_HEADER,
+    header_value,
+    shared_secret_matches,
+)
+from chalicelib.events import (
+    IgnoredEvent,
+    InvalidEvent,
+    SyncMessage,
+    parse_marketplace_event,
+    parse_workflow_payload,
+    scope_rejection,
+    utcnow,
+)
+from chalicelib.observability import logger
+from chalicelib.ports import AuthResult, ContactQueue, WebhookVerifier
+
+MAX_BODY_BYTES = 256 * 1024
+
+
+@dataclass(frozen=True)
+class IntakeReply:
+    status: int
+    body: dict[str, Any] = field(default_factory=dict)
+
+
+def _reply(status: int, result: str, **extra: Any) -> IntakeReply:
+    return IntakeReply(status, {"status": result, **extra})
+
+
+class WebhookIntake:
+    def __init__(
+        self,
+        verifier: WebhookVerifier,
+        queue: ContactQueue,
+        *,
+        workflow_secret: str,
+        location_id: str,
+        app_id: str = "",
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._verifier = verifier
+        self._queue = queue
+        self._workflow_secret = workflow_secret
+        self._location_id = location_id
+        self._app_id = app_id
+        self._clock = clock
+
+    def handle(self, raw_body: bytes | str | None, headers: Mapping[str, str]) -> IntakeReply:
+        if isinstance(raw_body, str):
+            raw_body = raw_body.encode()
+        raw_body = raw_body or b""
+        if len(raw_body) > MAX_BODY_BYTES:
+            return _reply(413, "rejected", reason=f"body over {MAX_BODY_BYTES} bytes")
+
+        signed = header_value(headers, ED25519_HEADER) or header_value(headers, RSA_HEADER)
+        auth = (
+            self._verifier.verify(raw_body, headers)
+            if signed
+            else shared_secret_matches(self._workflow_secret, headers)
+        )
+        if not auth.ok:
+            logger.warning("webhook refused", extra={"scheme": auth.scheme, "reason": auth.reason})
+            return _reply(401, "unauthorized", reason=auth.reason)
+
+        try:
+            body = json.loads(raw_body)
+        except (UnicodeDecodeError, ValueError, RecursionError):
+            return _reply(400, "invalid", reason="body is not JSON")
+
+        try:
+            message = self._parse(body, auth)
+        except IgnoredEvent as ignored:
+            return _reply(200, "ignored", reason=ignored.reason)
+        except (InvalidEvent, RecursionError) as exc:
+            return _reply(400, "invalid", reason=str(exc))
+
+        out_of_scope = scope_rejection(message, self._location_id, self._app_id)
+        if out_of_scope:
+            logger.info("webhook ignored", extra={"reason": out_of_scope})
+            return _reply(200, "ignored", reason=out_of_scope)
+
+        try:
+            message_id = self._queue.send(message)
+        except Exception:
+            logger.exception("enqueue failed; asking GHL to retry")
+            return _reply(503, "unavailable", reason="queue unavailable, retry later")
+        logger.info(
+            "webhook accepted",
+            extra={
+                "contact_id": message.contact_id,
+                "event_type": message.event_type,
+                "webhook_id": message.webhook_id,
+                "refetch": message.snapshot is None,
+                "sqs_message_id": message_id,
+            },
+        )
+        return _reply(200, "accepted", contact_id=message.contact_id, message_id=message_id)
+
+    def _parse(self, body: Any, auth: AuthResult) -> SyncMessage:
+        now = self._clock()
+        if auth.scheme == "workflow-secret":
+            return parse_workflow_payload(body, received_at=now)
+        return parse_marketplace_event(body, received_at=now)

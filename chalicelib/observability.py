@@ -1,0 +1,69 @@
+"""Structured logging (Powertools Logger) that never carries a raw phone number, email or secret."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from chalicelib.phone import mask_phone
+
+_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
+# Phone-looking runs: optional +, digits with common separators (checked further in _mask_phone_run).
+_PHONE = re.compile(r"\+?\(?\d[\d\-\s().]{5,20}\d")
+
+
+def mask_email(value: str) -> str:
+    local, _, domain = value.partition("@")
+    return f"{local[:1]}***@{domain}"
+
+
+def redact(text: str) -> str:
+    """Mask emails and phone-like digit runs in free text (e.g. an API error body)."""
+    text = _EMAIL.sub(lambda m: mask_email(m.group(0)), text)
+    return _PHONE.sub(_mask_phone_run, text)
+
+
+def _mask_phone_run(match: re.Match[str]) -> str:
+    """+ and 8–15 digits, or 10–12 digits: a phone. Shorter runs are ids and dates; longer, epochs."""
+    run = match.group(0)
+    digits = sum(c.isdigit() for c in run)
+    is_phone = 8 <= digits <= 15 if run.startswith("+") else 10 <= digits <= 12
+    return mask_phone(run) if is_phone else run
+
+
+def _redact_value(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {k: _redact_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_redact_value(v) for v in value]
+    return value
+
+
+class RedactingFilter(logging.Filter):
+    """Last line of defence: whatever a caller logs, PII patterns are masked before output."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str):
+            record.msg = redact(record.msg)
+        if record.args:
+            record.args = (
+                tuple(_redact_value(a) for a in record.args)
+                if isinstance(record.args, tuple)
+                else _redact_value(record.args)
+            )
+        for key, value in list(record.__dict__.items()):
+            if key not in _STANDARD_ATTRS and isinstance(value, str | dict | list):
+                setattr(record, key, _redact_value(value))
+        return True
+
+
+_STANDARD_ATTRS = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+
+logger = Logger(service="ghl-calltools-sync")
+for _handler in logger.handlers:
+    _handler.addFilter(RedactingFilter())

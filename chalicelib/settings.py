@@ -1,0 +1,98 @@
+"""All configuration, in one pydantic-settings model. Nothing else in the product reads os.environ."""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from typing import Any
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from chalicelib.rules import Rule, parse_rules
+
+DEFAULT_RULES = '[{"tag": "cold lead", "bucket": "Cold Leads"}]'
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=False)
+
+    # --- GoHighLevel ---------------------------------------------------------------------------
+    ghl_location_id: str = Field(default="", description="Only events of this location are synced")
+    ghl_app_id: str = Field(
+        default="", description="When set, marketplace events of other apps are ignored"
+    )
+    ghl_webhook_public_keys: str = Field(
+        default="", description="PEM blocks replacing GHL's published webhook keys"
+    )
+    ghl_workflow_secret: SecretStr = Field(default=SecretStr(""))
+    ghl_api_token: SecretStr = Field(default=SecretStr(""))
+    ghl_api_base_url: str = "https://services.leadconnectorhq.com"
+    ghl_api_version: str = "2021-07-28"
+
+    # --- CallTools -------------------------------------------------------------------------------
+    calltools_api_token: SecretStr = Field(default=SecretStr(""))
+    calltools_api_base_url: str = "https://east-1.calltools.io/api/"
+    # Which of the candidate bucket-assignment calls to use; "auto" probes and verifies at run time.
+    calltools_bucket_method: str = "auto"
+    calltools_phone_field: str = "mobile_phone_number"
+    calltools_ghl_id_field: str = "ghl_contact_id"
+
+    # --- Sync ------------------------------------------------------------------------------------
+    sync_rules: str = DEFAULT_RULES
+    default_phone_region: str = "US"
+
+    # --- AWS -------------------------------------------------------------------------------------
+    aws_region: str = Field(
+        default="us-east-1", validation_alias=AliasChoices("AWS_REGION", "AWS_DEFAULT_REGION")
+    )
+    aws_endpoint_url: str = ""
+    sync_queue_name: str = "ghl-calltools-contacts"
+    sync_queue_url: str = ""
+    sync_dlq_url: str = ""
+    state_table_name: str = "ghl-calltools-state"
+    dedup_ttl_days: int = Field(default=14, ge=1, le=365)
+
+    # --- Robustness ------------------------------------------------------------------------------
+    http_timeout_seconds: float = Field(default=10.0, gt=0)
+    retry_budget_seconds: float = Field(default=20.0, gt=0)
+    retry_max_attempts: int = Field(default=5, ge=1)
+    contact_lease_seconds: int = Field(default=120, ge=5)
+    # Stop taking new records when less than this is left of the Lambda's time.
+    batch_time_reserve_seconds: float = Field(default=25.0, ge=0)
+
+    @field_validator("sync_rules")
+    @classmethod
+    def _rules_are_valid(cls, value: str) -> str:
+        parse_rules(value)
+        return value
+
+    @field_validator("calltools_bucket_method")
+    @classmethod
+    def _known_bucket_method(cls, value: str) -> str:
+        allowed = {"auto", "contact_patch", "bucket_patch", "contactbuckets"}
+        if value not in allowed:
+            raise ValueError(f"must be one of {sorted(allowed)}")
+        return value
+
+    @property
+    def rules(self) -> list[Rule]:
+        return parse_rules(self.sync_rules)
+
+    @property
+    def dedup_ttl_seconds(self) -> int:
+        return self.dedup_ttl_days * 86400
+
+    def public_summary(self) -> dict[str, Any]:
+        """Settings safe to print: secrets reduced to set/unset."""
+        data = self.model_dump()
+        for name, value in list(data.items()):
+            if isinstance(getattr(self, name), SecretStr):
+                data[name] = "set" if value.get_secret_value() else "unset"
+        data["sync_rules"] = json.loads(self.sync_rules)
+        return data
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

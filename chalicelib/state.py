@@ -1,0 +1,39 @@
+"""What the sync remembers about one GHL contact (stored in DynamoDB by the state store adapter)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Status = Literal["new", "synced", "excluded", "failed"]
+
+
+class ContactState(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    contact_id: str
+    calltools_id: int | None = None
+    # Buckets *we* placed the contact in: only these are ever removed.
+    buckets: frozenset[int] = frozenset()
+    field_hashes: dict[str, str] = Field(default_factory=dict)
+    # Time of the GHL data the state reflects (event timestamp, or when we re-read GHL).
+    source_time: datetime | None = None
+    version: int = 0
+    status: Status = "new"
+    # Why the contact is in no bucket (dnd, no_phone, ...) or why the last sync failed.
+    reason: str | None = None
+    dnd: bool = False
+    updated_at: datetime | None = None
+    # A worker applying changes holds the contact until then (see StateStore.acquire).
+    lease_until: datetime | None = None
+    lease_owner: str | None = None
+
+    def is_newer_than(self, event_time: datetime | None) -> bool:
+        """True when the stored state reflects later GHL data than `event_time` (a stale event)."""
+        return (
+            event_time is not None
+            and self.source_time is not None
+            and event_time < self.source_time
+        )

@@ -1,0 +1,252 @@
+"""Sync one contact: decide (pure plan), then apply the difference to CallTools under a lease.
+
+Ordering: a snapshot older than the stored state is dropped. Events without a trustworthy snapshot
+re-read the contact from GHL; that read is as fresh as the moment it was made.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from chalicelib.contact import Contact
+from chalicelib.errors import ConcurrentUpdate, ConfigurationError, NotFound, PermanentError
+from chalicelib.events import SyncMessage, scope_rejection, utcnow
+from chalicelib.observability import logger
+from chalicelib.phone import to_e164
+from chalicelib.ports import CallToolsApi, GhlApi, StateStore
+from chalicelib.rules import ResolvedRule, Rule
+from chalicelib.state import ContactState
+from chalicelib.sync_plan import FieldMapping, SyncPlan, plan_sync
+
+Result = Literal["synced", "unchanged", "stale", "ignored", "failed"]
+
+
+@dataclass(frozen=True)
+class SyncOutcome:
+    result: Result
+    contact_id: str
+    calltools_id: int | None = None
+    added: tuple[int, ...] = ()
+    removed: tuple[int, ...] = ()
+    reason: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "result": self.result,
+            "contact_id": self.contact_id,
+            "calltools_id": self.calltools_id,
+            "added": list(self.added),
+            "removed": list(self.removed),
+            "reason": self.reason,
+        }
+
+
+class RuleBook:
+    """The configured rules with bucket names resolved to CallTools ids (once per process)."""
+
+    def __init__(self, rules: Sequence[Rule], calltools: CallToolsApi) -> None:
+        self._rules = list(rules)
+        self._calltools = calltools
+        self._resolved: list[ResolvedRule] | None = None
+        self._lock = threading.Lock()
+
+    def resolved(self) -> list[ResolvedRule]:
+        with self._lock:
+            if self._resolved is None:
+                resolved = []
+                for rule in self._rules:
+                    try:
+                        bucket_id, name = self._calltools.resolve_bucket(rule.bucket)
+                    except NotFound as exc:
+                        raise ConfigurationError(
+                            f"bucket {rule.bucket!r} of rule {rule.tag!r} not found in CallTools"
+                        ) from exc
+                    resolved.append(ResolvedRule(rule=rule, bucket_id=bucket_id, bucket_name=name))
+                self._resolved = resolved
+            return self._resolved
+
+
+class ContactSync:
+    def __init__(
+        self,
+        *,
+        ghl: GhlApi,
+        calltools: CallToolsApi,
+        store: StateStore,
+        rulebook: RuleBook,
+        mapping: FieldMapping,
+        location_id: str,
+        app_id: str = "",
+        lease_seconds: int = 120,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._ghl = ghl
+        self._calltools = calltools
+        self._store = store
+        self._rulebook = rulebook
+        self._mapping = mapping
+        self._location_id = location_id
+        self._app_id = app_id
+        self._lease = timedelta(seconds=lease_seconds)
+        self._clock = clock
+        self._owner = uuid.uuid4().hex
+
+    def sync(self, message: SyncMessage) -> SyncOutcome:
+        cid = message.contact_id
+        out_of_scope = scope_rejection(message, self._location_id, self._app_id)
+        if out_of_scope:
+            return SyncOutcome("ignored", cid, reason=out_of_scope)
+
+        contact, source_time = message.snapshot, message.event_time
+        if contact is None:
+            source_time = self._clock()
+            contact = self._ghl.get_contact(cid) or Contact.gone(cid)
+            if (
+                contact.location_id
+                and self._location_id
+                and contact.location_id != self._location_id
+            ):
+                return SyncOutcome("ignored", cid, reason="other location")
+
+        state = self._store.get(cid) or ContactState(contact_id=cid)
+        if state.is_newer_than(source_time):
+            logger.info("stale event dropped", extra={"contact_id": cid})
+            return SyncOutcome("stale", cid, state.calltools_id, reason="older than stored state")
+
+        plan = plan_sync(contact, self._rulebook.resolved(), state, self._mapping)
+        base = state.model_copy(
+            update={
+                "source_time": max(filter(None, (source_time, state.source_time)), default=None),
+                "dnd": contact.dnd_calls,
+            }
+        )
+        if plan.is_noop:
+            return self._record_unchanged(state, base, plan)
+        return self._apply(contact, plan, base)
+
+    def _record_unchanged(
+        self, state: ContactState, base: ContactState, plan: SyncPlan
+    ) -> SyncOutcome:
+        status = "excluded" if plan.exclusion else "synced"
+        new = base.model_copy(update={"status": status, "reason": plan.exclusion})
+        if new.model_dump(exclude={"updated_at"}) != state.model_dump(exclude={"updated_at"}):
+            self._store.save(new.model_copy(update={"updated_at": self._clock()}))
+        return SyncOutcome("unchanged", state.contact_id, state.calltools_id, reason=plan.exclusion)
+
+    def _apply(self, contact: Contact, plan: SyncPlan, base: ContactState) -> SyncOutcome:
+        now = self._clock()
+        if base.lease_until and base.lease_until > now and base.lease_owner != self._owner:
+            raise ConcurrentUpdate("another worker holds this contact")
+        held = [self._store.acquire(base, self._owner, now + self._lease, now)]
+        try:
+            return self._apply_held(contact, plan, held)
+        except PermanentError as exc:
+            failed = held[0].model_copy(
+                update={"status": "failed", "reason": str(exc), "updated_at": self._clock()}
+            )
+            self._store.save(failed)
+            logger.warning(
+                "contact sync failed permanently",
+                extra={"contact_id": contact.id, "reason": str(exc)},
+            )
+            return SyncOutcome("failed", contact.id, held[0].calltools_id, reason=str(exc))
+        except Exception:
+            self._release(held[0])
+            raise
+
+    def _apply_held(
+        self, contact: Contact, plan: SyncPlan, held: list[ContactState]
+    ) -> SyncOutcome:
+        """Apply `plan`; `held[0]` always holds the latest written state (for release on error)."""
+        ct = self._calltools
+        ct_id, buckets = held[0].calltools_id, set(held[0].buckets)
+        removed: list[int] = []
+        try:
+            # Removals first: a contact that must not be dialled leaves before anything else happens.
+            for bucket_id in sorted(plan.remove_buckets):
+                if ct_id is not None:
+                    ct.set_bucket_membership(ct_id, bucket_id, member=False)
+                buckets.discard(bucket_id)
+                removed.append(bucket_id)
+            if ct_id is not None and plan.changed_fields:
+                ct.update_contact(ct_id, plan.changed_fields)
+        except NotFound:
+            # Deleted by hand in CallTools: forget it and start over from GHL's data.
+            logger.warning(
+                "CallTools contact vanished; recreating", extra={"contact_id": contact.id}
+            )
+            ct_id, buckets = None, set()
+            plan = plan_sync(contact, self._rulebook.resolved(), None, self._mapping)
+
+        if ct_id is None and plan.desired_buckets:
+            ct_id = self._ensure_contact(contact, plan)
+            # Remember the mapping at once, so a crash now cannot lead to a second contact.
+            held[0] = self._store.save(
+                held[0].model_copy(update={"calltools_id": ct_id, "buckets": frozenset()}),
+                keep_lease=True,
+            )
+
+        added = []
+        for bucket_id in sorted(plan.desired_buckets - buckets):
+            assert ct_id is not None
+            ct.set_bucket_membership(ct_id, bucket_id, member=True)
+            buckets.add(bucket_id)
+            added.append(bucket_id)
+
+        final = held[0].model_copy(
+            update={
+                "calltools_id": ct_id,
+                "buckets": frozenset(buckets),
+                "field_hashes": dict(plan.field_hashes),
+                "status": "excluded" if plan.exclusion else "synced",
+                "reason": plan.exclusion,
+                "updated_at": self._clock(),
+            }
+        )
+        held[0] = self._store.save(final)
+        logger.info(
+            "contact synced",
+            extra={
+                "contact_id": contact.id,
+                "calltools_id": ct_id,
+                "added": added,
+                "removed": removed,
+                "fields_changed": sorted(plan.changed_fields),
+                "exclusion": plan.exclusion,
+            },
+        )
+        return SyncOutcome(
+            "synced", contact.id, ct_id, tuple(added), tuple(removed), plan.exclusion
+        )
+
+    def _ensure_contact(self, contact: Contact, plan: SyncPlan) -> int:
+        """Adopt the CallTools contact with exactly this phone, or create one."""
+        phone = to_e164(contact.phone, self._mapping.default_region)
+        assert phone is not None  # a plan with buckets has a dialable phone
+        matches = [
+            m
+            for m in self._calltools.find_contacts_by_phone(phone)
+            if not m.ghl_contact_id or m.ghl_contact_id == contact.id
+        ]
+        if len(matches) > 1:
+            ids = ", ".join(str(m.id) for m in matches)
+            raise PermanentError(
+                f"several CallTools contacts share this phone ({ids}); not guessing"
+            )
+        if matches:
+            self._calltools.update_contact(matches[0].id, plan.fields)
+            return matches[0].id
+        return self._calltools.create_contact(plan.fields)
+
+    def _release(self, held: ContactState) -> None:
+        """Best effort: free the lease so the retry need not wait for it to expire."""
+        try:
+            self._store.save(held)
+        except Exception:  # the lease expires by itself
+            logger.warning("could not release lease", extra={"contact_id": held.contact_id})

@@ -1,0 +1,160 @@
+"""Builds the real adapters from Settings, once per Lambda container (lazily, so import stays cheap)."""
+
+from __future__ import annotations
+
+import threading
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from chalicelib.adapters.calltools_api import CallToolsHttpApi
+from chalicelib.adapters.dynamo_state import DynamoStateStore
+from chalicelib.adapters.ghl_api import GhlHttpApi
+from chalicelib.adapters.ghl_signature import GhlSignatureVerifier
+from chalicelib.adapters.http_retry import RetryPolicy
+from chalicelib.adapters.idempotency import PowertoolsDedup
+from chalicelib.adapters.sqs_queue import SqsContactQueue
+from chalicelib.consumer import BatchConsumer
+from chalicelib.intake import WebhookIntake
+from chalicelib.settings import Settings, get_settings
+from chalicelib.sync_plan import FieldMapping
+from chalicelib.sync_service import ContactSync, RuleBook
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient, DynamoDBServiceResource
+    from mypy_boto3_sqs import SQSClient
+
+
+class Container:
+    """Holds one instance of each adapter and service for the given settings."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def _boto_kwargs(self) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {"region_name": self.settings.aws_region}
+        if self.settings.aws_endpoint_url:
+            kwargs["endpoint_url"] = self.settings.aws_endpoint_url
+        return kwargs
+
+    @cached_property
+    def sqs(self) -> SQSClient:
+        import boto3
+
+        return boto3.client("sqs", **self._boto_kwargs())
+
+    @cached_property
+    def dynamodb_client(self) -> DynamoDBClient:
+        import boto3
+
+        return boto3.client("dynamodb", **self._boto_kwargs())
+
+    @cached_property
+    def dynamodb(self) -> DynamoDBServiceResource:
+        import boto3
+
+        return boto3.resource("dynamodb", **self._boto_kwargs())
+
+    @cached_property
+    def queue(self) -> SqsContactQueue:
+        s = self.settings
+        url = s.sync_queue_url or self.sqs.get_queue_url(QueueName=s.sync_queue_name)["QueueUrl"]
+        dlq = s.sync_dlq_url
+        if not dlq:
+            dlq = self.sqs.get_queue_url(QueueName=f"{s.sync_queue_name}-dlq")["QueueUrl"]
+        return SqsContactQueue(self.sqs, url, dlq)
+
+    @cached_property
+    def state_store(self) -> DynamoStateStore:
+        return DynamoStateStore(self.dynamodb.Table(self.settings.state_table_name))
+
+    @cached_property
+    def dedup(self) -> PowertoolsDedup:
+        s = self.settings
+        return PowertoolsDedup(self.dynamodb_client, s.state_table_name, s.dedup_ttl_seconds)
+
+    @cached_property
+    def retry_policy(self) -> RetryPolicy:
+        s = self.settings
+        return RetryPolicy(budget_seconds=s.retry_budget_seconds, max_attempts=s.retry_max_attempts)
+
+    @cached_property
+    def ghl(self) -> GhlHttpApi:
+        s = self.settings
+        return GhlHttpApi(
+            s.ghl_api_base_url,
+            s.ghl_api_token.get_secret_value(),
+            version=s.ghl_api_version,
+            timeout=s.http_timeout_seconds,
+            retry=self.retry_policy,
+        )
+
+    @cached_property
+    def calltools(self) -> CallToolsHttpApi:
+        s = self.settings
+        return CallToolsHttpApi(
+            s.calltools_api_base_url,
+            s.calltools_api_token.get_secret_value(),
+            bucket_method=s.calltools_bucket_method,
+            ghl_id_field=s.calltools_ghl_id_field,
+            timeout=s.http_timeout_seconds,
+            retry=self.retry_policy,
+        )
+
+    @cached_property
+    def webhook_intake(self) -> WebhookIntake:
+        s = self.settings
+        return WebhookIntake(
+            GhlSignatureVerifier.from_pem(s.ghl_webhook_public_keys),
+            self.queue,
+            workflow_secret=s.ghl_workflow_secret.get_secret_value(),
+            location_id=s.ghl_location_id,
+            app_id=s.ghl_app_id,
+        )
+
+    @cached_property
+    def contact_sync(self) -> ContactSync:
+        s = self.settings
+        return ContactSync(
+            ghl=self.ghl,
+            calltools=self.calltools,
+            store=self.state_store,
+            rulebook=RuleBook(s.rules, self.calltools),
+            mapping=FieldMapping(
+                phone_field=s.calltools_phone_field,
+                ghl_id_field=s.calltools_ghl_id_field,
+                default_region=s.default_phone_region,
+            ),
+            location_id=s.ghl_location_id,
+            app_id=s.ghl_app_id,
+            lease_seconds=s.contact_lease_seconds,
+        )
+
+    @cached_property
+    def batch_consumer(self) -> BatchConsumer:
+        return BatchConsumer(
+            self.contact_sync,
+            self.dedup,
+            self.queue,
+            time_reserve_ms=int(self.settings.batch_time_reserve_seconds * 1000),
+        )
+
+
+_lock = threading.Lock()
+_container: Container | None = None
+
+
+def container() -> Container:
+    global _container
+    with _lock:
+        if _container is None:
+            _container = Container(get_settings())
+        return _container
+
+
+def reset(settings: Settings | None = None) -> Container:
+    """Start over with fresh adapters (tests, and the local stack after it set its environment)."""
+    global _container
+    with _lock:
+        get_settings.cache_clear()
+        _container = Container(settings or get_settings())
+        return _container
