@@ -63,8 +63,8 @@ class BatchConsumer:
         with processor(records=list(records), handler=handle_record):
             processor.process()
 
-        done = [_sqs(r).receipt_handle for r in processor.success_messages]
-        failed = [_sqs(r).message_id for r in processor.fail_messages]
+        done = [_raw(r)["receiptHandle"] for r in processor.success_messages]
+        failed = [_raw(r)["messageId"] for r in processor.fail_messages]
         if done:
             try:
                 self._queue.delete(done)
@@ -107,6 +107,9 @@ class BatchConsumer:
         return outcome
 
 
-def _sqs(record: object) -> SQSRecord:
-    assert isinstance(record, SQSRecord)
+def _raw(record: object) -> dict[str, Any]:
+    """Powertools keeps successes as Lambda's dicts and failures as SQSRecord wrappers."""
+    if isinstance(record, SQSRecord):
+        return dict(record.raw_event)
+    assert isinstance(record, dict)
     return record

@@ -78,7 +78,8 @@ def contact_from_ghl(data: Mapping[str, Any]) -> Contact:
     contact_id = _text(data, "id", "contactId")
     if not contact_id:
         raise ValueError("contact has no id")
-    tags = parse_tags(data.get("tags", []))
+    raw_tags = data.get("tags", [])
+    tags = parse_tags(raw_tags) if isinstance(raw_tags, list) else None
     if tags is None:
         raise ValueError("tags must be a list of strings")
     return Contact(

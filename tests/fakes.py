@@ -1,0 +1,156 @@
+"""In-memory fakes of every port, for fast tests of the core."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from chalicelib.contact import Contact
+from chalicelib.errors import ConcurrentUpdate, NotFound, PermanentError
+from chalicelib.events import SyncMessage
+from chalicelib.ports import AuthResult, CallToolsMatch
+from chalicelib.state import ContactState
+
+
+class FakeQueue:
+    def __init__(self) -> None:
+        self.sent: list[SyncMessage] = []
+        self.deleted: list[str] = []
+        self.dead: list[tuple[str, str]] = []
+        self.fail_send = False
+
+    def send(self, message: SyncMessage) -> str:
+        if self.fail_send:
+            raise RuntimeError("SQS is down")
+        self.sent.append(message)
+        return f"msg-{len(self.sent)}"
+
+    def delete(self, receipt_handles: Sequence[str]) -> None:
+        self.deleted.extend(receipt_handles)
+
+    def dead_letter(self, body: str, reason: str) -> None:
+        self.dead.append((body, reason))
+
+
+class FakeStateStore:
+    def __init__(self) -> None:
+        self.items: dict[str, ContactState] = {}
+        self.writes = 0
+
+    def get(self, contact_id: str) -> ContactState | None:
+        return self.items.get(contact_id)
+
+    def _put(self, state: ContactState) -> ContactState:
+        current = self.items.get(state.contact_id)
+        if (current.version if current else 0) != state.version:
+            raise ConcurrentUpdate("version moved")
+        new = state.model_copy(update={"version": state.version + 1})
+        self.items[state.contact_id] = new
+        self.writes += 1
+        return new
+
+    def acquire(
+        self, state: ContactState, owner: str, lease_until: datetime, now: datetime
+    ) -> ContactState:
+        return self._put(state.model_copy(update={"lease_until": lease_until, "lease_owner": owner}))
+
+    def save(self, state: ContactState, *, keep_lease: bool = False) -> ContactState:
+        if not keep_lease:
+            state = state.model_copy(update={"lease_until": None, "lease_owner": None})
+        return self._put(state)
+
+
+class FakeGhl:
+    def __init__(self) -> None:
+        self.contacts: dict[str, Contact] = {}
+        self.reads = 0
+
+    def get_contact(self, contact_id: str) -> Contact | None:
+        self.reads += 1
+        return self.contacts.get(contact_id)
+
+
+@dataclass
+class FakeCallTools:
+    buckets: dict[int, str] = field(default_factory=lambda: {70412: "Cold Leads"})
+    contacts: dict[int, dict[str, str]] = field(default_factory=dict)
+    members: dict[int, set[int]] = field(default_factory=dict)
+    calls: list[tuple[str, Any]] = field(default_factory=list)
+    undialable: set[str] = field(default_factory=set)
+    # Raise this once from the next call of the named method.
+    fail_next: dict[str, Exception] = field(default_factory=dict)
+    _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(48000000))
+
+    def _call(self, name: str, arg: Any) -> None:
+        self.calls.append((name, arg))
+        if name in self.fail_next:
+            raise self.fail_next.pop(name)
+
+    def call_count(self, name: str | None = None) -> int:
+        return sum(1 for n, _ in self.calls if name is None or n == name)
+
+    def resolve_bucket(self, bucket: str | int) -> tuple[int, str]:
+        for bucket_id, name in self.buckets.items():
+            if bucket == bucket_id or (isinstance(bucket, str) and bucket.casefold() == name.casefold()):
+                return bucket_id, name
+        raise NotFound(f"bucket {bucket}")
+
+    def find_contacts_by_phone(self, phone_e164: str) -> list[CallToolsMatch]:
+        self._call("find", phone_e164)
+        return [
+            CallToolsMatch(cid, c.get("ghl_contact_id"))
+            for cid, c in self.contacts.items()
+            if c.get("mobile_phone_number") == phone_e164
+        ]
+
+    def create_contact(self, fields: Mapping[str, str]) -> int:
+        self._call("create", dict(fields))
+        if fields.get("mobile_phone_number") in self.undialable:
+            raise PermanentError("CallTools POST contacts/: 400 not dialable")
+        cid = next(self._ids)
+        self.contacts[cid] = dict(fields)
+        return cid
+
+    def update_contact(self, contact_id: int, fields: Mapping[str, str]) -> None:
+        self._call("update", (contact_id, dict(fields)))
+        if contact_id not in self.contacts:
+            raise NotFound("contact")
+        self.contacts[contact_id].update(fields)
+
+    def set_bucket_membership(self, contact_id: int, bucket_id: int, member: bool) -> None:
+        self._call("add" if member else "remove", (contact_id, bucket_id))
+        if contact_id not in self.contacts:
+            raise NotFound("contact")
+        group = self.members.setdefault(bucket_id, set())
+        if member:
+            group.add(contact_id)
+        else:
+            group.discard(contact_id)
+
+    def bucket_of(self, bucket_id: int = 70412) -> set[int]:
+        return set(self.members.get(bucket_id, set()))
+
+
+class FakeDedup:
+    def __init__(self) -> None:
+        self.done: dict[str, dict[str, Any]] = {}
+
+    def run_once(self, key: str, work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        if key in self.done:
+            return {**self.done[key], "duplicate": True}
+        result = work()
+        self.done[key] = result
+        return result
+
+
+class FakeVerifier:
+    """Accepts exactly the signature value "good"."""
+
+    def verify(self, raw_body: bytes, headers: Mapping[str, str]) -> AuthResult:
+        sig = {k.lower(): v for k, v in headers.items()}.get("x-ghl-signature")
+        if sig == "good":
+            return AuthResult(True, "ed25519")
+        return AuthResult(False, "ed25519", "bad signature")

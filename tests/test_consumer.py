@@ -1,0 +1,106 @@
+"""The batch consumer: explicit deletes of successes, raise on any failure, DLQ for permanent ones."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+
+from chalicelib.consumer import BatchConsumer, BatchIncomplete
+from chalicelib.errors import TransientError
+from chalicelib.events import parse_marketplace_event
+from chalicelib.rules import Rule
+from chalicelib.sync_plan import FieldMapping
+from chalicelib.sync_service import ContactSync, RuleBook
+from tests.fakes import FakeCallTools, FakeDedup, FakeGhl, FakeQueue, FakeStateStore
+from tests.helpers import LOCATION_ID, tagged
+
+
+def record(body: str) -> dict:
+    mid = str(uuid.uuid4())
+    return {
+        "messageId": mid,
+        "receiptHandle": f"rh-{mid}",
+        "body": body,
+        "attributes": {"ApproximateReceiveCount": "1"},
+        "messageAttributes": {},
+        "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:q",
+        "awsRegion": "us-east-1",
+        "md5OfBody": "",
+    }
+
+
+def message_body(contact_id: str, **kw) -> str:
+    body = tagged("cold lead", id=contact_id, phone=kw.pop("phone", "+13125550147"), **kw)
+    return parse_marketplace_event(body).model_dump_json()
+
+
+@pytest.fixture
+def parts():
+    ct, queue, dedup = FakeCallTools(), FakeQueue(), FakeDedup()
+    sync = ContactSync(
+        ghl=FakeGhl(),
+        calltools=ct,
+        store=FakeStateStore(),
+        rulebook=RuleBook([Rule(tag="cold lead", bucket="Cold Leads")], ct),
+        mapping=FieldMapping(),
+        location_id=LOCATION_ID,
+    )
+    return BatchConsumer(sync, dedup, queue, time_reserve_ms=1000), ct, queue
+
+
+def forever() -> float:
+    return 60_000
+
+
+def test_all_good_batch_deletes_every_message(parts):
+    consumer, ct, queue = parts
+    recs = [record(message_body(f"c{i}", phone=f"+1312555{i:04d}")) for i in range(3)]
+    assert consumer.handle(recs, forever) == {"batchItemFailures": []}
+    assert sorted(queue.deleted) == sorted(r["receiptHandle"] for r in recs)
+    assert len(ct.bucket_of()) == 3
+
+
+def test_one_transient_failure_raises_after_deleting_the_others(parts):
+    consumer, ct, queue = parts
+    recs = [record(message_body(f"c{i}", phone=f"+1312555{i:04d}")) for i in range(3)]
+    ct.fail_next["add"] = TransientError("CallTools 502")
+    with pytest.raises(BatchIncomplete) as err:
+        consumer.handle(recs, forever)
+    assert err.value.failed_ids == [recs[0]["messageId"]]
+    assert sorted(queue.deleted) == sorted(r["receiptHandle"] for r in recs[1:])
+
+
+def test_invalid_message_goes_to_dlq_and_is_deleted(parts):
+    consumer, _, queue = parts
+    rec = record(json.dumps({"nonsense": True}))
+    consumer.handle([rec], forever)
+    assert queue.deleted == [rec["receiptHandle"]]
+    assert queue.dead and "invalid message" in queue.dead[0][1]
+
+
+def test_permanent_failure_goes_to_dlq_with_reason_once(parts):
+    consumer, ct, queue = parts
+    ct.undialable.add("+13125550147")
+    body = message_body("c1")
+    consumer.handle([record(body)], forever)
+    consumer.handle([record(body)], forever)  # GHL retried the same webhookId
+    assert len(queue.dead) == 1 and "dialable" in queue.dead[0][1]
+
+
+def test_duplicate_delivery_has_no_second_effect(parts):
+    consumer, ct, _ = parts
+    body = message_body("c1")
+    consumer.handle([record(body)], forever)
+    consumer.handle([record(body), record(body)], forever)
+    assert ct.call_count("create") == 1 and ct.call_count("add") == 1
+    assert consumer.outcomes[0]["duplicate"] is True
+
+
+def test_records_are_not_started_without_time_left(parts):
+    consumer, ct, queue = parts
+    with pytest.raises(BatchIncomplete):
+        consumer.handle([record(message_body("c1"))], lambda: 500)
+    assert ct.call_count() == 0 and not queue.deleted

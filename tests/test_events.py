@@ -1,0 +1,108 @@
+"""Webhook bodies → sync messages."""
+
+from __future__ import annotations
+
+import pytest
+
+from chalicelib.contact import is_dnd_for_calls
+from chalicelib.events import (
+    IgnoredEvent,
+    InvalidEvent,
+    parse_marketplace_event,
+    parse_workflow_payload,
+    scope_rejection,
+)
+from tests.helpers import CONTACT_ID, LOCATION_ID, fixture
+
+
+@pytest.mark.parametrize(
+    "kind", ["ContactCreate", "ContactUpdate", "ContactTagUpdate", "ContactDndUpdate"]
+)
+def test_fixture_events_carry_a_trusted_snapshot(kind):
+    msg = parse_marketplace_event(fixture(f"ghl/{kind}.json"))
+    assert msg.contact_id == CONTACT_ID and msg.location_id == LOCATION_ID
+    assert msg.snapshot is not None and msg.event_time is not None
+    assert msg.dedup_key == f"webhook:{fixture(f'ghl/{kind}.json')['webhookId']}"
+
+
+def test_tag_update_keeps_full_tag_array():
+    msg = parse_marketplace_event(fixture("ghl/ContactTagUpdate.json"))
+    assert msg.snapshot is not None
+    assert msg.snapshot.tags == ("facebook lead", "cold lead")
+
+
+def test_dnd_update_is_dnd_for_calls():
+    msg = parse_marketplace_event(fixture("ghl/ContactDndUpdate.json"))
+    assert msg.snapshot is not None and msg.snapshot.dnd_calls
+
+
+def test_dnd_settings_call_alone_decides_when_dnd_flag_false():
+    assert is_dnd_for_calls({"dnd": False, "dndSettings": {"Call": {"status": "active"}}})
+    assert is_dnd_for_calls({"dndSettings": {"Call": {"status": "permanent"}}})
+    assert not is_dnd_for_calls({"dnd": False, "dndSettings": {"SMS": {"status": "active"}}})
+
+
+def test_delete_event_is_a_gone_contact():
+    msg = parse_marketplace_event(fixture("ghl/ContactDelete.json"))
+    assert msg.snapshot is not None and msg.snapshot.deleted
+
+
+def test_data_wrapper_and_unknown_fields_are_tolerated():
+    inner = fixture("ghl/ContactTagUpdate.json")
+    msg = parse_marketplace_event({"data": inner, "somethingNew": 1})
+    assert msg.contact_id == CONTACT_ID and msg.snapshot is not None
+
+
+def test_missing_timestamp_means_refetch():
+    body = fixture("ghl/ContactTagUpdate.json")
+    del body["timestamp"]
+    msg = parse_marketplace_event(body)
+    assert msg.snapshot is None and msg.event_time is None
+
+
+def test_missing_tags_means_refetch():
+    body = fixture("ghl/ContactUpdate.json")
+    del body["tags"]
+    assert parse_marketplace_event(body).snapshot is None
+
+
+def test_other_event_types_are_ignored():
+    with pytest.raises(IgnoredEvent):
+        parse_marketplace_event({"type": "OpportunityCreate", "id": "x"})
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        [],
+        "text",
+        {},
+        {"type": "ContactCreate"},
+        {"type": "ContactCreate", "id": 5},
+        {"type": "ContactCreate", "id": "x", "tags": "not,a,list", "timestamp": 3},
+        {"type": "ContactCreate", "id": "x", "tags": [1, 2]},
+        {"type": 7, "id": "x"},
+    ],
+)
+def test_malformed_events_are_invalid(body):
+    with pytest.raises(InvalidEvent):
+        parse_marketplace_event(body)
+
+
+def test_workflow_payload_needs_refetch_and_reads_location():
+    msg = parse_workflow_payload(fixture("ghl/workflow-webhook.json"))
+    assert msg.origin == "workflow" and msg.contact_id == CONTACT_ID
+    assert msg.location_id == LOCATION_ID and msg.snapshot is None and msg.dedup_key is None
+
+
+def test_workflow_payload_without_contact_id_is_invalid():
+    with pytest.raises(InvalidEvent):
+        parse_workflow_payload({"tags": "cold lead"})
+
+
+def test_scope():
+    msg = parse_marketplace_event(fixture("ghl/ContactCreate.json"))
+    assert scope_rejection(msg, LOCATION_ID, "") is None
+    assert scope_rejection(msg, "other", "") == "other location"
+    assert scope_rejection(msg, LOCATION_ID, "another-app") == "other app"
+    assert scope_rejection(msg, LOCATION_ID, msg.app_id or "") is None

@@ -1,0 +1,137 @@
+"""The pure sync decision."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from chalicelib.contact import Contact
+from chalicelib.rules import ResolvedRule, Rule
+from chalicelib.state import ContactState
+from chalicelib.sync_plan import FieldMapping, plan_sync
+
+MAPPING = FieldMapping()
+COLD = ResolvedRule(rule=Rule(tag="cold lead", bucket="Cold Leads"), bucket_id=1, bucket_name="Cold Leads")
+HOT = ResolvedRule(
+    rule=Rule(tag="hot lead", bucket=2, exclude_tags=("customer",)), bucket_id=2, bucket_name="Hot"
+)
+RULES = [COLD, HOT]
+PHONE = "+13125550147"
+
+
+def contact(**kw: object) -> Contact:
+    base: dict[str, object] = {"id": "c1", "first_name": "Avery", "phone": PHONE, "tags": ("cold lead",)}
+    base.update(kw)
+    return Contact.model_validate(base)
+
+
+def applied(plan_state: ContactState, contact_: Contact) -> ContactState:
+    """The state after the plan for `contact_` was carried out successfully."""
+    plan = plan_sync(contact_, RULES, plan_state, MAPPING)
+    buckets = (set(plan_state.buckets) - plan.remove_buckets) | plan.add_buckets
+    return plan_state.model_copy(
+        update={
+            "calltools_id": plan_state.calltools_id or (99 if plan.desired_buckets else None),
+            "buckets": frozenset(buckets),
+            "field_hashes": dict(plan.field_hashes),
+        }
+    )
+
+
+def test_given_new_tagged_contact_when_planned_then_create_and_add():
+    plan = plan_sync(contact(), RULES, None, MAPPING)
+    assert plan.needs_contact
+    assert plan.add_buckets == {1}
+    assert plan.fields["mobile_phone_number"] == PHONE
+    assert plan.fields["ghl_contact_id"] == "c1"
+    assert "email" not in plan.fields  # empty values are left out
+
+
+def test_given_synced_contact_when_unchanged_then_noop():
+    state = applied(ContactState(contact_id="c1"), contact())
+    assert plan_sync(contact(), RULES, state, MAPPING).is_noop
+
+
+def test_given_synced_contact_when_one_field_changes_then_only_that_field_is_patched():
+    state = applied(ContactState(contact_id="c1"), contact())
+    plan = plan_sync(contact(company_name="Acme"), RULES, state, MAPPING)
+    assert plan.changed_fields == {"company_name": "Acme"}
+    assert not plan.add_buckets and not plan.needs_contact
+
+
+def test_given_field_emptied_in_ghl_then_it_is_cleared():
+    state = applied(ContactState(contact_id="c1"), contact(company_name="Acme"))
+    plan = plan_sync(contact(), RULES, state, MAPPING)
+    assert plan.changed_fields == {"company_name": ""}
+
+
+def test_tags_compare_trimmed_and_case_insensitive():
+    plan = plan_sync(contact(tags=("  Cold   LEAD ",)), RULES, None, MAPPING)
+    assert plan.desired_buckets == {1}
+
+
+def test_exclude_tags_keep_contact_out():
+    assert plan_sync(contact(tags=("hot lead",)), RULES, None, MAPPING).desired_buckets == {2}
+    plan = plan_sync(contact(tags=("hot lead", "Customer")), RULES, None, MAPPING)
+    assert plan.desired_buckets == frozenset()
+
+
+def test_dnd_contact_is_never_added_and_is_removed():
+    plan = plan_sync(contact(dnd_calls=True), RULES, None, MAPPING)
+    assert plan.is_noop and plan.exclusion == "dnd"
+    state = applied(ContactState(contact_id="c1"), contact())
+    plan = plan_sync(contact(dnd_calls=True), RULES, state, MAPPING)
+    assert plan.remove_buckets == {1} and not plan.add_buckets and not plan.changed_fields
+
+
+def test_deleted_contact_leaves_our_buckets_only():
+    state = ContactState(contact_id="c1", calltools_id=5, buckets=frozenset({1}))
+    plan = plan_sync(Contact.gone("c1"), RULES, state, MAPPING)
+    assert plan.remove_buckets == {1} and plan.exclusion == "deleted"
+
+
+def test_undialable_phone_is_excluded():
+    plan = plan_sync(contact(phone="+12222222222"), RULES, None, MAPPING)
+    assert plan.exclusion == "no_dialable_phone" and plan.is_noop
+
+
+def test_phone_is_normalised_to_e164():
+    plan = plan_sync(contact(phone="(312) 555-0147"), RULES, None, MAPPING)
+    assert plan.fields["mobile_phone_number"] == PHONE
+
+
+tag_sets = st.sets(st.sampled_from(["cold lead", "hot lead", "customer", "Cold Lead", "other"]))
+contacts = st.builds(
+    contact,
+    tags=tag_sets.map(tuple),
+    dnd_calls=st.booleans(),
+    deleted=st.booleans(),
+    phone=st.sampled_from([PHONE, "", "+12222222222", "312-555-0147"]),
+    company_name=st.sampled_from(["", "Acme", "Lindqvist"]),
+)
+states = st.builds(
+    ContactState,
+    contact_id=st.just("c1"),
+    calltools_id=st.one_of(st.none(), st.just(7)),
+    buckets=st.frozensets(st.sampled_from([1, 2, 3])),
+).map(lambda s: s if s.calltools_id else s.model_copy(update={"buckets": frozenset()}))
+
+
+@given(contacts, states)
+def test_property_never_adds_an_excluded_contact(c, state):
+    plan = plan_sync(c, RULES, state, MAPPING)
+    if c.dnd_calls or c.deleted:
+        assert not plan.add_buckets and not plan.needs_contact and not plan.desired_buckets
+
+
+@given(contacts, states)
+def test_property_only_removes_buckets_we_placed(c, state):
+    plan = plan_sync(c, RULES, state, MAPPING)
+    assert plan.remove_buckets <= state.buckets
+    assert not (plan.add_buckets & plan.remove_buckets)
+
+
+@given(contacts, states)
+def test_property_applying_a_plan_converges(c, state):
+    after = applied(state, c)
+    assert plan_sync(c, RULES, after, MAPPING).is_noop

@@ -1,0 +1,206 @@
+"""Syncing one contact: ordering, dedup by state, DND, failures — all with in-memory fakes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from chalicelib.contact import Contact
+from chalicelib.errors import ConcurrentUpdate, ConfigurationError, PermanentError, TransientError
+from chalicelib.events import SyncMessage, parse_marketplace_event, parse_workflow_payload
+from chalicelib.rules import Rule
+from chalicelib.sync_plan import FieldMapping
+from chalicelib.sync_service import ContactSync, RuleBook
+from tests.fakes import FakeCallTools, FakeGhl, FakeStateStore
+from tests.helpers import CONTACT_ID, LOCATION_ID, fixture, ghl_event, later, tagged
+
+NOW = datetime(2026, 6, 1, tzinfo=UTC)
+
+
+class World:
+    def __init__(self, rules: list[Rule] | None = None) -> None:
+        self.ghl = FakeGhl()
+        self.ct = FakeCallTools()
+        self.store = FakeStateStore()
+        self.now = NOW
+        self.sync = ContactSync(
+            ghl=self.ghl,
+            calltools=self.ct,
+            store=self.store,
+            rulebook=RuleBook(rules or [Rule(tag="cold lead", bucket="Cold Leads")], self.ct),
+            mapping=FieldMapping(),
+            location_id=LOCATION_ID,
+            clock=lambda: self.now,
+        )
+
+    def deliver(self, body: dict) -> str:
+        return self.sync.sync(parse_marketplace_event(body)).result
+
+    def in_bucket(self) -> bool:
+        state = self.store.get(CONTACT_ID)
+        return bool(state and state.calltools_id in self.ct.bucket_of())
+
+
+@pytest.fixture
+def world() -> World:
+    return World()
+
+
+def test_tagged_contact_lands_in_bucket(world: World):
+    assert world.deliver(tagged("cold lead")) == "synced"
+    assert world.in_bucket()
+    assert world.ct.call_count("create") == 1 and world.ct.call_count("add") == 1
+
+
+def test_same_event_five_times_one_contact_one_add(world: World):
+    body = tagged("cold lead")
+    results = [world.deliver(body) for _ in range(5)]
+    assert results == ["synced"] + ["unchanged"] * 4
+    assert len(world.ct.contacts) == 1 and world.ct.call_count("add") == 1
+
+
+def test_unchanged_contact_costs_zero_calltools_calls(world: World):
+    world.deliver(tagged("cold lead", at=later(1)))
+    before = len(world.ct.calls)
+    assert world.deliver(tagged("cold lead", at=later(2))) == "unchanged"
+    assert len(world.ct.calls) == before
+
+
+def test_reordered_add_after_remove_ends_in_bucket(world: World):
+    world.deliver(tagged("cold lead", at=later(2)))  # added at t2, delivered first
+    assert world.deliver(tagged("other", at=later(1))) == "stale"  # removed at t1
+    assert world.in_bucket()
+
+
+def test_reordered_remove_after_add_ends_out(world: World):
+    world.deliver(tagged("other", at=later(2)))  # removed at t2, delivered first
+    assert world.deliver(tagged("cold lead", at=later(1))) == "stale"
+    assert not world.ct.contacts and not world.in_bucket()
+
+
+def test_tag_removed_takes_contact_out(world: World):
+    world.deliver(tagged("cold lead", at=later(1)))
+    world.deliver(tagged("facebook lead", at=later(2)))
+    assert not world.in_bucket() and world.ct.call_count("remove") == 1
+
+
+def test_dnd_contact_with_tag_never_added(world: World):
+    dnd = fixture("ghl/ContactDndUpdate.json")
+    assert world.deliver(dnd) == "unchanged"
+    assert world.ct.call_count() == 0
+    assert world.store.get(CONTACT_ID).reason == "dnd"  # type: ignore[union-attr]
+
+
+def test_dnd_turned_on_removes(world: World):
+    world.deliver(tagged("cold lead", at=later(1)))
+    world.deliver(ghl_event("ContactDndUpdate", at=later(2)))
+    assert not world.in_bucket()
+
+
+def test_delete_removes(world: World):
+    world.deliver(tagged("cold lead", at=later(1)))
+    world.deliver(ghl_event("ContactDelete", at=later(2)))
+    assert not world.in_bucket()
+    assert world.store.get(CONTACT_ID).status == "excluded"  # type: ignore[union-attr]
+
+
+def test_replay_of_old_genuine_event_never_overwrites_newer_state(world: World):
+    old = tagged("cold lead", at=later(1))
+    world.deliver(old)
+    world.deliver(ghl_event("ContactDndUpdate", at=later(5)))
+    assert world.deliver(old) == "stale"
+    assert not world.in_bucket()
+
+
+def test_changed_field_is_patched_alone(world: World):
+    world.deliver(tagged("cold lead", at=later(1)))
+    world.deliver(tagged("cold lead", at=later(2), companyName="New Name"))
+    updates = [arg for name, arg in world.ct.calls if name == "update"]
+    assert updates == [(48000000, {"company_name": "New Name"})]
+
+
+def test_existing_calltools_contact_with_same_phone_is_adopted(world: World):
+    world.ct.contacts[5] = {"mobile_phone_number": "+13125550147"}
+    world.deliver(tagged("cold lead"))
+    assert world.ct.call_count("create") == 0 and 5 in world.ct.bucket_of()
+
+
+def test_phone_shared_by_two_calltools_contacts_is_a_permanent_failure(world: World):
+    world.ct.contacts[5] = {"mobile_phone_number": "+13125550147"}
+    world.ct.contacts[6] = {"mobile_phone_number": "+13125550147"}
+    assert world.deliver(tagged("cold lead")) == "failed"
+    state = world.store.get(CONTACT_ID)
+    assert state is not None and state.status == "failed" and "several" in (state.reason or "")
+    assert state.lease_until is None
+
+
+def test_undialable_number_is_recorded_as_failed(world: World):
+    world.ct.undialable.add("+13125550147")
+    assert world.deliver(tagged("cold lead")) == "failed"
+    assert world.store.get(CONTACT_ID).status == "failed"  # type: ignore[union-attr]
+
+
+def test_transient_error_releases_lease_and_retry_succeeds(world: World):
+    world.ct.fail_next["add"] = TransientError("502")
+    body = tagged("cold lead")
+    with pytest.raises(TransientError):
+        world.deliver(body)
+    state = world.store.get(CONTACT_ID)
+    assert state is not None and state.lease_until is None and state.calltools_id == 48000000
+    assert world.deliver(body) == "synced"
+    assert len(world.ct.contacts) == 1 and world.in_bucket()
+
+
+def test_contact_held_by_another_worker_is_retried_later(world: World):
+    body = tagged("cold lead")
+    state = world.store.get(CONTACT_ID)
+    assert state is None
+    from chalicelib.state import ContactState
+
+    world.store.acquire(ContactState(contact_id=CONTACT_ID), "other", NOW + timedelta(minutes=1), NOW)
+    with pytest.raises(ConcurrentUpdate):
+        world.deliver(body)
+    world.now = NOW + timedelta(minutes=2)  # the other worker died; its lease ran out
+    assert world.deliver(body) == "synced"
+
+
+def test_workflow_payload_rereads_contact_from_ghl(world: World):
+    world.ghl.contacts[CONTACT_ID] = Contact(
+        id=CONTACT_ID, location_id=LOCATION_ID, phone="+13125550147", tags=("cold lead",)
+    )
+    outcome = world.sync.sync(parse_workflow_payload(fixture("ghl/workflow-webhook.json")))
+    assert outcome.result == "synced" and world.ghl.reads == 1 and world.in_bucket()
+    # The re-read is as fresh as "now": an older delayed marketplace event cannot undo it.
+    assert world.deliver(tagged("other", at=NOW - timedelta(seconds=1))) == "stale"
+
+
+def test_refetch_of_deleted_contact_removes(world: World):
+    world.deliver(tagged("cold lead", at=later(1)))
+    msg = SyncMessage(origin="workflow", contact_id=CONTACT_ID, received_at=NOW)
+    assert world.sync.sync(msg).result == "synced"
+    assert not world.in_bucket()
+
+
+def test_other_location_is_ignored(world: World):
+    assert world.deliver({**tagged("cold lead"), "locationId": "x"}) == "ignored"
+    assert world.ct.call_count() == 0
+
+
+def test_unknown_bucket_is_a_configuration_error():
+    world = World([Rule(tag="cold lead", bucket="No Such Bucket")])
+    with pytest.raises(ConfigurationError):
+        world.deliver(tagged("cold lead"))
+
+
+def test_contact_deleted_by_hand_in_calltools_is_recreated(world: World):
+    world.deliver(tagged("cold lead", at=later(1)))
+    world.ct.contacts.clear()
+    world.ct.members.clear()
+    world.deliver(tagged("cold lead", at=later(2), companyName="Changed"))
+    assert len(world.ct.contacts) == 1 and world.in_bucket()
+
+
+def test_permanent_error_type_is_not_retried(world: World):
+    world.ct.fail_next["create"] = PermanentError("400 bad")
+    assert world.deliver(tagged("cold lead")) == "failed"
