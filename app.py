@@ -35,7 +35,9 @@ def ghl_webhook() -> Response:
 
 @app.on_sqs_message(queue=get_settings().sync_queue_name, batch_size=10)
 def sync_contacts(event: SQSEvent) -> dict[str, Any]:
-    context = app.lambda_context
-    consumer = wiring.container().batch_consumer
-    wiring.container().dedup.register_context(context)
-    return consumer.handle(event.to_dict()["Records"], context.get_remaining_time_in_millis)
+    context: Any = event.context  # Lambda's context object (Chalice types it loosely)
+    container = wiring.container()
+    container.dedup.register_context(context)
+    return container.batch_consumer.handle(
+        event.to_dict()["Records"], context.get_remaining_time_in_millis
+    )

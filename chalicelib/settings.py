@@ -61,6 +61,12 @@ class Settings(BaseSettings):
     # Stop taking new records when less than this is left of the Lambda's time.
     batch_time_reserve_seconds: float = Field(default=25.0, ge=0)
 
+    # --- Local stack only (`make run`) -------------------------------------------------------------
+    port: int = Field(default=8000, ge=0, le=65535)
+    # Emulate the event source mapping with ReportBatchItemFailures (Chalice deploys it without).
+    local_report_batch_item_failures: bool = False
+    local_state_dir: str = ".devstack"
+
     @field_validator("sync_rules")
     @classmethod
     def _rules_are_valid(cls, value: str) -> str:

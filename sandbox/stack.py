@@ -1,0 +1,233 @@
+"""The whole service on one machine: `make run`.
+
+Chalice's local HTTP server for the routes, an SQS poller that feeds the consumer like Lambda's event
+source mapping, a scheduler stub for @app.schedule, AWS on an embedded moto server (unless
+AWS_ENDPOINT_URL is set) and sandbox GHL/CallTools servers (unless their API tokens are set).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import os
+import secrets
+import shlex
+import threading
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
+
+from chalicelib.adapters.ghl_signature import GHL_ED25519_KEY, GHL_RSA_KEY
+from chalicelib.settings import Settings
+from sandbox.aws import ensure_resources
+from sandbox.calltools_server import CallToolsSandbox
+from sandbox.ghl_server import GhlSandbox
+from sandbox.poller import SqsPoller
+from sandbox.scheduler import SchedulerStub
+
+SAMPLE_CONTACT_ID = "p4Rk2VtQ8mZs1LwY7nHc"
+DEFAULT_LOCATION_ID = "Lc9Xw2TqB7mR4dNs8KfA"
+
+
+def sample_event(location_id: str) -> dict[str, Any]:
+    """A ContactTagUpdate adding `cold lead`, with invented values (555-01xx phone, example.com)."""
+    return {
+        "type": "ContactTagUpdate",
+        "locationId": location_id,
+        "id": SAMPLE_CONTACT_ID,
+        "firstName": "Avery",
+        "lastName": "Lindqvist",
+        "name": "Avery Lindqvist",
+        "email": "avery.lindqvist@example.com",
+        "phone": "+13125550147",
+        "companyName": "Lindqvist Landscaping",
+        "dnd": False,
+        "tags": ["facebook lead", "cold lead"],
+        "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+        "webhookId": str(uuid.uuid4()),
+    }
+
+
+def public_pem(key: ed25519.Ed25519PrivateKey) -> str:
+    return (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+
+
+@dataclass
+class LocalStack:
+    """Starts every part; `env` is what the app's Settings will read."""
+
+    settings: Settings
+    env: dict[str, str] = field(default_factory=dict)
+    lines: list[str] = field(default_factory=list)
+    ghl: GhlSandbox | None = None
+    calltools: CallToolsSandbox | None = None
+    signing_key: ed25519.Ed25519PrivateKey = field(
+        default_factory=ed25519.Ed25519PrivateKey.generate
+    )
+    _stoppers: list[Any] = field(default_factory=list)
+
+    def start_dependencies(self) -> None:
+        s = self.settings
+        if not s.aws_endpoint_url:
+            from moto.server import ThreadedMotoServer
+
+            moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+            moto.start()
+            self._stoppers.append(moto)
+            host, port = moto.get_host_and_port()
+            self.env.update(
+                AWS_ENDPOINT_URL=f"http://{host}:{port}",
+                AWS_ACCESS_KEY_ID="testing",
+                AWS_SECRET_ACCESS_KEY="testing",  # noqa: S106 - moto's dummy credentials
+                AWS_DEFAULT_REGION=s.aws_region,
+                AWS_REGION=s.aws_region,
+            )
+            self.lines.append(f"AWS        embedded moto server  http://{host}:{port}")
+        else:
+            self.lines.append(f"AWS        {s.aws_endpoint_url}")
+
+        location = s.ghl_location_id or DEFAULT_LOCATION_ID
+        self.env["GHL_LOCATION_ID"] = location
+        if not s.ghl_api_token.get_secret_value():
+            self.ghl = GhlSandbox(location_id=location).start()
+            self._stoppers.append(self.ghl)
+            self.env.update(GHL_API_BASE_URL=self.ghl.url, GHL_API_TOKEN=self.ghl.token)
+            self.lines.append(f"GHL        sandbox               {self.ghl.url}")
+        else:
+            self.lines.append(f"GHL        real API              {s.ghl_api_base_url}")
+
+        if not s.calltools_api_token.get_secret_value():
+            buckets = [{"id": 70412, "name": "Cold Leads"}]
+            self.calltools = CallToolsSandbox(buckets=buckets).start()
+            for rule in s.rules:
+                if isinstance(rule.bucket, str) and rule.bucket.casefold() != "cold leads":
+                    self.calltools.add_bucket(rule.bucket)
+            self._stoppers.append(self.calltools)
+            self.env.update(
+                CALLTOOLS_API_BASE_URL=self.calltools.base_url,
+                CALLTOOLS_API_TOKEN=self.calltools.token,
+            )
+            self.lines.append(f"CallTools  sandbox               {self.calltools.base_url}")
+        else:
+            self.lines.append(f"CallTools  real API              {s.calltools_api_base_url}")
+
+        # Without real GHL traffic, trust a key of our own too, so the sample can be signed.
+        trusted = s.ghl_webhook_public_keys or GHL_ED25519_KEY + GHL_RSA_KEY
+        self.env["GHL_WEBHOOK_PUBLIC_KEYS"] = trusted + public_pem(self.signing_key)
+        if not s.ghl_workflow_secret.get_secret_value():
+            self.env["GHL_WORKFLOW_SECRET"] = secrets.token_urlsafe(24)
+
+    def stop(self) -> None:
+        for part in reversed(self._stoppers):
+            part.stop()
+
+    def sign(self, body: bytes) -> str:
+        return base64.b64encode(self.signing_key.sign(body)).decode()
+
+
+def write_sample(stack: LocalStack, state_dir: Path, url: str) -> tuple[Path, str]:
+    body = json.dumps(sample_event(stack.env["GHL_LOCATION_ID"])).encode()
+    state_dir.mkdir(parents=True, exist_ok=True)
+    path = state_dir / "sample-event.json"
+    path.write_bytes(body)
+    curl = (
+        f"curl -sS -X POST {url}/webhook/ghl -H 'Content-Type: application/json' "
+        f"-H 'X-GHL-Signature: {stack.sign(body)}' --data-binary @{shlex.quote(str(path))}"
+    )
+    return path, curl
+
+
+def main() -> None:
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto server: no per-request lines
+    # Settings is the one reader of the environment; the stack adds what it started, then re-reads.
+    settings = Settings()
+    stack = LocalStack(settings)
+    stack.start_dependencies()
+    os.environ.update(stack.env)
+
+    from chalice.config import Config
+    from chalice.local import create_local_server
+
+    from app import app
+    from chalicelib import wiring
+
+    container = wiring.reset()
+    s = container.settings
+    resources = ensure_resources(
+        container.sqs,
+        container.dynamodb_client,
+        queue_name=s.sync_queue_name,
+        table_name=s.state_table_name,
+    )
+
+    config = Config.create(chalice_stage="dev", app_name=app.app_name, chalice_app=app)
+    server = create_local_server(app, config, "127.0.0.1", s.port)
+    url = f"http://127.0.0.1:{server.server.server_address[1]}"
+
+    def report(exc: BaseException) -> None:
+        print(f"consumer: {type(exc).__name__}: {exc}", flush=True)
+
+    poller = SqsPoller(
+        container.sqs,
+        resources.queue_url,
+        app.handler_map["sync_contacts"],
+        report_batch_item_failures=s.local_report_batch_item_failures,
+        on_error=report,
+    ).start()
+    scheduler = SchedulerStub(
+        app, lambda name, exc: print(f"schedule {name}: {'ok' if exc is None else exc}", flush=True)
+    ).start()
+
+    _, curl = write_sample(stack, Path(s.local_state_dir), url)
+    info = {
+        "url": url,
+        "aws_endpoint_url": s.aws_endpoint_url,
+        "queue_url": resources.queue_url,
+        "dlq_url": resources.dlq_url,
+        "table": resources.table_name,
+        "ghl_url": stack.ghl.url if stack.ghl else s.ghl_api_base_url,
+        "calltools_url": stack.calltools.base_url if stack.calltools else s.calltools_api_base_url,
+        "calltools_token": stack.calltools.token if stack.calltools else None,
+        "workflow_secret_set": bool(s.ghl_workflow_secret.get_secret_value()),
+    }
+    (Path(s.local_state_dir) / "stack.json").write_text(json.dumps(info, indent=2))
+
+    mode = "with" if s.local_report_batch_item_failures else "without"
+    print("\nghl-calltools-sync local stack", flush=True)
+    print(f"Webhook    {url}/webhook/ghl", flush=True)
+    for line in stack.lines:
+        print(line, flush=True)
+    print(f"SQS        {resources.queue_url} (poller, {mode} ReportBatchItemFailures)", flush=True)
+    print(f"DLQ        {resources.dlq_url}", flush=True)
+    print(f"DynamoDB   table {resources.table_name}", flush=True)
+    print(f"Schedules  {'; '.join(scheduler.describe()) or 'none registered'}", flush=True)
+    if stack.calltools:
+        print(
+            f"Check      curl -s {stack.calltools.url}/_sandbox/state  (sandbox CallTools contents)",
+            flush=True,
+        )
+    print("\nPost a signed sample event (tags the sample contact `cold lead`):", flush=True)
+    print(curl, flush=True)
+    print(f"\nStack info: {Path(s.local_state_dir) / 'stack.json'}.  Ctrl-C stops.", flush=True)
+
+    thread = threading.Thread(target=server.serve_forever, name="chalice-local", daemon=True)
+    thread.start()
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.shutdown()
+        poller.stop()
+        scheduler.stop()
+        stack.stop()

@@ -1,0 +1,150 @@
+"""Component-test harness: the Chalice app under chalice.test.Client, AWS in moto, HTTP to sandboxes."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from chalice.test import Client
+from moto import mock_aws
+
+from chalicelib import wiring
+from chalicelib.wiring import Container
+from sandbox.aws import Resources, ensure_resources
+from sandbox.calltools_server import CallToolsSandbox
+from sandbox.ghl_server import GhlSandbox
+from sandbox.poller import SqsPoller
+from tests.helpers import LOCATION_ID, Signer, dumps
+
+WORKFLOW_SECRET = "wf-secret-for-tests"
+
+
+@pytest.fixture(scope="session")
+def signer() -> Signer:
+    return Signer()
+
+
+@pytest.fixture
+def ghl() -> Iterator[GhlSandbox]:
+    server = GhlSandbox(location_id=LOCATION_ID, rate_limit=None).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def calltools() -> Iterator[CallToolsSandbox]:
+    server = CallToolsSandbox().start()
+    yield server
+    server.stop()
+
+
+@dataclass
+class Service:
+    client: Client
+    container: Container
+    resources: Resources
+    ghl: GhlSandbox
+    calltools: CallToolsSandbox
+    signer: Signer
+    sleeps: list[float] = field(default_factory=list)
+
+    def post(self, body: Any, headers: dict[str, str] | None = None, *, sign: bool = True) -> Any:
+        raw = body if isinstance(body, bytes) else dumps(body)
+        all_headers = {"Content-Type": "application/json"}
+        if sign:
+            all_headers["X-GHL-Signature"] = self.signer.ed25519(raw)
+        all_headers.update(headers or {})
+        return self.client.http.post("/webhook/ghl", headers=all_headers, body=raw)
+
+    def invoke(self, event: dict[str, Any], context: Any = None) -> Any:
+        return self.client.lambda_.invoke("sync_contacts", event).payload
+
+    def poller(self, *, report_batch_item_failures: bool = False) -> SqsPoller:
+        return SqsPoller(
+            self.container.sqs,
+            self.resources.queue_url,
+            self.invoke,
+            report_batch_item_failures=report_batch_item_failures,
+            retry_delay_seconds=0,
+        )
+
+    def drain(self, **kwargs: Any) -> SqsPoller:
+        poller = self.poller(**kwargs)
+        poller.drain()
+        return poller
+
+    def queue_depth(self, url: str | None = None) -> int:
+        attrs = self.container.sqs.get_queue_attributes(
+            QueueUrl=url or self.resources.queue_url,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        return int(attrs["ApproximateNumberOfMessages"]) + int(
+            attrs["ApproximateNumberOfMessagesNotVisible"]
+        )
+
+    def dlq_messages(self) -> list[dict[str, Any]]:
+        reply = self.container.sqs.receive_message(
+            QueueUrl=self.resources.dlq_url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]
+        )
+        return [dict(m) for m in reply.get("Messages", [])]
+
+    def calltools_id(self, ghl_id: str) -> int | None:
+        state = self.container.state_store.get(ghl_id)
+        return state.calltools_id if state else None
+
+    def in_bucket(self, ghl_id: str, bucket_id: int = 70412) -> bool:
+        ct_id = self.calltools_id(ghl_id)
+        return ct_id is not None and ct_id in self.calltools.bucket_members(bucket_id)
+
+
+@pytest.fixture
+def service(
+    monkeypatch: pytest.MonkeyPatch, ghl: GhlSandbox, calltools: CallToolsSandbox, signer: Signer
+) -> Iterator[Service]:
+    env = {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+        "GHL_LOCATION_ID": LOCATION_ID,
+        "GHL_WEBHOOK_PUBLIC_KEYS": signer.public_pem,
+        "GHL_WORKFLOW_SECRET": WORKFLOW_SECRET,
+        "GHL_API_BASE_URL": ghl.url,
+        "GHL_API_TOKEN": ghl.token,
+        "CALLTOOLS_API_BASE_URL": calltools.base_url,
+        "CALLTOOLS_API_TOKEN": calltools.token,
+        "HTTP_TIMEOUT_SECONDS": "1",
+        # chalice.test gives the consumer a 3 s context; let it start every record.
+        "BATCH_TIME_RESERVE_SECONDS": "0",
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "SYNC_RULES", "GHL_APP_ID"):
+        monkeypatch.delenv(name, raising=False)
+    with mock_aws():
+        container = wiring.reset()
+        resources = ensure_resources(
+            container.sqs,
+            container.dynamodb_client,
+            queue_name=container.settings.sync_queue_name,
+            table_name=container.settings.state_table_name,
+        )
+        svc = Service(Client_for_app(), container, resources, ghl, calltools, signer)
+        container.retry_policy.sleep = svc.sleeps.append  # record back-off instead of waiting
+        with svc.client:
+            yield svc
+    wiring.reset()
+
+
+def Client_for_app() -> Client:  # noqa: N802 - reads like the class it returns
+    from app import app
+
+    return Client(app)
+
+
+def body_json(response: Any) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(response.body)
+    return data
