@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from typing import Any
 
 import pytest
 
@@ -17,7 +18,7 @@ from tests.fakes import FakeCallTools, FakeDedup, FakeGhl, FakeQueue, FakeStateS
 from tests.helpers import LOCATION_ID, tagged
 
 
-def record(body: str) -> dict:
+def record(body: str) -> dict[str, Any]:
     mid = str(uuid.uuid4())
     return {
         "messageId": mid,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -34,7 +35,7 @@ class World:
             clock=lambda: self.now,
         )
 
-    def deliver(self, body: dict) -> str:
+    def deliver(self, body: dict[str, Any]) -> str:
         return self.sync.sync(parse_marketplace_event(body)).result
 
     def in_bucket(self) -> bool:
@@ -158,7 +159,9 @@ def test_contact_held_by_another_worker_is_retried_later(world: World):
     assert state is None
     from chalicelib.state import ContactState
 
-    world.store.acquire(ContactState(contact_id=CONTACT_ID), "other", NOW + timedelta(minutes=1), NOW)
+    world.store.acquire(
+        ContactState(contact_id=CONTACT_ID), "other", NOW + timedelta(minutes=1), NOW
+    )
     with pytest.raises(ConcurrentUpdate):
         world.deliver(body)
     world.now = NOW + timedelta(minutes=2)  # the other worker died; its lease ran out

@@ -67,7 +67,7 @@ class RetryPolicy:
     counters: dict[str, int] = field(default_factory=dict)
 
     def _wait(self, state: RetryCallState) -> float:
-        backoff = wait_exponential_jitter(initial=self.initial_wait, max=self.max_wait)(state)
+        backoff = wait_exponential_jitter(multiplier=self.initial_wait, max=self.max_wait)(state)
         exc = state.outcome.exception() if state.outcome else None
         if isinstance(exc, RetryableResponse):
             hinted = retry_after_seconds(exc.response)

@@ -1,0 +1,151 @@
+"""Failures on the real-time path: retries, both SQS response configurations, DLQ, and the
+CallTools facts the public docs leave open (bucket assignment, duplicate merge)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from chalicelib.consumer import BatchIncomplete
+from tests.conftest import Service
+from tests.helpers import CONTACT_ID, tagged
+
+
+def contacts_event(service: Service, n: int) -> list[str]:
+    ids = []
+    for i in range(n):
+        cid = f"contact{i:03d}"
+        service.post(tagged("cold lead", id=cid, phone=f"+1312555{i:04d}"))
+        ids.append(cid)
+    return ids
+
+
+def test_transient_calltools_errors_are_retried_honouring_retry_after(service: Service):
+    service.calltools.retry_after = 2
+    service.calltools.script_faults(["502_html", "429", "500_json"])
+    service.post(tagged("cold lead"))
+    service.drain()
+    assert service.in_bucket(CONTACT_ID)
+    assert 2.0 in service.sleeps  # waited what Retry-After asked
+    assert len(service.calltools.contacts()) == 1
+
+
+def test_timeouts_are_retried(service: Service):
+    service.calltools.timeout_seconds = 1.5  # longer than the client's 1 s timeout
+    service.calltools.script_faults(["timeout"])
+    service.post(tagged("cold lead"))
+    service.drain()
+    assert service.in_bucket(CONTACT_ID)
+
+
+@pytest.mark.parametrize("report_batch_item_failures", [False, True])
+def test_no_message_lost_under_either_response_configuration(
+    service: Service, report_batch_item_failures: bool
+):
+    ids = contacts_event(service, 6)
+    # CallTools fails hard for a while: more 503s than one record's retry budget absorbs.
+    service.calltools.script_faults(["503_html"] * 12)
+    poller = service.poller(report_batch_item_failures=report_batch_item_failures)
+    poller.drain(deadline_seconds=60)
+    assert poller.failed_invocations >= 1  # the failure really happened
+    assert all(service.in_bucket(cid) for cid in ids)
+    assert service.calltools.bucket_add_count(70412) == 6
+    assert len(service.calltools.contacts()) == 6
+    assert service.queue_depth() == 0 and not service.dlq_messages()
+
+
+def test_control_a_handler_that_only_returns_failures_loses_messages_without_the_setting(
+    service: Service,
+):
+    """Why the consumer raises: Chalice's trigger ignores a returned batchItemFailures."""
+    contacts_event(service, 1)
+    calls: list[Any] = []
+
+    def naive(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        calls.append(event)
+        return {"batchItemFailures": [{"itemIdentifier": r["messageId"]} for r in event["Records"]]}
+
+    from sandbox.poller import SqsPoller
+
+    SqsPoller(service.container.sqs, service.resources.queue_url, naive).poll_once(0)
+    assert calls and service.queue_depth() == 0  # lost
+
+
+def test_consumer_raises_after_deleting_successes_so_only_failures_return(service: Service):
+    from sandbox.poller import lambda_record
+
+    contacts_event(service, 2)
+    service.calltools.script_faults(["503_html"] * 5)  # every attempt of the first record
+    messages = service.container.sqs.receive_message(
+        QueueUrl=service.resources.queue_url, MaxNumberOfMessages=10
+    )["Messages"]
+    arn = "arn:aws:sqs:us-east-1:123456789012:ghl-calltools-contacts"
+    event = {"Records": [lambda_record(m, arn, "us-east-1") for m in messages]}
+    with pytest.raises(BatchIncomplete) as raised:
+        service.invoke(event)
+    assert raised.value.failed_ids == [messages[0]["MessageId"]]
+    assert service.queue_depth() == 1  # the success was deleted by the consumer itself
+
+
+def test_undialable_number_goes_to_dlq_with_reason_and_failure_state(service: Service):
+    service.calltools.undialable_prefixes = ("+1312555014",)
+    service.post(tagged("cold lead"))
+    service.drain()
+    state = service.container.state_store.get(CONTACT_ID)
+    assert state is not None and state.status == "failed" and "400" in (state.reason or "")
+    dead = service.dlq_messages()
+    assert len(dead) == 1
+    reason = dead[0]["MessageAttributes"]["failure_reason"]["StringValue"]
+    assert "dialable" in reason and "+1312" not in reason  # the number itself is masked
+    assert service.queue_depth() == 0
+
+
+def test_bucket_method_is_found_at_run_time(service: Service):
+    service.calltools.bucket_method = "bucket_patch"  # the account only honours this one
+    service.post(tagged("cold lead"))
+    service.drain()
+    assert service.in_bucket(CONTACT_ID)
+    assert service.container.calltools.bucket_method == "bucket_patch"
+
+
+def test_pinned_bucket_method_that_does_nothing_is_never_counted_as_success(service: Service):
+    service.calltools.bucket_method = "contactbuckets"
+    service.container.calltools._working_method = "contact_patch"  # as if pinned in settings
+    service.post(tagged("cold lead"))
+    poller = service.poller()
+    poller.poll_once(0)
+    assert poller.failed_invocations == 1 and service.queue_depth() == 1  # kept for retry
+    state = service.container.state_store.get(CONTACT_ID)
+    assert state is not None and not state.buckets
+
+
+def test_duplicate_merge_reply_maps_to_the_merged_contact(service: Service):
+    service.calltools.duplicate_mode = "merge"
+    existing = service.calltools.seed_contact(
+        {"mobile_phone_number": "+13125550147", "ghl_contact_id": "someone-else"}
+    )
+    service.post(tagged("cold lead"))
+    service.drain()
+    assert service.calltools_id(CONTACT_ID) == existing["id"]
+    assert len(service.calltools.contacts()) == 1 and service.in_bucket(CONTACT_ID)
+
+
+def test_existing_calltools_contact_is_adopted_not_duplicated(service: Service):
+    existing = service.calltools.seed_contact({"mobile_phone_number": "+13125550147"})
+    service.post(tagged("cold lead"))
+    service.drain()
+    assert service.calltools_id(CONTACT_ID) == existing["id"]
+    assert len(service.calltools.contacts()) == 1
+
+
+def test_ghl_429_on_reread_is_retried(service: Service):
+    from tests.helpers import fixture
+
+    service.ghl.upsert_contact(fixture("ghl/get-contact.json")["contact"])
+    service.ghl.script_faults(["429", "502_html"])
+    body = tagged("cold lead")
+    del body["timestamp"]
+    service.post(body)
+    service.drain()
+    assert service.in_bucket(CONTACT_ID)

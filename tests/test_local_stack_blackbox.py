@@ -1,0 +1,179 @@
+"""Black box: start `python -m sandbox` (what `make run` starts) and talk to it over HTTP only."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.helpers import Signer, dumps, later, tagged
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def wait_for(check: Callable[[], Any], deadline: float = 30.0, what: str = "condition") -> Any:
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        result = check()
+        if result:
+            return result
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+class Stack:
+    def __init__(self, proc: subprocess.Popen[str], out: Path, state_dir: Path) -> None:
+        self.proc, self.out, self.state_dir = proc, out, state_dir
+        self.info: dict[str, Any] = {}
+
+    def output(self) -> str:
+        return self.out.read_text()
+
+    def ready(self) -> bool:
+        if self.proc.poll() is not None:
+            raise AssertionError(f"stack exited early:\n{self.output()}")
+        info = self.state_dir / "stack.json"
+        if "Serving on" not in self.output() or not info.exists():
+            return False
+        self.info = json.loads(info.read_text())
+        return True
+
+    def calltools_state(self) -> dict[str, Any]:
+        admin = self.info["calltools_url"].removesuffix("/api/")
+        state: dict[str, Any] = httpx.get(f"{admin}/_sandbox/state", timeout=5).json()
+        return state
+
+    def queue_empty(self) -> bool:
+        import boto3
+
+        sqs = boto3.client(
+            "sqs",
+            endpoint_url=self.info["aws_endpoint_url"],
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+        attrs = sqs.get_queue_attributes(
+            QueueUrl=self.info["queue_url"],
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        return not int(attrs["ApproximateNumberOfMessages"]) and not int(
+            attrs["ApproximateNumberOfMessagesNotVisible"]
+        )
+
+    def bucket_members(self, bucket_id: int = 70412) -> set[int]:
+        return {
+            c["id"] for c in self.calltools_state()["contacts"] if bucket_id in c.get("buckets", [])
+        }
+
+
+@pytest.fixture(scope="module")
+def signer() -> Signer:
+    return Signer()
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory, signer: Signer) -> Iterator[Stack]:
+    state_dir = tmp_path_factory.mktemp("devstack")
+    out = state_dir / "stdout.txt"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "GHL_", "CALLTOOLS_"))}
+    env.update(
+        PORT=str(free_port()),
+        LOCAL_STATE_DIR=str(state_dir),
+        GHL_WEBHOOK_PUBLIC_KEYS=signer.public_pem,
+        PYTHONUNBUFFERED="1",
+    )
+    with out.open("w") as sink:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "sandbox"],
+            cwd=ROOT,
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+    stack = Stack(proc, out, state_dir)
+    try:
+        wait_for(stack.ready, 60, "the local stack to start")
+        yield stack
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="needs curl")
+def test_printed_curl_gets_the_sample_contact_into_the_bucket(stack: Stack):
+    output = stack.output()
+    assert "AWS        embedded moto server" in output and "CallTools  sandbox" in output
+    curl = next(line for line in output.splitlines() if line.startswith("curl "))
+    reply = subprocess.run(  # noqa: S603 - the command the stack printed for users
+        shlex.split(curl), cwd=ROOT, capture_output=True, text=True, timeout=30, check=True
+    )
+    assert json.loads(reply.stdout)["status"] == "accepted"
+    wait_for(lambda: stack.bucket_members(), 20, "the sample contact in the Cold Leads bucket")
+
+
+def test_signed_webhooks_over_http_five_duplicates_one_add(stack: Stack, signer: Signer):
+    url = stack.info["url"] + "/webhook/ghl"
+    body = tagged("cold lead", id="blackbox1", phone="+14155550132", at=later(1))
+    raw = dumps(body)
+    for _ in range(5):
+        reply = httpx.post(url, content=raw, headers=signer.headers(raw), timeout=10)
+        assert reply.status_code == 200
+    members = wait_for(
+        lambda: [
+            c for c in stack.calltools_state()["contacts"] if c.get("ghl_contact_id") == "blackbox1"
+        ],
+        20,
+        "the contact in CallTools",
+    )
+    wait_for(stack.queue_empty, 20, "all five deliveries to be consumed")
+    state = stack.calltools_state()
+    mine = [c for c in state["contacts"] if c.get("ghl_contact_id") == "blackbox1"]
+    adds = [e for e in state["membership_events"] if e["contact_id"] == members[0]["id"]]
+    assert len(mine) == 1 and len(adds) == 1
+
+
+def test_forged_and_dnd_over_http(stack: Stack, signer: Signer):
+    url = stack.info["url"] + "/webhook/ghl"
+    forged = dumps(tagged("cold lead", id="blackbox2", phone="+12065550188"))
+    reply = httpx.post(url, content=forged, headers={"X-GHL-Signature": Signer().ed25519(forged)})
+    assert reply.status_code == 401
+    reply = httpx.post(url, content=b"[", headers=signer.headers(b"["))
+    assert reply.status_code == 400
+    raw = dumps(tagged("cold lead", id="blackbox3", phone="+12065550189", dnd=True, at=later(1)))
+    assert httpx.post(url, content=raw, headers=signer.headers(raw)).status_code == 200
+    off = dumps(tagged("cold lead", id="blackbox3", phone="+12065550189", at=later(2)))
+    assert httpx.post(url, content=off, headers=signer.headers(off)).status_code == 200
+    # DND lifted later: it arrives; the earlier DND snapshot never put it in the bucket.
+    wait_for(
+        lambda: [
+            c for c in stack.calltools_state()["contacts"] if c.get("ghl_contact_id") == "blackbox3"
+        ],
+        20,
+        "the contact after DND was lifted",
+    )
+    assert not [
+        c for c in stack.calltools_state()["contacts"] if c.get("ghl_contact_id") == "blackbox2"
+    ]
