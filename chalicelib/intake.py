@@ -12,12 +12,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from chalicelib.adapters.ghl_signature import (
-    ED25519_HEADER,
-    RSA_HEADER,
-    header_value,
-    shared_secret_matches,
-)
 from chalicelib.events import (
     IgnoredEvent,
     InvalidEvent,
@@ -29,6 +23,7 @@ from chalicelib.events import (
 )
 from chalicelib.observability import logger
 from chalicelib.ports import AuthResult, ContactQueue, WebhookVerifier
+from chalicelib.webhook_auth import ED25519_HEADER, RSA_HEADER, header_value, shared_secret_matches
 
 MAX_BODY_BYTES = 256 * 1024
 

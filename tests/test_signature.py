@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib.adapters.ghl_signature import (
-    GhlSignatureVerifier,
-    load_public_keys,
-    shared_secret_matches,
-)
+from chalicelib.adapters.ghl_signature import GhlSignatureVerifier, load_public_keys
+from chalicelib.webhook_auth import shared_secret_matches
 from tests.helpers import Signer, dumps, fixture
 
 BODY = dumps(fixture("ghl/ContactTagUpdate.json"))
@@ -52,13 +49,17 @@ def test_bad_ed25519_does_not_fall_back_to_rsa(verifier: GhlSignatureVerifier, s
 
 def test_tampered_body_fails(verifier: GhlSignatureVerifier, signer: Signer):
     sig = signer.ed25519(BODY)
-    assert not verifier.verify(BODY.replace(b"cold lead", b"cold leaf"), {"X-GHL-Signature": sig}).ok
+    assert not verifier.verify(
+        BODY.replace(b"cold lead", b"cold leaf"), {"X-GHL-Signature": sig}
+    ).ok
 
 
 def test_reserialised_json_fails(verifier: GhlSignatureVerifier, signer: Signer):
     """Signatures cover the bytes as sent; the same JSON re-serialised must not verify."""
     sig = signer.ed25519(BODY)
-    assert not verifier.verify(dumps(fixture("ghl/ContactTagUpdate.json")) + b" ", {"X-GHL-Signature": sig}).ok
+    assert not verifier.verify(
+        dumps(fixture("ghl/ContactTagUpdate.json")) + b" ", {"X-GHL-Signature": sig}
+    ).ok
 
 
 @pytest.mark.parametrize("sig", ["", "N/A", "not base64!!", "AAAA", "=" * 88])

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hmac
 import re
 from collections.abc import Mapping
 
@@ -17,6 +16,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
 
 from chalicelib.ports import AuthResult
+from chalicelib.webhook_auth import ED25519_HEADER, RSA_HEADER, header_value
 
 # GHL's published webhook keys (reference §7, official). GHL_WEBHOOK_PUBLIC_KEYS replaces them.
 GHL_ED25519_KEY = """-----BEGIN PUBLIC KEY-----
@@ -39,8 +39,6 @@ T1hhTiaCeIY/OwwwNUY2yvcCAwEAAQ==
 -----END PUBLIC KEY-----
 """
 
-ED25519_HEADER = "x-ghl-signature"
-RSA_HEADER = "x-wh-signature"
 _PEM_BLOCK = re.compile(
     r"-----BEGIN PUBLIC KEY-----.+?-----END PUBLIC KEY-----", re.DOTALL | re.ASCII
 )
@@ -64,16 +62,6 @@ def load_public_keys(
         else:
             raise ValueError(f"unsupported webhook key type {type(key).__name__}")
     return ed_keys, rsa_keys
-
-
-def header_value(headers: Mapping[str, str], name: str) -> str | None:
-    """A header's value, case-insensitively; "N/A" and blanks count as absent."""
-    value = headers.get(name)
-    if value is None:
-        value = next((v for k, v in headers.items() if k.lower() == name), None)
-    if value is None or not value.strip() or value.strip().upper() == "N/A":
-        return None
-    return value.strip()
 
 
 def _decode(signature: str) -> bytes | None:
@@ -130,20 +118,3 @@ class GhlSignatureVerifier:
             except InvalidSignature:
                 continue
         return AuthResult(False, "rsa", "X-WH-Signature does not match")
-
-
-def shared_secret_matches(expected: str, headers: Mapping[str, str]) -> AuthResult:
-    """Workflow webhooks: `X-Webhook-Secret: <s>` or `Authorization: Bearer <s>`, constant-time."""
-    if not expected:
-        return AuthResult(
-            False, "workflow-secret", "workflow webhooks are off (no secret configured)"
-        )
-    candidates = [header_value(headers, "x-webhook-secret")]
-    auth = header_value(headers, "authorization")
-    if auth and auth[:7].lower() == "bearer ":
-        candidates.append(auth[7:].strip())
-    for given in candidates:
-        if given is not None and hmac.compare_digest(given.encode(), expected.encode()):
-            return AuthResult(True, "workflow-secret")
-    reason = "wrong secret" if any(candidates) else "no signature or secret"
-    return AuthResult(False, "workflow-secret", reason)
