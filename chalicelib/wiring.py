@@ -1,4 +1,7 @@
-"""Builds the real adapters from Settings, once per Lambda container (lazily, so import stays cheap)."""
+"""Builds the real adapters from Settings, once per Lambda container.
+
+Imports happen inside each builder: the webhook Lambda never loads the consumer's libraries.
+"""
 
 from __future__ import annotations
 
@@ -6,22 +9,21 @@ import threading
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from chalicelib.adapters.calltools_api import CallToolsHttpApi
-from chalicelib.adapters.dynamo_state import DynamoStateStore
-from chalicelib.adapters.ghl_api import GhlHttpApi
-from chalicelib.adapters.ghl_signature import GhlSignatureVerifier
-from chalicelib.adapters.http_retry import RetryPolicy
-from chalicelib.adapters.idempotency import PowertoolsDedup
-from chalicelib.adapters.sqs_queue import SqsContactQueue
-from chalicelib.consumer import BatchConsumer
-from chalicelib.intake import WebhookIntake
 from chalicelib.settings import Settings, get_settings
-from chalicelib.sync_plan import FieldMapping
-from chalicelib.sync_service import ContactSync, RuleBook
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient, DynamoDBServiceResource
     from mypy_boto3_sqs import SQSClient
+
+    from chalicelib.adapters.calltools_api import CallToolsHttpApi
+    from chalicelib.adapters.dynamo_state import DynamoStateStore
+    from chalicelib.adapters.ghl_api import GhlHttpApi
+    from chalicelib.adapters.http_retry import RetryPolicy
+    from chalicelib.adapters.idempotency import PowertoolsDedup
+    from chalicelib.adapters.sqs_queue import SqsContactQueue
+    from chalicelib.consumer import BatchConsumer
+    from chalicelib.intake import WebhookIntake
+    from chalicelib.sync_service import ContactSync
 
 
 class Container:
@@ -56,6 +58,8 @@ class Container:
 
     @cached_property
     def queue(self) -> SqsContactQueue:
+        from chalicelib.adapters.sqs_queue import SqsContactQueue
+
         s = self.settings
         url = s.sync_queue_url or self.sqs.get_queue_url(QueueName=s.sync_queue_name)["QueueUrl"]
         dlq = s.sync_dlq_url
@@ -65,20 +69,28 @@ class Container:
 
     @cached_property
     def state_store(self) -> DynamoStateStore:
+        from chalicelib.adapters.dynamo_state import DynamoStateStore
+
         return DynamoStateStore(self.dynamodb.Table(self.settings.state_table_name))
 
     @cached_property
     def dedup(self) -> PowertoolsDedup:
+        from chalicelib.adapters.idempotency import PowertoolsDedup
+
         s = self.settings
         return PowertoolsDedup(self.dynamodb_client, s.state_table_name, s.dedup_ttl_seconds)
 
     @cached_property
     def retry_policy(self) -> RetryPolicy:
+        from chalicelib.adapters.http_retry import RetryPolicy
+
         s = self.settings
         return RetryPolicy(budget_seconds=s.retry_budget_seconds, max_attempts=s.retry_max_attempts)
 
     @cached_property
     def ghl(self) -> GhlHttpApi:
+        from chalicelib.adapters.ghl_api import GhlHttpApi
+
         s = self.settings
         return GhlHttpApi(
             s.ghl_api_base_url,
@@ -90,6 +102,8 @@ class Container:
 
     @cached_property
     def calltools(self) -> CallToolsHttpApi:
+        from chalicelib.adapters.calltools_api import CallToolsHttpApi
+
         s = self.settings
         return CallToolsHttpApi(
             s.calltools_api_base_url,
@@ -102,6 +116,9 @@ class Container:
 
     @cached_property
     def webhook_intake(self) -> WebhookIntake:
+        from chalicelib.adapters.ghl_signature import GhlSignatureVerifier
+        from chalicelib.intake import WebhookIntake
+
         s = self.settings
         return WebhookIntake(
             GhlSignatureVerifier.from_pem(s.ghl_webhook_public_keys),
@@ -113,6 +130,9 @@ class Container:
 
     @cached_property
     def contact_sync(self) -> ContactSync:
+        from chalicelib.sync_plan import FieldMapping
+        from chalicelib.sync_service import ContactSync, RuleBook
+
         s = self.settings
         return ContactSync(
             ghl=self.ghl,
@@ -131,6 +151,8 @@ class Container:
 
     @cached_property
     def batch_consumer(self) -> BatchConsumer:
+        from chalicelib.consumer import BatchConsumer
+
         return BatchConsumer(
             self.contact_sync,
             self.dedup,
