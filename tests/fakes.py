@@ -55,7 +55,9 @@ class FakeStateStore:
     def acquire(
         self, state: ContactState, owner: str, lease_until: datetime, now: datetime
     ) -> ContactState:
-        return self._put(state.model_copy(update={"lease_until": lease_until, "lease_owner": owner}))
+        return self._put(
+            state.model_copy(update={"lease_until": lease_until, "lease_owner": owner})
+        )
 
     def save(self, state: ContactState, *, keep_lease: bool = False) -> ContactState:
         if not keep_lease:
@@ -94,7 +96,9 @@ class FakeCallTools:
 
     def resolve_bucket(self, bucket: str | int) -> tuple[int, str]:
         for bucket_id, name in self.buckets.items():
-            if bucket == bucket_id or (isinstance(bucket, str) and bucket.casefold() == name.casefold()):
+            if bucket == bucket_id or (
+                isinstance(bucket, str) and bucket.casefold() == name.casefold()
+            ):
                 return bucket_id, name
         raise NotFound(f"bucket {bucket}")
 

@@ -37,7 +37,9 @@ def test_unauthenticated_is_401_and_enqueues_nothing(intake, queue, headers):
 
 
 def test_workflow_payload_with_secret_is_enqueued_for_refetch(intake, queue):
-    reply = intake.handle(dumps(fixture("ghl/workflow-webhook.json")), {"X-Webhook-Secret": "s3cret"})
+    reply = intake.handle(
+        dumps(fixture("ghl/workflow-webhook.json")), {"X-Webhook-Secret": "s3cret"}
+    )
     assert reply.status == 200 and queue.sent[0].snapshot is None
 
 

@@ -11,7 +11,9 @@ from chalicelib.state import ContactState
 from chalicelib.sync_plan import FieldMapping, plan_sync
 
 MAPPING = FieldMapping()
-COLD = ResolvedRule(rule=Rule(tag="cold lead", bucket="Cold Leads"), bucket_id=1, bucket_name="Cold Leads")
+COLD = ResolvedRule(
+    rule=Rule(tag="cold lead", bucket="Cold Leads"), bucket_id=1, bucket_name="Cold Leads"
+)
 HOT = ResolvedRule(
     rule=Rule(tag="hot lead", bucket=2, exclude_tags=("customer",)), bucket_id=2, bucket_name="Hot"
 )
@@ -20,7 +22,12 @@ PHONE = "+13125550147"
 
 
 def contact(**kw: object) -> Contact:
-    base: dict[str, object] = {"id": "c1", "first_name": "Avery", "phone": PHONE, "tags": ("cold lead",)}
+    base: dict[str, object] = {
+        "id": "c1",
+        "first_name": "Avery",
+        "phone": PHONE,
+        "tags": ("cold lead",),
+    }
     base.update(kw)
     return Contact.model_validate(base)
 
