@@ -33,7 +33,15 @@ def ghl_webhook() -> Response:
     return Response(reply.body, status_code=reply.status)
 
 
-@app.on_sqs_message(queue=get_settings().sync_queue_name, batch_size=10)
+_settings = get_settings()
+
+
+@app.on_sqs_message(
+    queue=None if _settings.sync_queue_arn else _settings.sync_queue_name,
+    queue_arn=_settings.sync_queue_arn or None,
+    batch_size=10,
+    maximum_concurrency=_settings.consumer_max_concurrency,
+)
 def sync_contacts(event: SQSEvent) -> dict[str, Any]:
     context: Any = event.context  # Lambda's context object (Chalice types it loosely)
     container = wiring.container()

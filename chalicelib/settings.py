@@ -48,6 +48,10 @@ class Settings(BaseSettings):
     )
     aws_endpoint_url: str = ""
     sync_queue_name: str = "ghl-calltools-contacts"
+    # Read when `chalice deploy/package` imports app.py: wire the trigger to this queue ARN.
+    sync_queue_arn: str = ""
+    # Lambda's SQS maximum concurrency (2..1000): with the client limiter, CallTools' pace.
+    consumer_max_concurrency: int = Field(default=2, ge=2, le=1000)
     sync_queue_url: str = ""
     sync_dlq_url: str = ""
     state_table_name: str = "ghl-calltools-state"
