@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalice.app import Chalice, Response, SQSEvent
+from chalice.app import Chalice, CloudWatchEvent, Response, SQSEvent
 
 from chalicelib import wiring
 from chalicelib.observability import logger
+from chalicelib.replies import HttpReply
+from chalicelib.runs import RunActive
 from chalicelib.settings import get_settings
 
 app = Chalice(app_name="ghl-calltools-sync")
+_settings = get_settings()
 
 # Any body type reaches the handler: it authenticates the raw bytes before parsing them.
 WEBHOOK_CONTENT_TYPES = [
@@ -21,19 +24,45 @@ WEBHOOK_CONTENT_TYPES = [
 ]
 
 
-@app.route("/webhook/ghl", methods=["POST"], content_types=WEBHOOK_CONTENT_TYPES)
-def ghl_webhook() -> Response:
-    request = app.current_request
-    assert request is not None
+def _respond(work: Any) -> Response:
+    """Shape an HttpReply; an unexpected error is a 503 (retry later), never a 500."""
     try:
-        reply = wiring.container().webhook_intake.handle(request.raw_body, request.headers)
-    except Exception:  # never a 500: GHL retries on 503, and the error is logged
-        logger.exception("webhook intake failed")
+        reply: HttpReply = work()
+    except Exception:
+        logger.exception("request failed")
         return Response({"status": "unavailable"}, status_code=503)
     return Response(reply.body, status_code=reply.status)
 
 
-_settings = get_settings()
+@app.route("/webhook/ghl", methods=["POST"], content_types=WEBHOOK_CONTENT_TYPES)
+def ghl_webhook() -> Response:
+    request = app.current_request
+    assert request is not None
+    return _respond(
+        lambda: wiring.container().webhook_intake.handle(request.raw_body, request.headers)
+    )
+
+
+@app.route("/sync/trigger", methods=["POST"], content_types=WEBHOOK_CONTENT_TYPES)
+def sync_trigger() -> Response:
+    request = app.current_request
+    assert request is not None
+    return _respond(lambda: wiring.container().admin_api.trigger(request.headers, request.raw_body))
+
+
+@app.route("/sync/stats", methods=["GET"])
+def sync_stats() -> Response:
+    request = app.current_request
+    assert request is not None
+    return _respond(lambda: wiring.container().admin_api.stats(request.headers))
+
+
+@app.schedule(_settings.reconcile_schedule, name="daily_reconciliation")
+def daily_reconciliation(event: CloudWatchEvent) -> None:
+    try:
+        wiring.container().reconciler.start(mode="reconcile", trigger="schedule")
+    except RunActive as active:
+        logger.info("scheduled run skipped: a run is active", extra={"run_id": active.run_id})
 
 
 @app.on_sqs_message(

@@ -8,7 +8,9 @@ Lambda return the (remaining) batch to the queue under either FunctionResponseTy
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
@@ -16,7 +18,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from pydantic import ValidationError
 
 from chalicelib.errors import TransientError
-from chalicelib.events import SyncMessage
+from chalicelib.events import ReconcileStep, SyncMessage
 from chalicelib.observability import logger
 from chalicelib.ports import ContactQueue, Dedup
 from chalicelib.sync_service import ContactSync
@@ -28,6 +30,15 @@ class BatchIncomplete(Exception):
     def __init__(self, failed_ids: Sequence[str]) -> None:
         super().__init__(f"{len(failed_ids)} record(s) will be retried: {', '.join(failed_ids)}")
         self.failed_ids = list(failed_ids)
+
+
+class DeadLettered(Exception):
+    """Raised out of the dedup unit so no dedup record is kept: a redrive, once the cause is
+    fixed, must run again rather than be answered as a duplicate."""
+
+    def __init__(self, outcome: dict[str, Any]) -> None:
+        super().__init__(outcome.get("reason"))
+        self.outcome = outcome
 
 
 class OutOfTime(TransientError):
@@ -42,17 +53,23 @@ class BatchConsumer:
         queue: ContactQueue,
         *,
         time_reserve_ms: int = 25_000,
+        run_step: Callable[[str, Callable[[], float], float], object] | None = None,
+        webhook_clock: Callable[[datetime], None] | None = None,
     ) -> None:
         self._sync = sync
         self._dedup = dedup
         self._queue = queue
         self._reserve_ms = time_reserve_ms
+        self._run_step = run_step
+        self._webhook_clock = webhook_clock
+        self._remaining: Callable[[], float] = lambda: float("inf")
         self.outcomes: list[dict[str, Any]] = []  # of the last batch, for tests and the CLI
 
     def handle(
         self, records: Sequence[dict[str, Any]], remaining_ms: Callable[[], float]
     ) -> dict[str, Any]:
         self.outcomes = []
+        self._remaining = remaining_ms
         processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
         def handle_record(record: SQSRecord) -> dict[str, Any]:
@@ -78,6 +95,12 @@ class BatchConsumer:
 
     def _process(self, record: SQSRecord) -> dict[str, Any]:
         body = record.body
+        if _kind(body) == "reconcile_step" and self._run_step is not None:
+            step = ReconcileStep.model_validate_json(body)
+            self._run_step(step.run_id, self._remaining, self._reserve_ms)
+            outcome: dict[str, Any] = {"result": "reconcile_step", "run_id": step.run_id}
+            self.outcomes.append(outcome)
+            return outcome
         try:
             message = SyncMessage.model_validate_json(body)
         except ValidationError as exc:
@@ -94,9 +117,17 @@ class BatchConsumer:
         logger.append_keys(contact_id=message.contact_id, webhook_id=message.webhook_id)
         try:
             outcome = self._dedup.run_once(key, lambda: self._sync_or_dead_letter(message, body))
+        except DeadLettered as dead:
+            outcome = dead.outcome
         finally:
             logger.remove_keys(["contact_id", "webhook_id"])
         self.outcomes.append(outcome)
+        if (
+            self._webhook_clock
+            and message.origin != "reconciliation"
+            and not outcome.get("duplicate")
+        ):
+            self._webhook_clock(message.received_at)
         return outcome
 
     def _sync_or_dead_letter(self, message: SyncMessage, body: str) -> dict[str, Any]:
@@ -104,7 +135,17 @@ class BatchConsumer:
         outcome = self._sync.sync(message).as_dict()
         if outcome["result"] == "failed":
             self._queue.dead_letter(body, outcome.get("reason") or "failed")
+            raise DeadLettered(outcome)
         return outcome
+
+
+def _kind(body: str) -> str | None:
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None
+    kind = data.get("kind") if isinstance(data, dict) else None
+    return kind if isinstance(kind, str) else None
 
 
 def _raw(record: object) -> dict[str, Any]:

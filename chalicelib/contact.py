@@ -31,6 +31,9 @@ class Contact(BaseModel):
     postal_code: str = ""
     tags: tuple[str, ...] = ()
     dnd_calls: bool = False
+    # False when the source could not say whether calls are DND (no dndSettings.Call, dnd false):
+    # such a snapshot may take a contact out of a bucket, never put it in.
+    dnd_known: bool = True
     deleted: bool = False
 
     @property
@@ -49,6 +52,12 @@ def _text(data: Mapping[str, Any], *keys: str) -> str:
         if isinstance(value, str) and value.strip():
             return value.strip()
     return ""
+
+
+def call_dnd_is_stated(data: Mapping[str, Any]) -> bool:
+    """Whether the data says if calls are DND: `dnd` true, or a dndSettings map (search hits send
+    `{}` when no channel is DND). Webhooks other than ContactDndUpdate carry no dndSettings."""
+    return data.get("dnd") is True or isinstance(data.get("dndSettings"), Mapping)
 
 
 def is_dnd_for_calls(data: Mapping[str, Any]) -> bool:
@@ -97,4 +106,5 @@ def contact_from_ghl(data: Mapping[str, Any]) -> Contact:
         postal_code=_text(data, "postalCode"),
         tags=tags,
         dnd_calls=is_dnd_for_calls(data),
+        dnd_known=call_dnd_is_stated(data),
     )

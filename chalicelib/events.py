@@ -42,6 +42,7 @@ class SyncMessage(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
+    kind: Literal["contact"] = "contact"
     v: int = 1
     origin: Origin
     contact_id: str
@@ -57,6 +58,18 @@ class SyncMessage(BaseModel):
     def dedup_key(self) -> str | None:
         """Same webhookId → same event, whatever SQS message carries it."""
         return f"webhook:{self.webhook_id}" if self.webhook_id else None
+
+
+class ReconcileStep(BaseModel):
+    """Continue reconciliation run `run_id` from its stored checkpoint."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["reconcile_step"] = "reconcile_step"
+    run_id: str
+
+
+QueueMessage = SyncMessage | ReconcileStep
 
 
 def utcnow() -> datetime:

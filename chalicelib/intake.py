@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -23,19 +22,13 @@ from chalicelib.events import (
 )
 from chalicelib.observability import logger
 from chalicelib.ports import AuthResult, ContactQueue, WebhookVerifier
+from chalicelib.replies import HttpReply, reply
 from chalicelib.webhook_auth import ED25519_HEADER, RSA_HEADER, header_value, shared_secret_matches
 
 MAX_BODY_BYTES = 256 * 1024
 
 
-@dataclass(frozen=True)
-class IntakeReply:
-    status: int
-    body: dict[str, Any] = field(default_factory=dict)
-
-
-def _reply(status: int, result: str, **extra: Any) -> IntakeReply:
-    return IntakeReply(status, {"status": result, **extra})
+IntakeReply = HttpReply
 
 
 class WebhookIntake:
@@ -61,7 +54,7 @@ class WebhookIntake:
             raw_body = raw_body.encode()
         raw_body = raw_body or b""
         if len(raw_body) > MAX_BODY_BYTES:
-            return _reply(413, "rejected", reason=f"body over {MAX_BODY_BYTES} bytes")
+            return reply(413, "rejected", reason=f"body over {MAX_BODY_BYTES} bytes")
 
         signed = header_value(headers, ED25519_HEADER) or header_value(headers, RSA_HEADER)
         auth = (
@@ -71,30 +64,30 @@ class WebhookIntake:
         )
         if not auth.ok:
             logger.warning("webhook refused", extra={"scheme": auth.scheme, "reason": auth.reason})
-            return _reply(401, "unauthorized", reason=auth.reason)
+            return reply(401, "unauthorized", reason=auth.reason)
 
         try:
             body = json.loads(raw_body)
         except (UnicodeDecodeError, ValueError, RecursionError):
-            return _reply(400, "invalid", reason="body is not JSON")
+            return reply(400, "invalid", reason="body is not JSON")
 
         try:
             message = self._parse(body, auth)
         except IgnoredEvent as ignored:
-            return _reply(200, "ignored", reason=ignored.reason)
+            return reply(200, "ignored", reason=ignored.reason)
         except (InvalidEvent, RecursionError) as exc:
-            return _reply(400, "invalid", reason=str(exc))
+            return reply(400, "invalid", reason=str(exc))
 
         out_of_scope = scope_rejection(message, self._location_id, self._app_id)
         if out_of_scope:
             logger.info("webhook ignored", extra={"reason": out_of_scope})
-            return _reply(200, "ignored", reason=out_of_scope)
+            return reply(200, "ignored", reason=out_of_scope)
 
         try:
             message_id = self._queue.send(message)
         except Exception:
             logger.exception("enqueue failed; asking GHL to retry")
-            return _reply(503, "unavailable", reason="queue unavailable, retry later")
+            return reply(503, "unavailable", reason="queue unavailable, retry later")
         logger.info(
             "webhook accepted",
             extra={
@@ -105,7 +98,7 @@ class WebhookIntake:
                 "sqs_message_id": message_id,
             },
         )
-        return _reply(200, "accepted", contact_id=message.contact_id, message_id=message_id)
+        return reply(200, "accepted", contact_id=message.contact_id, message_id=message_id)
 
     def _parse(self, body: Any, auth: AuthResult) -> SyncMessage:
         now = self._clock()

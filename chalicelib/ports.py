@@ -8,7 +8,8 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from chalicelib.contact import Contact
-from chalicelib.events import SyncMessage
+from chalicelib.events import QueueMessage, SyncMessage
+from chalicelib.runs import Run
 from chalicelib.state import ContactState
 
 
@@ -26,9 +27,15 @@ class WebhookVerifier(Protocol):
 
 
 class ContactQueue(Protocol):
-    def send(self, message: SyncMessage) -> str:
+    def send(self, message: QueueMessage) -> str:
         """Durably enqueue; returns the queue's message id. Raises on failure."""
         ...
+
+    def send_many(self, messages: Sequence[SyncMessage]) -> int:
+        """Enqueue in batches of ten; returns the number of SQS calls made. Raises on failure."""
+        ...
+
+    def dlq_depth(self) -> int: ...
 
     def delete(self, receipt_handles: Sequence[str]) -> None: ...
 
@@ -52,10 +59,61 @@ class StateStore(Protocol):
         ...
 
 
+class StateIndex(Protocol):
+    """What the reconciliation and stats need from the state table, in bulk."""
+
+    def get_many(self, contact_ids: Sequence[str]) -> dict[str, ContactState]: ...
+
+    def mark_seen(self, contact_ids: Sequence[str], run_id: str) -> None: ...
+
+    def scan(
+        self, start_key: dict[str, Any] | None, limit: int
+    ) -> tuple[list[ContactState], dict[str, Any] | None]: ...
+
+    def note_webhook(self, received_at: datetime) -> None: ...
+
+    def last_webhook_at(self) -> datetime | None: ...
+
+
+class RunStore(Protocol):
+    def start(self, run: Run, stale_before: datetime) -> Run:
+        """Store `run` as the active run unless another is active (heartbeat after `stale_before`);
+        raises RunActive."""
+        ...
+
+    def get(self, run_id: str) -> Run | None: ...
+
+    def active_run_id(self) -> str | None: ...
+
+    def last_run_id(self) -> str | None: ...
+
+    def save(self, run: Run) -> Run:
+        """Write `run` if its version is current (raises ConcurrentUpdate); heartbeat the lock."""
+        ...
+
+    def finish(self, run: Run) -> Run:
+        """Save the final `run`, release the active lock and remember it as the last run."""
+        ...
+
+
 class GhlApi(Protocol):
     def get_contact(self, contact_id: str) -> Contact | None:
         """The contact as GHL has it now; None when it no longer exists."""
         ...
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    # Each contact with its raw `dateUpdated` (the version the reconciliation orders by).
+    contacts: list[tuple[Contact, Any]]
+    next_cursor: list[Any] | None
+    total: int | None = None
+
+
+class GhlSearch(Protocol):
+    def search_contacts(
+        self, location_id: str, tag: str, search_after: list[Any] | None, page_limit: int = 500
+    ) -> SearchPage: ...
 
 
 @dataclass(frozen=True)

@@ -57,6 +57,16 @@ class Settings(BaseSettings):
     state_table_name: str = "ghl-calltools-state"
     dedup_ttl_days: int = Field(default=14, ge=1, le=365)
 
+    # --- Reconciliation and admin ------------------------------------------------------------------
+    admin_api_token: SecretStr = Field(default=SecretStr(""))
+    # EventBridge schedule of the daily run; read when `chalice deploy/package` imports app.py.
+    reconcile_schedule: str = "cron(0 2 * * ? *)"
+    reconcile_page_limit: int = Field(default=500, ge=1, le=500)
+    # How long one step of a run may walk pages before handing over to the next invocation.
+    reconcile_step_seconds: float = Field(default=60.0, gt=0)
+    ghl_max_rps: float = Field(default=8.0, gt=0)
+    calltools_max_rps: float = Field(default=5.0, gt=0)
+
     # --- Robustness ------------------------------------------------------------------------------
     http_timeout_seconds: float = Field(default=10.0, gt=0)
     retry_budget_seconds: float = Field(default=20.0, gt=0)

@@ -29,6 +29,8 @@ class ContactState(BaseModel):
     # A worker applying changes holds the contact until then (see StateStore.acquire).
     lease_until: datetime | None = None
     lease_owner: str | None = None
+    # The reconciliation run that last saw this contact under a rule's tag.
+    seen_run: str | None = None
 
     def is_newer_than(self, event_time: datetime | None) -> bool:
         """True when the stored state reflects later GHL data than `event_time` (a stale event)."""

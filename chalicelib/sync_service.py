@@ -47,6 +47,21 @@ class SyncOutcome:
         }
 
 
+# Event timestamps are GHL's clock; re-reads are ours. Tolerate this much difference.
+MAX_CLOCK_SKEW = timedelta(minutes=5)
+
+
+class _Held:
+    """The contact's state while we hold its lease; every update is written at once."""
+
+    def __init__(self, store: StateStore, state: ContactState) -> None:
+        self._store = store
+        self.state = state
+
+    def update(self, **changes: Any) -> None:
+        self.state = self._store.save(self.state.model_copy(update=changes), keep_lease=True)
+
+
 class RuleBook:
     """The configured rules with bucket names resolved to CallTools ids (once per process)."""
 
@@ -103,32 +118,54 @@ class ContactSync:
         if out_of_scope:
             return SyncOutcome("ignored", cid, reason=out_of_scope)
 
-        contact, source_time = message.snapshot, message.event_time
-        if contact is None:
-            source_time = self._clock()
-            contact = self._ghl.get_contact(cid) or Contact.gone(cid)
-            if (
-                contact.location_id
-                and self._location_id
-                and contact.location_id != self._location_id
-            ):
-                return SyncOutcome("ignored", cid, reason="other location")
-
         state = self._store.get(cid) or ContactState(contact_id=cid)
-        if state.is_newer_than(source_time):
-            logger.info("stale event dropped", extra={"contact_id": cid})
-            return SyncOutcome("stale", cid, state.calltools_id, reason="older than stored state")
+        now = self._clock()
+        if state.lease_until and state.lease_until > now and state.lease_owner != self._owner:
+            # Even a no-op write would bump the version under the worker applying changes.
+            raise ConcurrentUpdate("another worker holds this contact")
 
-        plan = plan_sync(contact, self._rulebook.resolved(), state, self._mapping)
-        base = state.model_copy(
-            update={
-                "source_time": max(filter(None, (source_time, state.source_time)), default=None),
-                "dnd": contact.dnd_calls,
-            }
-        )
+        contact, source_time = message.snapshot, message.event_time
+        if contact is not None and source_time is not None:
+            # A signed timestamp far in the future must not freeze the contact.
+            source_time = min(source_time, now + MAX_CLOCK_SKEW)
+            if state.is_newer_than(source_time):
+                logger.info("stale event dropped", extra={"contact_id": cid})
+                return SyncOutcome(
+                    "stale", cid, state.calltools_id, reason="older than stored state"
+                )
+
+        rules = self._rulebook.resolved()
+        plan = plan_sync(contact, rules, state, self._mapping) if contact else None
+        adds = plan is not None and bool(plan.add_buckets or plan.needs_contact)
+        if contact is None or plan is None or (adds and not contact.dnd_known):
+            # No snapshot, or one that would dial without saying whether calls are DND: ask GHL.
+            contact, source_time = self._reread(cid, state, source_time)
+            if contact is None:
+                return SyncOutcome("ignored", cid, reason="other location")
+            plan = plan_sync(contact, rules, state, self._mapping)
+
+        newest = max(filter(None, (source_time, state.source_time)), default=None)
+        base = state.model_copy(update={"source_time": newest, "dnd": contact.dnd_calls})
         if plan.is_noop:
             return self._record_unchanged(state, base, plan)
-        return self._apply(contact, plan, base)
+        return self._apply(contact, plan, state, base)
+
+    def _reread(
+        self, cid: str, state: ContactState, event_time: datetime | None
+    ) -> tuple[Contact | None, datetime]:
+        """GHL's current data is never stale: it is at least as new as the event that prompted the
+        read and as what we stored, whatever the clocks say."""
+        fetched = self._ghl.get_contact(cid)
+        if (
+            fetched
+            and fetched.location_id
+            and self._location_id
+            and fetched.location_id != self._location_id
+        ):
+            return None, self._clock()
+        contact = (fetched or Contact.gone(cid)).model_copy(update={"dnd_known": True})
+        stamp = max(filter(None, (self._clock(), event_time, state.source_time)))
+        return contact, stamp
 
     def _record_unchanged(
         self, state: ContactState, base: ContactState, plan: SyncPlan
@@ -139,77 +176,78 @@ class ContactSync:
             self._store.save(new.model_copy(update={"updated_at": self._clock()}))
         return SyncOutcome("unchanged", state.contact_id, state.calltools_id, reason=plan.exclusion)
 
-    def _apply(self, contact: Contact, plan: SyncPlan, base: ContactState) -> SyncOutcome:
+    def _apply(
+        self, contact: Contact, plan: SyncPlan, state: ContactState, base: ContactState
+    ) -> SyncOutcome:
+        """Apply under a lease. Only the final save advances `source_time`: a retry after a
+        failure part-way must not be dropped as stale."""
         now = self._clock()
-        if base.lease_until and base.lease_until > now and base.lease_owner != self._owner:
-            raise ConcurrentUpdate("another worker holds this contact")
-        held = [self._store.acquire(base, self._owner, now + self._lease, now)]
+        held = _Held(self._store, self._store.acquire(state, self._owner, now + self._lease, now))
         try:
-            return self._apply_held(contact, plan, held)
+            try:
+                return self._apply_held(contact, plan, held, base)
+            except NotFound:
+                # Deleted by hand in CallTools: forget it and start over from GHL's data.
+                logger.warning(
+                    "CallTools contact vanished; recreating", extra={"contact_id": contact.id}
+                )
+                held.update(calltools_id=None, buckets=frozenset(), field_hashes={})
+                fresh = plan_sync(contact, self._rulebook.resolved(), None, self._mapping)
+                return self._apply_held(contact, fresh, held, base)
         except PermanentError as exc:
-            failed = held[0].model_copy(
+            held.state = held.state.model_copy(
                 update={"status": "failed", "reason": str(exc), "updated_at": self._clock()}
             )
-            self._store.save(failed)
+            self._store.save(held.state)
             logger.warning(
                 "contact sync failed permanently",
                 extra={"contact_id": contact.id, "reason": str(exc)},
             )
-            return SyncOutcome("failed", contact.id, held[0].calltools_id, reason=str(exc))
+            return SyncOutcome("failed", contact.id, held.state.calltools_id, reason=str(exc))
         except Exception:
-            self._release(held[0])
+            self._release(held.state)
             raise
 
     def _apply_held(
-        self, contact: Contact, plan: SyncPlan, held: list[ContactState]
+        self, contact: Contact, plan: SyncPlan, held: _Held, base: ContactState
     ) -> SyncOutcome:
-        """Apply `plan`; `held[0]` always holds the latest written state (for release on error)."""
+        """Apply `plan`, writing each bucket change to the state as soon as CallTools confirmed it."""
         ct = self._calltools
-        ct_id, buckets = held[0].calltools_id, set(held[0].buckets)
+        ct_id = held.state.calltools_id
         removed: list[int] = []
-        try:
-            # Removals first: a contact that must not be dialled leaves before anything else happens.
-            for bucket_id in sorted(plan.remove_buckets):
-                if ct_id is not None:
-                    ct.set_bucket_membership(ct_id, bucket_id, member=False)
-                buckets.discard(bucket_id)
-                removed.append(bucket_id)
-            if ct_id is not None and plan.changed_fields:
-                ct.update_contact(ct_id, plan.changed_fields)
-        except NotFound:
-            # Deleted by hand in CallTools: forget it and start over from GHL's data.
-            logger.warning(
-                "CallTools contact vanished; recreating", extra={"contact_id": contact.id}
-            )
-            ct_id, buckets = None, set()
-            plan = plan_sync(contact, self._rulebook.resolved(), None, self._mapping)
+        # Removals first: a contact that must not be dialled leaves before anything else happens.
+        for bucket_id in sorted(plan.remove_buckets & held.state.buckets):
+            if ct_id is not None:
+                ct.set_bucket_membership(ct_id, bucket_id, member=False)
+            held.update(buckets=held.state.buckets - {bucket_id})
+            removed.append(bucket_id)
+        if ct_id is not None and plan.changed_fields:
+            ct.update_contact(ct_id, plan.changed_fields)
+            held.update(field_hashes=dict(plan.field_hashes))
 
         if ct_id is None and plan.desired_buckets:
             ct_id = self._ensure_contact(contact, plan)
             # Remember the mapping at once, so a crash now cannot lead to a second contact.
-            held[0] = self._store.save(
-                held[0].model_copy(update={"calltools_id": ct_id, "buckets": frozenset()}),
-                keep_lease=True,
-            )
+            held.update(calltools_id=ct_id, field_hashes=dict(plan.field_hashes))
 
         added = []
-        for bucket_id in sorted(plan.desired_buckets - buckets):
+        for bucket_id in sorted(plan.desired_buckets - held.state.buckets):
             assert ct_id is not None
             ct.set_bucket_membership(ct_id, bucket_id, member=True)
-            buckets.add(bucket_id)
+            held.update(buckets=held.state.buckets | {bucket_id})
             added.append(bucket_id)
 
-        final = held[0].model_copy(
+        final = held.state.model_copy(
             update={
-                "calltools_id": ct_id,
-                "buckets": frozenset(buckets),
+                "source_time": base.source_time,
+                "dnd": base.dnd,
                 "field_hashes": dict(plan.field_hashes),
                 "status": "excluded" if plan.exclusion else "synced",
                 "reason": plan.exclusion,
                 "updated_at": self._clock(),
             }
         )
-        held[0] = self._store.save(final)
+        held.state = self._store.save(final)
         logger.info(
             "contact synced",
             extra={

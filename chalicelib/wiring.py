@@ -16,14 +16,19 @@ if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
     from chalicelib.adapters.calltools_api import CallToolsHttpApi
+    from chalicelib.adapters.dynamo_runs import DynamoRunStore
     from chalicelib.adapters.dynamo_state import DynamoStateStore
     from chalicelib.adapters.ghl_api import GhlHttpApi
     from chalicelib.adapters.http_retry import RetryPolicy
     from chalicelib.adapters.idempotency import PowertoolsDedup
     from chalicelib.adapters.sqs_queue import SqsContactQueue
+    from chalicelib.admin import AdminApi
     from chalicelib.consumer import BatchConsumer
     from chalicelib.intake import WebhookIntake
-    from chalicelib.sync_service import ContactSync
+    from chalicelib.reconcile import Reconciler
+    from chalicelib.stats import StatsService
+    from chalicelib.sync_plan import FieldMapping
+    from chalicelib.sync_service import ContactSync, RuleBook
 
 
 class Container:
@@ -98,6 +103,7 @@ class Container:
             version=s.ghl_api_version,
             timeout=s.http_timeout_seconds,
             retry=self.retry_policy,
+            max_rps=s.ghl_max_rps,
         )
 
     @cached_property
@@ -110,8 +116,11 @@ class Container:
             s.calltools_api_token.get_secret_value(),
             bucket_method=s.calltools_bucket_method,
             ghl_id_field=s.calltools_ghl_id_field,
+            default_region=s.default_phone_region,
             timeout=s.http_timeout_seconds,
             retry=self.retry_policy,
+            # The limit is per account; each concurrent consumer takes its share.
+            max_rps=s.calltools_max_rps / s.consumer_max_concurrency,
         )
 
     @cached_property
@@ -129,21 +138,33 @@ class Container:
         )
 
     @cached_property
-    def contact_sync(self) -> ContactSync:
+    def rulebook(self) -> RuleBook:
+        from chalicelib.sync_service import RuleBook
+
+        return RuleBook(self.settings.rules, self.calltools)
+
+    @cached_property
+    def field_mapping(self) -> FieldMapping:
         from chalicelib.sync_plan import FieldMapping
-        from chalicelib.sync_service import ContactSync, RuleBook
+
+        s = self.settings
+        return FieldMapping(
+            phone_field=s.calltools_phone_field,
+            ghl_id_field=s.calltools_ghl_id_field,
+            default_region=s.default_phone_region,
+        )
+
+    @cached_property
+    def contact_sync(self) -> ContactSync:
+        from chalicelib.sync_service import ContactSync
 
         s = self.settings
         return ContactSync(
             ghl=self.ghl,
             calltools=self.calltools,
             store=self.state_store,
-            rulebook=RuleBook(s.rules, self.calltools),
-            mapping=FieldMapping(
-                phone_field=s.calltools_phone_field,
-                ghl_id_field=s.calltools_ghl_id_field,
-                default_region=s.default_phone_region,
-            ),
+            rulebook=self.rulebook,
+            mapping=self.field_mapping,
             location_id=s.ghl_location_id,
             app_id=s.ghl_app_id,
             lease_seconds=s.contact_lease_seconds,
@@ -158,6 +179,56 @@ class Container:
             self.dedup,
             self.queue,
             time_reserve_ms=int(self.settings.batch_time_reserve_seconds * 1000),
+            run_step=self.reconciler.step,
+            webhook_clock=self.state_store.note_webhook,
+        )
+
+    @cached_property
+    def run_store(self) -> DynamoRunStore:
+        from chalicelib.adapters.dynamo_runs import DynamoRunStore
+
+        return DynamoRunStore(self.dynamodb.Table(self.settings.state_table_name))
+
+    @cached_property
+    def reconciler(self) -> Reconciler:
+        from chalicelib.reconcile import Reconciler
+
+        s = self.settings
+        return Reconciler(
+            ghl=self.ghl,
+            states=self.state_store,
+            runs=self.run_store,
+            queue=self.queue,
+            rulebook=self.rulebook,
+            mapping=self.field_mapping,
+            location_id=s.ghl_location_id,
+            page_limit=s.reconcile_page_limit,
+            step_seconds=s.reconcile_step_seconds,
+            dynamodb_calls=lambda: self.state_store.calls,
+        )
+
+    @cached_property
+    def stats(self) -> StatsService:
+        from chalicelib.stats import StatsService
+
+        def bucket_names() -> dict[int, str]:
+            return {r.bucket_id: r.bucket_name for r in self.rulebook.resolved()}
+
+        return StatsService(
+            states=self.state_store,
+            runs=self.run_store,
+            queue=self.queue,
+            bucket_names=bucket_names,
+        )
+
+    @cached_property
+    def admin_api(self) -> AdminApi:
+        from chalicelib.admin import AdminApi
+
+        return AdminApi(
+            self.settings.admin_api_token.get_secret_value(),
+            reconciler=lambda: self.reconciler,
+            stats=lambda: self.stats,
         )
 
 

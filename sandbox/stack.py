@@ -136,7 +136,12 @@ class LocalStack:
 
 
 def write_sample(stack: LocalStack, state_dir: Path, url: str) -> tuple[Path, str]:
-    body = json.dumps(sample_event(stack.env["GHL_LOCATION_ID"])).encode()
+    event = sample_event(stack.env["GHL_LOCATION_ID"])
+    if stack.ghl:
+        # GHL holds the contact the event describes: the consumer may re-read it from there.
+        skip = ("type", "timestamp", "webhookId")
+        stack.ghl.upsert_contact({k: v for k, v in event.items() if k not in skip})
+    body = json.dumps(event).encode()
     state_dir.mkdir(parents=True, exist_ok=True)
     path = state_dir / "sample-event.json"
     path.write_bytes(body)

@@ -17,7 +17,7 @@ from sandbox.aws import Resources, ensure_resources
 from sandbox.calltools_server import CallToolsSandbox
 from sandbox.ghl_server import GhlSandbox
 from sandbox.poller import SqsPoller
-from tests.helpers import LOCATION_ID, Signer, dumps
+from tests.helpers import LOCATION_ID, GhlMirror, Signer, dumps
 
 WORKFLOW_SECRET = "wf-secret-for-tests"
 
@@ -50,8 +50,22 @@ class Service:
     calltools: CallToolsSandbox
     signer: Signer
     sleeps: list[float] = field(default_factory=list)
+    mirror: GhlMirror = field(init=False)
 
-    def post(self, body: Any, headers: dict[str, str] | None = None, *, sign: bool = True) -> Any:
+    def __post_init__(self) -> None:
+        self.mirror = GhlMirror(self.ghl.upsert_contact, self.ghl.delete_contact)
+
+    def post(
+        self,
+        body: Any,
+        headers: dict[str, str] | None = None,
+        *,
+        sign: bool = True,
+        mirror: bool = True,
+    ) -> Any:
+        """POST a webhook; by default GHL's sandbox is first brought to the event's state."""
+        if mirror:
+            self.mirror(body)
         raw = body if isinstance(body, bytes) else dumps(body)
         all_headers = {"Content-Type": "application/json"}
         if sign:
@@ -119,6 +133,9 @@ def service(
         "HTTP_TIMEOUT_SECONDS": "1",
         # chalice.test gives the consumer a 3 s context; let it start every record.
         "BATCH_TIME_RESERVE_SECONDS": "0",
+        # Pacing is tested on its own; here it would only slow the suite down.
+        "CALLTOOLS_MAX_RPS": "1000",
+        "GHL_MAX_RPS": "1000",
     }
     for name, value in env.items():
         monkeypatch.setenv(name, value)

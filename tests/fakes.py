@@ -10,23 +10,31 @@ from typing import Any
 
 from chalicelib.contact import Contact
 from chalicelib.errors import ConcurrentUpdate, NotFound, PermanentError
-from chalicelib.events import SyncMessage
+from chalicelib.events import QueueMessage, SyncMessage
 from chalicelib.ports import AuthResult, CallToolsMatch
 from chalicelib.state import ContactState
 
 
 class FakeQueue:
     def __init__(self) -> None:
-        self.sent: list[SyncMessage] = []
+        self.sent: list[QueueMessage] = []
         self.deleted: list[str] = []
         self.dead: list[tuple[str, str]] = []
         self.fail_send = False
 
-    def send(self, message: SyncMessage) -> str:
+    def send(self, message: QueueMessage) -> str:
         if self.fail_send:
             raise RuntimeError("SQS is down")
         self.sent.append(message)
         return f"msg-{len(self.sent)}"
+
+    def send_many(self, messages: Sequence[SyncMessage]) -> int:
+        for message in messages:
+            self.send(message)
+        return (len(messages) + 9) // 10
+
+    def dlq_depth(self) -> int:
+        return len(self.dead)
 
     def delete(self, receipt_handles: Sequence[str]) -> None:
         self.deleted.extend(receipt_handles)

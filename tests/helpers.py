@@ -16,7 +16,6 @@ from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
 FIXTURES = Path(__file__).parent / "fixtures"
 LOCATION_ID = "Lc9Xw2TqB7mR4dNs8KfA"
 CONTACT_ID = "p4Rk2VtQ8mZs1LwY7nHc"
-T0 = datetime(2026, 1, 12, 16, 25, tzinfo=UTC)
 
 
 def fixture(name: str) -> dict[str, Any]:
@@ -34,18 +33,23 @@ def ghl_event(
     """A marketplace event from the fixtures, with a fresh webhookId and the given time/fields."""
     body = copy.deepcopy(fixture(f"ghl/{kind}.json"))
     body["webhookId"] = webhook_id or str(uuid.uuid4())
-    if at is not None:
-        body["timestamp"] = at.isoformat().replace("+00:00", "Z")
+    body["timestamp"] = stamp(at or datetime.now(UTC))
     body.update(changes)
     return body
 
 
 def tagged(*tags: str, at: datetime | None = None, **changes: Any) -> dict[str, Any]:
-    return ghl_event("ContactTagUpdate", at=at or T0, tags=list(tags), **changes)
+    """A ContactTagUpdate with these tags, happening now (or `at`)."""
+    return ghl_event("ContactTagUpdate", at=at, tags=list(tags), **changes)
 
 
-def later(minutes: int) -> datetime:
-    return T0 + timedelta(minutes=minutes)
+def stamp(at: datetime) -> str:
+    return at.isoformat().replace("+00:00", "Z")
+
+
+def ago(seconds: float) -> datetime:
+    """Events happen before they are delivered: reordering tests use times in the recent past."""
+    return datetime.now(UTC) - timedelta(seconds=seconds)
 
 
 class Signer:
@@ -76,3 +80,30 @@ class Signer:
 
 def dumps(body: Any) -> bytes:
     return json.dumps(body).encode()
+
+
+EVENT_KEYS = ("type", "timestamp", "webhookId", "versionId", "appId")
+
+
+class GhlMirror:
+    """Keeps a GHL stand-in's current contact in step with the newest event posted for it, as
+    GHL itself would be; the consumer re-reads it when a webhook cannot settle DND for calls."""
+
+    def __init__(self, upsert: Any, delete: Any) -> None:
+        self._upsert, self._delete = upsert, delete
+        self._latest: dict[str, str] = {}
+
+    def __call__(self, body: Any) -> None:
+        if not isinstance(body, dict) or "id" not in body or "type" not in body:
+            return
+        stamp = str(body.get("timestamp", ""))
+        if stamp and stamp < self._latest.get(body["id"], ""):
+            return  # an older event: GHL has moved on
+        self._latest[body["id"]] = stamp
+        if body["type"] == "ContactDelete":
+            self._delete(body["id"])
+        else:
+            contact = {k: v for k, v in body.items() if k not in EVENT_KEYS}
+            if stamp:
+                contact["dateUpdated"] = stamp
+            self._upsert(contact)

@@ -34,7 +34,14 @@ def record(body: str) -> dict[str, Any]:
 
 
 def message_body(contact_id: str, **kw) -> str:
-    body = tagged("cold lead", id=contact_id, phone=kw.pop("phone", "+13125550147"), **kw)
+    # dndSettings present: the snapshot settles DND for calls, so no GHL re-read is needed.
+    body = tagged(
+        "cold lead",
+        id=contact_id,
+        phone=kw.pop("phone", "+13125550147"),
+        dndSettings={"Call": {"status": "inactive"}},
+        **kw,
+    )
     return parse_marketplace_event(body).model_dump_json()
 
 
@@ -82,13 +89,24 @@ def test_invalid_message_goes_to_dlq_and_is_deleted(parts):
     assert queue.dead and "invalid message" in queue.dead[0][1]
 
 
-def test_permanent_failure_goes_to_dlq_with_reason_once(parts):
+def test_permanent_failure_goes_to_dlq_with_reason(parts):
+    consumer, ct, queue = parts
+    ct.undialable.add("+13125550147")
+    rec = record(message_body("c1"))
+    consumer.handle([rec], forever)
+    assert queue.deleted == [rec["receiptHandle"]]
+    assert len(queue.dead) == 1 and "dialable" in queue.dead[0][1]
+
+
+def test_redrive_after_the_cause_is_fixed_syncs(parts):
+    """A dead-lettered delivery leaves no dedup record, so its redrive is not a 'duplicate'."""
     consumer, ct, queue = parts
     ct.undialable.add("+13125550147")
     body = message_body("c1")
     consumer.handle([record(body)], forever)
-    consumer.handle([record(body)], forever)  # GHL retried the same webhookId
-    assert len(queue.dead) == 1 and "dialable" in queue.dead[0][1]
+    ct.undialable.clear()
+    consumer.handle([record(queue.dead[0][0])], forever)  # redriven from the DLQ
+    assert len(ct.bucket_of()) == 1
 
 
 def test_duplicate_delivery_has_no_second_effect(parts):

@@ -24,7 +24,7 @@ def intake(queue: FakeQueue) -> WebhookIntake:
 def test_signed_contact_event_is_enqueued(intake: WebhookIntake, queue: FakeQueue):
     reply = intake.handle(dumps(fixture("ghl/ContactTagUpdate.json")), SIGNED)
     assert reply.status == 200 and reply.body["status"] == "accepted"
-    assert [m.contact_id for m in queue.sent] == ["p4Rk2VtQ8mZs1LwY7nHc"]
+    assert [getattr(m, "contact_id", None) for m in queue.sent] == ["p4Rk2VtQ8mZs1LwY7nHc"]
 
 
 @pytest.mark.parametrize(
@@ -40,7 +40,7 @@ def test_workflow_payload_with_secret_is_enqueued_for_refetch(intake, queue):
     reply = intake.handle(
         dumps(fixture("ghl/workflow-webhook.json")), {"X-Webhook-Secret": "s3cret"}
     )
-    assert reply.status == 200 and queue.sent[0].snapshot is None
+    assert reply.status == 200 and getattr(queue.sent[0], "snapshot", "?") is None
 
 
 def test_workflow_payload_refused_when_no_secret_configured(queue):

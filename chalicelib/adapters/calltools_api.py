@@ -12,7 +12,8 @@ from typing import Any
 
 import httpx
 
-from chalicelib.adapters.http_retry import RetryPolicy, body_excerpt, json_body
+from chalicelib.adapters.http_retry import RetryPolicy, body_excerpt, json_body, retry_after_seconds
+from chalicelib.adapters.rate_limit import RatePacer
 from chalicelib.errors import ConfigurationError, NotFound, PermanentError, TransientError
 from chalicelib.observability import logger
 from chalicelib.phone import to_e164
@@ -32,10 +33,13 @@ class CallToolsHttpApi:
         *,
         bucket_method: str = "auto",
         ghl_id_field: str = "ghl_contact_id",
+        default_region: str = "US",
         timeout: float = 10.0,
         retry: RetryPolicy | None = None,
         transport: httpx.BaseTransport | None = None,
+        max_rps: float = 5.0,
     ) -> None:
+        self._pacer = RatePacer(max_rps)
         self._http = httpx.Client(
             base_url=base_url.rstrip("/") + "/",
             headers={"Authorization": f"Token {token}", "Accept": "application/json"},
@@ -46,6 +50,7 @@ class CallToolsHttpApi:
         self._configured_method = bucket_method
         self._working_method: str | None = None if bucket_method == "auto" else bucket_method
         self._ghl_id_field = ghl_id_field
+        self._region = default_region
         self._lock = threading.Lock()
 
     @property
@@ -55,7 +60,14 @@ class CallToolsHttpApi:
 
     # --- plumbing --------------------------------------------------------------------------------
     def _request(self, method: str, path: str, **kwargs: Any) -> Any:
-        response = self._retry.send("calltools", lambda: self._http.request(method, path, **kwargs))
+        def send() -> httpx.Response:
+            self._pacer.wait()
+            response = self._http.request(method, path, **kwargs)
+            if response.status_code == 429:
+                self._pacer.hold_off(retry_after_seconds(response) or 1.0)
+            return response
+
+        response = self._retry.send("calltools", send)
         status = response.status_code
         if status in (401, 403):
             raise ConfigurationError(f"CallTools rejected the API key ({status})")
@@ -66,9 +78,10 @@ class CallToolsHttpApi:
         return json_body(response) if status != 204 else None
 
     def _pages(
-        self, path: str, params: Mapping[str, Any], max_pages: int
+        self, path: str, params: Mapping[str, Any], max_pages: int, *, complete: bool = False
     ) -> Iterator[dict[str, Any]]:
-        """Follow a DRF list's pages (`next`) up to `max_pages`."""
+        """Follow a DRF list's pages (`next`) up to `max_pages`; with `complete`, running out of
+        pages is an error rather than a truncated answer."""
         page = 1
         while page <= max_pages:
             body = self._request("GET", path, params={**params, "page": page})
@@ -78,6 +91,10 @@ class CallToolsHttpApi:
             if not body.get("next"):
                 return
             page += 1
+        if complete:
+            raise ConfigurationError(
+                f"CallTools {path} returned over {max_pages} pages; its filter seems ignored"
+            )
         logger.warning("CallTools list truncated", extra={"path": path, "pages": max_pages})
 
     # --- buckets ---------------------------------------------------------------------------------
@@ -116,11 +133,15 @@ class CallToolsHttpApi:
                 self._unverified(known, contact_id, bucket_id)
                 raise ConfigurationError(f"bucket method {known!r} changed nothing")
             return
-        # Probing a removal only proves something if the contact is a member to begin with.
-        if not member and not self.is_member(contact_id, bucket_id):
+        # A probe only proves something if membership has to change: check first.
+        if self.is_member(contact_id, bucket_id) == member:
             return
         for method in BUCKET_METHODS:
-            self._write_membership(method, contact_id, bucket_id, member)
+            try:
+                self._write_membership(method, contact_id, bucket_id, member)
+            except (PermanentError, NotFound) as exc:  # this account lacks that call: next one
+                logger.info("bucket method refused", extra={"method": method, "error": str(exc)})
+                continue
             if self.is_member(contact_id, bucket_id) == member:
                 logger.info("CallTools bucket method verified", extra={"method": method})
                 with self._lock:
@@ -149,7 +170,9 @@ class CallToolsHttpApi:
             )
         else:
             rows = self._pages(
-                "contactbuckets/", {"contact_id": contact_id, "bucket_id": bucket_id}, max_pages=1
+                "contactbuckets/",
+                {"contact_id": contact_id, "bucket_id": bucket_id, "page_size": 250},
+                max_pages=MAX_SEARCH_PAGES,
             )
             for row in rows:
                 if row.get("contact") == contact_id and row.get("bucket") == bucket_id:
@@ -159,8 +182,12 @@ class CallToolsHttpApi:
     def find_contacts_by_phone(self, phone_e164: str) -> list[CallToolsMatch]:
         """Contacts whose phone is exactly this number. Search hits are never trusted unchecked."""
         matches = []
+        # A truncated search could miss the contact and make us create a duplicate: all or error.
         for row in self._pages(
-            "contacts/", {"phone_number": phone_e164, "page_size": 100}, MAX_SEARCH_PAGES
+            "contacts/",
+            {"phone_number": phone_e164, "page_size": 100},
+            MAX_SEARCH_PAGES,
+            complete=True,
         ):
             phones = [row.get(f) for f in PHONE_FIELDS]
             phones += [
@@ -168,7 +195,7 @@ class CallToolsHttpApi:
                 for p in row.get("_phone_numbers") or []
                 if isinstance(p, dict)
             ]
-            if any(isinstance(p, str) and to_e164(p) == phone_e164 for p in phones):
+            if any(isinstance(p, str) and to_e164(p, self._region) == phone_e164 for p in phones):
                 ghl_id = row.get(self._ghl_id_field) if self._ghl_id_field else None
                 matches.append(CallToolsMatch(int(row["id"]), str(ghl_id) if ghl_id else None))
         return matches

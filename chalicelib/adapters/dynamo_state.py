@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -16,6 +18,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
 
 PK = "pk"
+WEBHOOK_CLOCK_KEY = {PK: "stats#webhooks"}
 
 
 def contact_key(contact_id: str) -> dict[str, str]:
@@ -44,6 +47,7 @@ def to_item(state: ContactState, version: int) -> dict[str, Any]:
         "updated_at": _iso(state.updated_at),
         "lease_until": _iso(state.lease_until),
         "lease_owner": state.lease_owner,
+        "seen_run": state.seen_run,
     }
     item.update({k: v for k, v in optional.items() if v is not None})
     return item
@@ -66,12 +70,14 @@ def from_item(item: dict[str, Any]) -> ContactState:
         updated_at=parse_time(item.get("updated_at")),
         lease_until=parse_time(item.get("lease_until")),
         lease_owner=item.get("lease_owner"),
+        seen_run=item.get("seen_run"),
     )
 
 
 class DynamoStateStore:
     def __init__(self, table: Table) -> None:
         self._table = table
+        self.calls = 0  # DynamoDB requests made by the bulk methods, for run statistics
 
     def get(self, contact_id: str) -> ContactState | None:
         reply = self._table.get_item(Key=contact_key(contact_id), ConsistentRead=True)
@@ -111,3 +117,79 @@ class DynamoStateStore:
                 raise ConcurrentUpdate(f"state of {state.contact_id} changed meanwhile") from exc
             raise
         return state.model_copy(update={"version": new_version})
+
+    # --- bulk access for the reconciliation and stats ---------------------------------------------
+    def get_many(self, contact_ids: Sequence[str]) -> dict[str, ContactState]:
+        """BatchGetItem, 100 keys a call, retrying unprocessed keys."""
+        found: dict[str, ContactState] = {}
+        resource = self._table.meta.client
+        ids = list(dict.fromkeys(contact_ids))
+        for start in range(0, len(ids), 100):
+            request: dict[str, Any] = {
+                self._table.name: {
+                    "Keys": [contact_key(i) for i in ids[start : start + 100]],
+                    "ConsistentRead": True,
+                }
+            }
+            while request:
+                reply = resource.batch_get_item(RequestItems=request)
+                self.calls += 1
+                for item in reply.get("Responses", {}).get(self._table.name, []):
+                    state = from_item(dict(item))
+                    found[state.contact_id] = state
+                request = dict(reply.get("UnprocessedKeys") or {})
+        return found
+
+    def mark_seen(self, contact_ids: Sequence[str], run_id: str) -> None:
+        """Record that run `run_id` saw these contacts (parallel single-item updates)."""
+
+        def mark(contact_id: str) -> None:
+            try:
+                self._table.update_item(
+                    Key=contact_key(contact_id),
+                    UpdateExpression="SET seen_run = :run",
+                    ConditionExpression="attribute_exists(pk)",
+                    ExpressionAttributeValues={":run": run_id},
+                )
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                    raise
+
+        if contact_ids:
+            with ThreadPoolExecutor(max_workers=8) as pool:
+                list(pool.map(mark, contact_ids))
+            self.calls += len(contact_ids)
+
+    def scan(
+        self, start_key: dict[str, Any] | None, limit: int
+    ) -> tuple[list[ContactState], dict[str, Any] | None]:
+        """One page of contact items (other item kinds share the table and are filtered out)."""
+        kwargs: dict[str, Any] = {
+            "FilterExpression": "#k = :contact",
+            "ExpressionAttributeNames": {"#k": "kind"},
+            "ExpressionAttributeValues": {":contact": "contact"},
+            "Limit": limit,
+        }
+        if start_key:
+            kwargs["ExclusiveStartKey"] = start_key
+        reply = self._table.scan(**kwargs)
+        self.calls += 1
+        states = [from_item(dict(item)) for item in reply.get("Items", [])]
+        next_key = reply.get("LastEvaluatedKey")
+        return states, dict(next_key) if next_key else None
+
+    def note_webhook(self, received_at: datetime) -> None:
+        try:
+            self._table.update_item(
+                Key=WEBHOOK_CLOCK_KEY,
+                UpdateExpression="SET last_webhook_at = :at",
+                ConditionExpression="attribute_not_exists(last_webhook_at) OR last_webhook_at < :at",
+                ExpressionAttributeValues={":at": received_at.isoformat()},
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+
+    def last_webhook_at(self) -> datetime | None:
+        item = self._table.get_item(Key=WEBHOOK_CLOCK_KEY).get("Item") or {}
+        return parse_time(item.get("last_webhook_at"))

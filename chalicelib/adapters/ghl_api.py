@@ -7,8 +7,13 @@ from typing import Any
 import httpx
 
 from chalicelib.adapters.http_retry import RetryPolicy, body_excerpt, json_body
+from chalicelib.adapters.rate_limit import RatePacer
 from chalicelib.contact import Contact, contact_from_ghl
-from chalicelib.errors import ConfigurationError, PermanentError
+from chalicelib.errors import ConfigurationError, PermanentError, TransientError
+from chalicelib.ports import SearchPage
+
+# Keep this many requests of GHL's window in reserve for the webhook path's re-reads.
+RATE_RESERVE = 10
 
 
 class GhlHttpApi:
@@ -21,6 +26,7 @@ class GhlHttpApi:
         timeout: float = 10.0,
         retry: RetryPolicy | None = None,
         transport: httpx.BaseTransport | None = None,
+        max_rps: float = 8.0,
     ) -> None:
         self._http = httpx.Client(
             base_url=base_url.rstrip("/"),
@@ -33,12 +39,33 @@ class GhlHttpApi:
             transport=transport,
         )
         self._retry = retry or RetryPolicy()
+        self._pacer = RatePacer(max_rps)
 
     def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        response = self._retry.send("ghl", lambda: self._http.request(method, path, **kwargs))
+        def send() -> httpx.Response:
+            self._pacer.wait()
+            response = self._http.request(method, path, **kwargs)
+            self._respect_rate_headers(response)
+            return response
+
+        response = self._retry.send("ghl", send)
         if response.status_code in (401, 403):
             raise ConfigurationError(f"GHL rejected the API token ({response.status_code})")
         return response
+
+    def _respect_rate_headers(self, response: httpx.Response) -> None:
+        """GHL sends no Retry-After; its X-RateLimit-* headers say when the window is spent."""
+        headers = response.headers
+        try:
+            remaining = int(headers.get("x-ratelimit-remaining", RATE_RESERVE + 1))
+            window_ms = int(headers.get("x-ratelimit-interval-milliseconds", 10_000))
+            daily_left = int(headers.get("x-ratelimit-daily-remaining", RATE_RESERVE + 1))
+        except ValueError:
+            return
+        if daily_left <= RATE_RESERVE:
+            raise TransientError("GHL daily request budget is spent; retrying later")
+        if remaining <= RATE_RESERVE or response.status_code == 429:
+            self._pacer.hold_off(window_ms / 1000)
 
     def get_contact(self, contact_id: str) -> Contact | None:
         response = self._request("GET", f"/contacts/{contact_id}")
@@ -56,3 +83,39 @@ class GhlHttpApi:
             return contact_from_ghl(data)
         except ValueError as exc:
             raise PermanentError(f"GHL GET contact: {exc}") from exc
+
+    def search_contacts(
+        self,
+        location_id: str,
+        tag: str,
+        search_after: list[Any] | None,
+        page_limit: int = 500,
+    ) -> SearchPage:
+        """One page of contacts carrying `tag`, oldest first, continued by `searchAfter` (§4)."""
+        body: dict[str, Any] = {
+            "locationId": location_id,
+            "pageLimit": page_limit,
+            "filters": [{"field": "tags", "operator": "eq", "value": tag}],
+            "sort": [{"field": "dateAdded", "direction": "asc"}],
+        }
+        if search_after is not None:
+            body["searchAfter"] = search_after
+        response = self._request("POST", "/contacts/search", json=body)
+        if response.status_code >= 400:
+            raise PermanentError(f"GHL search: {response.status_code} {body_excerpt(response)}")
+        reply = json_body(response)
+        if not isinstance(reply, dict) or not isinstance(reply.get("contacts"), list):
+            raise TransientError("GHL search: reply has no contacts list")
+        rows = [r for r in reply["contacts"] if isinstance(r, dict)]
+        contacts = []
+        for row in rows:
+            try:
+                contacts.append((contact_from_ghl(row), row.get("dateUpdated")))
+            except ValueError:
+                continue  # a malformed hit is skipped; the next run sees it again
+        cursor = rows[-1].get("searchAfter") if rows else None
+        return SearchPage(
+            contacts=contacts,
+            next_cursor=cursor if isinstance(cursor, list) and len(rows) >= page_limit else None,
+            total=reply.get("total") if isinstance(reply.get("total"), int) else None,
+        )

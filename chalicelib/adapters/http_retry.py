@@ -53,7 +53,8 @@ def body_excerpt(response: httpx.Response, limit: int = 300) -> str:
         text = response.text
     except (UnicodeDecodeError, httpx.ResponseNotRead):
         return "<unreadable body>"
-    return redact(" ".join(text.split())[:limit])
+    # Redact before cutting: a cut email or phone would no longer look like one.
+    return redact(" ".join(text.split()))[:limit]
 
 
 @dataclass

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from chalicelib.events import SyncMessage
+from chalicelib.events import QueueMessage, SyncMessage
 from chalicelib.observability import logger
 
 if TYPE_CHECKING:
@@ -18,16 +18,36 @@ class SqsContactQueue:
         self.queue_url = queue_url
         self.dlq_url = dlq_url
 
-    def send(self, message: SyncMessage) -> str:
+    def send(self, message: QueueMessage) -> str:
         reply = self._client.send_message(
             QueueUrl=self.queue_url,
             MessageBody=message.model_dump_json(),
-            MessageAttributes={
-                "origin": {"DataType": "String", "StringValue": message.origin},
-                "contact_id": {"DataType": "String", "StringValue": message.contact_id},
-            },
+            MessageAttributes={"kind": {"DataType": "String", "StringValue": message.kind}},
         )
         return reply["MessageId"]
+
+    def send_many(self, messages: Sequence[SyncMessage]) -> int:
+        calls = 0
+        for start in range(0, len(messages), 10):
+            chunk = messages[start : start + 10]
+            reply = self._client.send_message_batch(
+                QueueUrl=self.queue_url,
+                Entries=[
+                    {"Id": str(i), "MessageBody": m.model_dump_json()} for i, m in enumerate(chunk)
+                ],
+            )
+            calls += 1
+            if reply.get("Failed"):
+                raise RuntimeError(f"SQS refused {len(reply['Failed'])} of {len(chunk)} messages")
+        return calls
+
+    def dlq_depth(self) -> int:
+        if not self.dlq_url:
+            return 0
+        attrs = self._client.get_queue_attributes(
+            QueueUrl=self.dlq_url, AttributeNames=["ApproximateNumberOfMessages"]
+        )["Attributes"]
+        return int(attrs.get("ApproximateNumberOfMessages", 0))
 
     def delete(self, receipt_handles: Sequence[str]) -> None:
         """Delete processed messages ourselves, so success never depends on the batch response."""

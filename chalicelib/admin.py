@@ -1,0 +1,66 @@
+"""Admin routes: `POST /sync/trigger` and `GET /sync/stats`, behind `Authorization: Bearer <token>`.
+
+With no ADMIN_API_TOKEN configured the routes answer 503: never open.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
+
+from chalicelib.replies import HttpReply, reply
+from chalicelib.runs import Mode, Run, RunActive
+from chalicelib.webhook_auth import header_value
+
+
+class RunStarter(Protocol):
+    def start(self, mode: Mode = "reconcile", trigger: str = "manual") -> Run: ...
+
+
+class StatsSource(Protocol):
+    def snapshot(self) -> dict[str, Any]: ...
+
+
+class AdminApi:
+    def __init__(
+        self,
+        token: str,
+        reconciler: Callable[[], RunStarter],
+        stats: Callable[[], StatsSource],
+    ) -> None:
+        self._token = token
+        self._reconciler = reconciler
+        self._stats = stats
+
+    def _refusal(self, headers: Mapping[str, str]) -> HttpReply | None:
+        if not self._token:
+            return reply(503, "unavailable", reason="admin routes are off: ADMIN_API_TOKEN not set")
+        auth = header_value(headers, "authorization") or ""
+        given = auth[7:].strip() if auth[:7].lower() == "bearer " else ""
+        if not hmac.compare_digest(given.encode(), self._token.encode()):
+            return reply(401, "unauthorized", reason="admin bearer token required")
+        return None
+
+    def trigger(self, headers: Mapping[str, str], raw_body: bytes | str | None) -> HttpReply:
+        refusal = self._refusal(headers)
+        if refusal:
+            return refusal
+        mode: Any = "reconcile"
+        if raw_body:
+            try:
+                body = json.loads(raw_body)
+            except (ValueError, RecursionError):
+                return reply(400, "invalid", reason="body is not JSON")
+            mode = body.get("mode", "reconcile") if isinstance(body, dict) else None
+        if mode not in ("reconcile", "backfill"):
+            return reply(400, "invalid", reason='mode must be "reconcile" or "backfill"')
+        try:
+            run = self._reconciler().start(mode=mode, trigger="api")
+        except RunActive as active:
+            return reply(409, "conflict", reason="a run is active", active_run_id=active.run_id)
+        return reply(202, "started", run_id=run.id, mode=run.mode)
+
+    def stats(self, headers: Mapping[str, str]) -> HttpReply:
+        return self._refusal(headers) or HttpReply(200, self._stats().snapshot())

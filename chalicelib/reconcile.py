@@ -1,0 +1,218 @@
+"""Daily reconciliation: walk every contact carrying a rule's tag, enqueue only what differs from
+the stored state, then re-check the contacts we placed that the walk no longer saw.
+
+A run is a chain of steps. Each step holds the run's lease, advances page by page (checkpointing
+after each) until its time is up, then enqueues the next step: any size finishes, and a step that
+dies resumes from the last checkpoint. The consumer does the CallTools work for both paths.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from chalicelib.errors import ConcurrentUpdate
+from chalicelib.events import ReconcileStep, SyncMessage, parse_time, utcnow
+from chalicelib.observability import logger
+from chalicelib.ports import ContactQueue, GhlSearch, RunStore, StateIndex
+from chalicelib.runs import Mode, Run, new_run_id
+from chalicelib.stats import add_to_census, empty_census
+from chalicelib.sync_plan import FieldMapping, plan_sync
+from chalicelib.sync_service import RuleBook
+
+SCAN_PAGE = 1000
+
+
+def _bump(counts: dict[str, int], system: str, n: int) -> dict[str, int]:
+    return {**counts, system: counts.get(system, 0) + n}
+
+
+class Reconciler:
+    def __init__(
+        self,
+        *,
+        ghl: GhlSearch,
+        states: StateIndex,
+        runs: RunStore,
+        queue: ContactQueue,
+        rulebook: RuleBook,
+        mapping: FieldMapping,
+        location_id: str,
+        page_limit: int = 500,
+        step_seconds: float = 60.0,
+        lease_seconds: float = 900.0,
+        stale_after: timedelta = timedelta(minutes=30),
+        clock: Callable[[], datetime] = utcnow,
+        dynamodb_calls: Callable[[], int] = lambda: 0,
+    ) -> None:
+        self._ghl = ghl
+        self._states = states
+        self._runs = runs
+        self._queue = queue
+        self._rulebook = rulebook
+        self._mapping = mapping
+        self._location_id = location_id
+        self._page_limit = page_limit
+        self._step_seconds = step_seconds
+        self._lease = timedelta(seconds=lease_seconds)
+        self._stale_after = stale_after
+        self._clock = clock
+        self._dynamodb_calls = dynamodb_calls
+        self._owner = uuid.uuid4().hex
+
+    # --- starting ------------------------------------------------------------------------------
+    def start(self, mode: Mode = "reconcile", trigger: str = "manual") -> Run:
+        """Begin a run (raises RunActive if one is going) and queue its first step."""
+        now = self._clock()
+        run = Run(id=new_run_id(now), mode=mode, trigger=trigger, started_at=now, heartbeat_at=now)
+        run = self._runs.start(run, stale_before=now - self._stale_after)
+        self._queue.send(ReconcileStep(run_id=run.id))
+        logger.info("reconciliation started", extra={"run_id": run.id, "mode": mode})
+        return run
+
+    # --- stepping ------------------------------------------------------------------------------
+    def step(self, run_id: str, remaining_ms: Callable[[], float], reserve_ms: float) -> Run | None:
+        """Advance run `run_id` while time allows; None when this step had nothing to do."""
+        run = self._runs.get(run_id)
+        if run is None or run.status != "running" or self._runs.active_run_id() != run_id:
+            return None  # finished, superseded or unknown: a late duplicate step
+        now = self._clock()
+        if run.lease_until and run.lease_until > now and run.lease_owner != self._owner:
+            return None  # another step holds it and will queue the continuation
+        try:
+            run = self._runs.save(
+                run.model_copy(
+                    update={"lease_owner": self._owner, "lease_until": now + self._lease}
+                )
+            )
+        except ConcurrentUpdate:
+            return None
+        started = self._clock()
+        budget = timedelta(seconds=self._step_seconds)
+        try:
+            while run.phase != "done":
+                if remaining_ms() < reserve_ms or self._clock() - started > budget:
+                    break
+                run = self._advance(run)
+        except Exception as exc:
+            logger.exception("reconciliation step failed", extra={"run_id": run.id})
+            self._release(run, error=f"{type(exc).__name__}: {exc}")
+            raise
+        if run.phase == "done":
+            final = run.model_copy(
+                update={
+                    "status": "finished",
+                    "finished_at": self._clock(),
+                    "lease_owner": None,
+                    "lease_until": None,
+                }
+            )
+            logger.info("reconciliation finished", extra={"run": final.public()})
+            return self._runs.finish(final)
+        # Release first, then queue the continuation: the next step must find the lease free.
+        run = self._runs.save(run.model_copy(update={"lease_owner": None, "lease_until": None}))
+        self._queue.send(ReconcileStep(run_id=run.id))
+        return run
+
+    def _release(self, run: Run, error: str) -> None:
+        try:
+            self._runs.save(
+                run.model_copy(update={"lease_owner": None, "lease_until": None, "error": error})
+            )
+        except Exception:  # the lease expires by itself
+            logger.warning("could not release run lease", extra={"run_id": run.id})
+
+    def _advance(self, run: Run) -> Run:
+        if run.phase == "walk":
+            return self._walk_page(run)
+        return self._scan_page(run)
+
+    def _walk_page(self, run: Run) -> Run:
+        rules = self._rulebook.resolved()
+        if run.rule_index >= len(rules):
+            return self._runs.save(run.model_copy(update={"phase": "left", "cursor": None}))
+        rule = rules[run.rule_index]
+        db_before = self._dynamodb_calls()
+        page = self._ghl.search_contacts(
+            self._location_id, rule.rule.tag, run.cursor, self._page_limit
+        )
+        ids = [c.id for c, _ in page.contacts]
+        states = self._states.get_many(ids)
+        now = self._clock()
+        outgoing = []
+        for contact, date_updated in page.contacts:
+            state = states.get(contact.id)
+            event_time = parse_time(date_updated)
+            if run.mode != "backfill":
+                if state is not None and state.is_newer_than(event_time):
+                    continue  # the search index lags; the stored state already knows more
+                if plan_sync(contact, rules, state, self._mapping).is_noop:
+                    continue  # in sync: costs nothing downstream
+            outgoing.append(
+                SyncMessage(
+                    origin="reconciliation",
+                    contact_id=contact.id,
+                    location_id=contact.location_id or self._location_id,
+                    event_time=event_time,
+                    # Without dateUpdated the snapshot cannot be ordered: re-read it instead.
+                    snapshot=contact if event_time else None,
+                    received_at=now,
+                )
+            )
+        sqs_calls = self._queue.send_many(outgoing) if outgoing else 0
+        self._states.mark_seen([i for i in ids if states.get(i) and states[i].buckets], run.id)
+
+        cursor = page.next_cursor
+        if cursor is not None and cursor == run.cursor:
+            logger.error(
+                "GHL search repeated its cursor; ending this tag's walk", extra={"run_id": run.id}
+            )
+            cursor = None
+        update: dict[str, Any] = {
+            "pages": run.pages + 1,
+            "seen": run.seen + len(ids),
+            "enqueued": run.enqueued + len(outgoing),
+            "cursor": cursor,
+            "rule_index": run.rule_index + (1 if cursor is None else 0),
+            "heartbeat_at": now,
+            "api_calls": _bump(
+                _bump(_bump(run.api_calls, "ghl", 1), "sqs", sqs_calls),
+                "dynamodb",
+                self._dynamodb_calls() - db_before,
+            ),
+        }
+        return self._runs.save(run.model_copy(update=update))
+
+    def _scan_page(self, run: Run) -> Run:
+        """Count every contact and re-check those in our buckets that this run did not see."""
+        db_before = self._dynamodb_calls()
+        states, next_key = self._states.scan(run.scan_key, SCAN_PAGE)
+        census = add_to_census(run.census or empty_census(), states)
+        now = self._clock()
+        left = [
+            SyncMessage(
+                origin="reconciliation",
+                contact_id=state.contact_id,
+                location_id=self._location_id,
+                received_at=now,
+            )
+            for state in states
+            if state.buckets and state.seen_run != run.id
+        ]
+        sqs_calls = self._queue.send_many(left) if left else 0
+        update: dict[str, Any] = {
+            "scan_key": next_key,
+            "phase": "left" if next_key else "done",
+            "removed": run.removed + len(left),
+            "enqueued": run.enqueued + len(left),
+            "census": {**census, "as_of": now.isoformat()} if not next_key else census,
+            "heartbeat_at": now,
+            "api_calls": _bump(
+                _bump(run.api_calls, "sqs", sqs_calls),
+                "dynamodb",
+                self._dynamodb_calls() - db_before,
+            ),
+        }
+        return self._runs.save(run.model_copy(update=update))

@@ -1,0 +1,90 @@
+"""`GET /sync/stats`: contact counts, runs and DLQ depth.
+
+Counts come from a live scan of the state table when it finishes within a short budget (any
+team-sized table); beyond that, from the census the last reconciliation run took.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from chalicelib.observability import logger
+from chalicelib.ports import ContactQueue, RunStore, StateIndex
+from chalicelib.state import ContactState
+
+
+def empty_census() -> dict[str, Any]:
+    return {"total": 0, "failed": 0, "dnd_excluded": 0, "in_bucket": {}}
+
+
+def add_to_census(census: dict[str, Any], states: Iterable[ContactState]) -> dict[str, Any]:
+    """A new census with `states` counted in (buckets keyed by id, as text)."""
+    out = {**census, "in_bucket": dict(census.get("in_bucket", {}))}
+    for state in states:
+        out["total"] += 1
+        out["failed"] += state.status == "failed"
+        out["dnd_excluded"] += state.reason == "dnd"
+        for bucket in state.buckets:
+            out["in_bucket"][str(bucket)] = out["in_bucket"].get(str(bucket), 0) + 1
+    return out
+
+
+class StatsService:
+    def __init__(
+        self,
+        *,
+        states: StateIndex,
+        runs: RunStore,
+        queue: ContactQueue,
+        bucket_names: Callable[[], dict[int, str]],
+        scan_budget_seconds: float = 5.0,
+    ) -> None:
+        self._states = states
+        self._runs = runs
+        self._queue = queue
+        self._bucket_names = bucket_names
+        self._budget = scan_budget_seconds
+
+    def _live_census(self) -> dict[str, Any] | None:
+        deadline = time.monotonic() + self._budget
+        census, key = empty_census(), None
+        while True:
+            states, key = self._states.scan(key, 1000)
+            census = add_to_census(census, states)
+            if key is None:
+                return census
+            if time.monotonic() > deadline:
+                return None
+
+    def snapshot(self) -> dict[str, Any]:
+        last_id, active_id = self._runs.last_run_id(), self._runs.active_run_id()
+        last = self._runs.get(last_id) if last_id else None
+        current = self._runs.get(active_id) if active_id else None
+        census = self._live_census()
+        source = "live"
+        if census is None:
+            census, source = dict((last.census if last else None) or empty_census()), "last_run"
+        try:
+            names = self._bucket_names()
+        except Exception:  # stats stay available while CallTools is not
+            logger.warning("bucket names unavailable for stats")
+            names = {}
+        in_bucket = {names.get(int(b), b): n for b, n in census.get("in_bucket", {}).items()}
+        for name in names.values():
+            in_bucket.setdefault(name, 0)
+        webhook_at = self._states.last_webhook_at()
+        return {
+            "contacts": {
+                "total": census["total"],
+                "in_bucket": in_bucket,
+                "failed": census["failed"],
+                "dnd_excluded": census["dnd_excluded"],
+                "last_webhook_at": webhook_at.isoformat() if webhook_at else None,
+                "source": source,
+            },
+            "last_run": last.public() if last else None,
+            "current_run": current.public() if current else None,
+            "dlq_depth": self._queue.dlq_depth(),
+        }
