@@ -4,8 +4,12 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PORT   ?= 8000
 STAMP  := $(VENV)/.installed
+# Deployment (README, Deploy): the Chalice stage, and what the consumer's SQS trigger is packaged with.
+STAGE  ?= dev
+SYNC_QUEUE_ARN ?=
+CONSUMER_MAX_CONCURRENCY ?=
 
-.PHONY: run test lint typecheck unit fmt clean
+.PHONY: run test lint typecheck unit fmt clean package deploy
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -36,3 +40,14 @@ fmt: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis
+
+# build/$(STAGE)/sam.json + deployment.zip for the python3.13 runtime, whatever Python runs make.
+# SYNC_QUEUE_ARN defaults to the stage queue in the deploying account (Fn::Sub).
+package: $(STAMP)
+	SYNC_QUEUE_ARN=$(SYNC_QUEUE_ARN) CONSUMER_MAX_CONCURRENCY=$(CONSUMER_MAX_CONCURRENCY) \
+		$(BIN)/python scripts/package.py --stage $(STAGE) --out build/$(STAGE)
+
+# Resources stack, then package (queue ARN from its outputs), upload, app stack. Needs the AWS CLI.
+deploy: $(STAMP)
+	STAGE=$(STAGE) PYTHON=$(BIN)/python CONSUMER_MAX_CONCURRENCY=$(CONSUMER_MAX_CONCURRENCY) \
+		scripts/deploy.sh

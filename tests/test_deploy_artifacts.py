@@ -1,0 +1,663 @@
+"""The production deploy artifacts: infra/template.yaml, .chalice/config.json and its IAM policies,
+and the python3.13 package from scripts/package.py (built once per test session).
+
+Nothing here reaches AWS. Packaging downloads the cp313 wheels from the package registry (pip);
+infra/template.yaml is deployed into moto's CloudFormation, which creates the queues, table, bucket
+and dashboard but skips (with a warning) types it does not implement: AWS::SecretsManager::Secret,
+AWS::CloudWatch::Alarm, AWS::SQS::QueuePolicy, AWS::S3::BucketPolicy. Those are checked statically
+here and by cfn-lint.
+"""
+
+from __future__ import annotations
+
+import copy
+import fcntl
+import json
+import os
+import re
+import shutil
+import stat
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from chalice.test import Client
+from moto import mock_aws
+
+from chalicelib import wiring
+from chalicelib.settings import Settings
+from scripts import package as packaging
+from tests.conftest import WORKFLOW_SECRET, body_json
+from tests.helpers import CONTACT_ID, LOCATION_ID, Signer, dumps, tagged
+
+ROOT = Path(__file__).resolve().parent.parent
+INFRA = ROOT / "infra" / "template.yaml"
+CONFIG = ROOT / ".chalice" / "config.json"
+STAGES = ("dev", "prod")
+CFN_LINT = Path(sys.executable).parent / "cfn-lint"
+BASH = shutil.which("bash") or "/bin/bash"
+
+
+def _load_yaml_template(path: Path) -> dict[str, Any]:
+    from cfnlint.decode.decode import decode_str  # type: ignore[import-untyped]
+
+    template, problems = decode_str(path.read_text())
+    assert not problems, problems
+    result: dict[str, Any] = json.loads(json.dumps(template))  # plain dicts and strings
+    return result
+
+
+@pytest.fixture(scope="module")
+def infra() -> dict[str, Any]:
+    return _load_yaml_template(INFRA)
+
+
+@pytest.fixture(scope="module")
+def config() -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(CONFIG.read_text())
+    return data
+
+
+def policy(stage: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((ROOT / ".chalice" / f"policy-{stage}.json").read_text())
+    return data
+
+
+def resources_of(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in template["Resources"].items() if v["Type"] == kind}
+
+
+def sub(value: Any, stage: str) -> Any:
+    """Resolve `Fn::Sub` over the Stage parameter (enough for names)."""
+    if isinstance(value, dict) and set(value) == {"Fn::Sub"} and isinstance(value["Fn::Sub"], str):
+        return value["Fn::Sub"].replace("${Stage}", stage)
+    return value
+
+
+def names(infra: dict[str, Any], stage: str) -> dict[str, str]:
+    r = infra["Resources"]
+    secrets = resources_of(infra, "AWS::SecretsManager::Secret")
+    return {
+        "queue": sub(r["ContactQueue"]["Properties"]["QueueName"], stage),
+        "dlq": sub(r["ContactDlq"]["Properties"]["QueueName"], stage),
+        "table": sub(r["StateTable"]["Properties"]["TableName"], stage),
+        **{k: sub(v["Properties"]["Name"], stage) for k, v in secrets.items()},
+    }
+
+
+def consumer_timeout(config: dict[str, Any], stage: str) -> int:
+    return int(config["stages"][stage]["lambda_functions"]["sync_contacts"]["lambda_timeout"])
+
+
+def cfn_lint(*paths: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(  # noqa: S603 - the venv's cfn-lint on our own files
+        [str(CFN_LINT), *map(str, paths)], capture_output=True, text=True, check=False
+    )
+
+
+# --- infra/template.yaml ----------------------------------------------------------------------------
+
+
+def test_infra_template_passes_cfn_lint():
+    result = cfn_lint(INFRA)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_queue_redrive_retention_and_encryption(infra, config):
+    queue = infra["Resources"]["ContactQueue"]["Properties"]
+    dlq = infra["Resources"]["ContactDlq"]["Properties"]
+    params = infra["Parameters"]
+    assert dlq["MessageRetentionPeriod"] == 14 * 24 * 3600
+    assert queue["MessageRetentionPeriod"] < dlq["MessageRetentionPeriod"]
+    assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": ["ContactDlq", "Arn"]}
+    max_receive = queue["RedrivePolicy"]["maxReceiveCount"]
+    assert max_receive == {"Ref": "MaxReceiveCount"}
+    assert params["MaxReceiveCount"]["Default"] >= 5 and params["MaxReceiveCount"]["MinValue"] >= 5
+    assert queue["SqsManagedSseEnabled"] is True and dlq["SqsManagedSseEnabled"] is True
+
+
+def test_visibility_timeout_is_six_times_the_consumer_timeout(infra, config):
+    visibility = infra["Resources"]["ContactQueue"]["Properties"]["VisibilityTimeout"]
+    assert visibility == {
+        "Fn::FindInMap": ["VisibilityTimeout", {"Ref": "ConsumerTimeoutSeconds"}, "Seconds"]
+    }
+    table = infra["Mappings"]["VisibilityTimeout"]
+    param = infra["Parameters"]["ConsumerTimeoutSeconds"]
+    assert set(param["AllowedValues"]) == set(table)
+    for timeout, row in table.items():
+        assert row["Seconds"] >= 6 * int(timeout)
+    for stage in STAGES:  # what make deploy passes, and the default
+        assert str(consumer_timeout(config, stage)) in table
+    assert int(param["Default"]) == consumer_timeout(config, "prod") == 120
+    assert table[param["Default"]]["Seconds"] >= 720
+
+
+def test_state_table_has_pitr_ttl_and_encryption(infra):
+    table = infra["Resources"]["StateTable"]
+    props = table["Properties"]
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
+    assert props["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"}]
+    assert props["AttributeDefinitions"] == [{"AttributeName": "pk", "AttributeType": "S"}]
+    assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert props["TimeToLiveSpecification"] == {"AttributeName": "ttl", "Enabled": True}
+    assert props["SSESpecification"]["SSEEnabled"] is True
+    assert table["DeletionPolicy"] == "Retain"
+
+
+def test_four_secrets_are_generated_never_written_in_the_repo(infra, config):
+    secrets = resources_of(infra, "AWS::SecretsManager::Secret")
+    assert len(secrets) == 4
+    for secret in secrets.values():
+        assert "SecretString" not in secret["Properties"]
+        assert "GenerateSecretString" in secret["Properties"]
+    for stage in STAGES:
+        env = config["stages"][stage]["environment_variables"]
+        secret_ids = {k: v for k, v in env.items() if k.endswith("_SECRET_ID")}
+        expected = {sub(s["Properties"]["Name"], stage) for s in secrets.values()}
+        assert set(secret_ids.values()) == expected
+        # Each points at a secret setting of the app; no secret value is in the config.
+        fields = Settings.model_fields
+        for var in secret_ids:
+            field = var.removesuffix("_SECRET_ID").lower()
+            assert field in fields and "SecretStr" in str(fields[field].annotation), var
+            assert var.removesuffix("_SECRET_ID") not in env
+
+
+def test_alarms_watch_the_dlq_the_backlog_the_consumer_and_the_api(infra, config):
+    alarms = {
+        (a["Properties"]["Namespace"], a["Properties"]["MetricName"]): a["Properties"]
+        for a in resources_of(infra, "AWS::CloudWatch::Alarm").values()
+    }
+    dims = {k: {d["Name"]: d["Value"] for d in v["Dimensions"]} for k, v in alarms.items()}
+
+    dlq = alarms["AWS/SQS", "ApproximateNumberOfMessagesVisible"]
+    assert dims["AWS/SQS", "ApproximateNumberOfMessagesVisible"] == {
+        "QueueName": {"Fn::GetAtt": ["ContactDlq", "QueueName"]}
+    }
+    assert dlq["Threshold"] == 0 and dlq["ComparisonOperator"] == "GreaterThanThreshold"
+
+    age = alarms["AWS/SQS", "ApproximateAgeOfOldestMessage"]
+    assert dims["AWS/SQS", "ApproximateAgeOfOldestMessage"] == {
+        "QueueName": {"Fn::GetAtt": ["ContactQueue", "QueueName"]}
+    }
+    assert age["Threshold"] == {"Ref": "QueueAgeAlarmSeconds"}
+    assert infra["Parameters"]["QueueAgeAlarmSeconds"]["Default"] == 300
+
+    errors = alarms["AWS/Lambda", "Errors"]
+    assert errors["Threshold"] == 0 and errors["ComparisonOperator"] == "GreaterThanThreshold"
+    app_name = config["app_name"]
+    for stage in STAGES:  # the name scripts/package.py gives the consumer
+        alarm_function = sub(dims["AWS/Lambda", "Errors"]["FunctionName"], stage)
+        assert alarm_function == packaging.function_name(app_name, stage, "app.sync_contacts")
+        assert alarm_function == f"ghl-calltools-sync-{stage}-sync_contacts"
+
+    for metric in ("4XXError", "5XXError"):
+        assert dims["AWS/ApiGateway", metric] == {
+            "ApiName": app_name,
+            "Stage": config["stages"]["prod"]["api_gateway_stage"],
+        }
+        assert alarms["AWS/ApiGateway", metric]["ComparisonOperator"] == "GreaterThanThreshold"
+
+    for alarm in alarms.values():  # all notify the optional topic
+        assert alarm["AlarmActions"]["Fn::If"][0] == "HasAlarmEmail"
+    assert infra["Resources"]["AlarmTopic"]["Condition"] == "HasAlarmEmail"
+
+
+def test_dashboard_body_is_json(infra):
+    body = infra["Resources"]["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"][0]
+    widgets = json.loads(re.sub(r"\$\{[^}]+\}", "x", body))["widgets"]
+    assert {w["properties"]["title"] for w in widgets} >= {"Contact queue", "sync_contacts"}
+
+
+def test_outputs_feed_the_chalice_stage(infra):
+    assert set(infra["Outputs"]) >= {
+        "QueueUrl",
+        "QueueArn",
+        "DlqUrl",
+        "DlqArn",
+        "TableName",
+        "TableArn",
+        "GhlApiTokenSecretArn",
+        "CallToolsApiTokenSecretArn",
+        "GhlWorkflowSecretArn",
+        "AdminApiTokenSecretArn",
+        "ArtifactBucketName",
+    }
+
+
+# --- .chalice/config.json and the IAM policies ------------------------------------------------------
+
+
+def test_stage_config_matches_the_resources_stack(infra, config):
+    for stage in STAGES:
+        cfg = config["stages"][stage]
+        n = names(infra, stage)
+        assert cfg["autogen_policy"] is False
+        assert cfg["iam_policy_file"] == f"policy-{stage}.json"
+        env = cfg["environment_variables"]
+        assert env["SYNC_QUEUE_NAME"] == n["queue"] == f"ghl-calltools-contacts-{stage}"
+        assert env["STATE_TABLE_NAME"] == n["table"] == f"ghl-calltools-state-{stage}"
+        assert env["SYNC_QUEUE_URL"].endswith("}/" + n["queue"])
+        assert env["SYNC_DLQ_URL"].endswith("}/" + n["dlq"])
+        functions = cfg["lambda_functions"]
+        assert functions["sync_contacts"]["lambda_timeout"] == 120
+        assert functions["api_handler"]["lambda_timeout"] == 10  # the webhook's Lambda
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def wildcard_violations(document: dict[str, Any]) -> list[str]:
+    """Statements granting a wildcard: any `*` in an action, or in a resource of a statement that
+    is not logs-only. Logs actions are the one exception (log groups are created by name on first
+    write). No cloudwatch:PutMetricData exception is needed: the app publishes no metrics
+    (Powertools metrics would go through logs, as EMF)."""
+    found = []
+    for index, statement in enumerate(document["Statement"]):
+        sid = statement.get("Sid", f"#{index}")
+        if "NotAction" in statement or "NotResource" in statement:
+            found.append(f"{sid}: NotAction/NotResource")
+        actions = _as_list(statement.get("Action", []))
+        resources = _as_list(statement.get("Resource", []))
+        if any("*" in action for action in actions):
+            found.append(f"{sid}: wildcard action")
+        logs_only = all(action.startswith("logs:") for action in actions)
+        if not logs_only and any("*" in str(resource) for resource in resources):
+            found.append(f"{sid}: wildcard resource")
+    return found
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_policy_has_no_wildcard_outside_logs(stage):
+    assert wildcard_violations(policy(stage)) == []
+
+
+def test_wildcard_check_catches_every_widening():
+    base = policy("prod")
+    assert wildcard_violations(base) == []
+
+    def mutated(change: Any) -> dict[str, Any]:
+        doc = copy.deepcopy(base)
+        change(doc["Statement"])
+        return doc
+
+    def by_sid(statements: list[dict[str, Any]], sid: str) -> dict[str, Any]:
+        return next(s for s in statements if s.get("Sid") == sid)
+
+    mutations = [
+        lambda st: by_sid(st, "ContactQueue")["Resource"].append("*"),
+        lambda st: by_sid(st, "StateTable").update(
+            Resource=["arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/*"]
+        ),
+        lambda st: st.append({"Effect": "Allow", "Action": "dynamodb:GetItem", "Resource": "*"}),
+        lambda st: by_sid(st, "Logs")["Action"].append("sqs:SendMessage"),
+        lambda st: by_sid(st, "Secrets").update(Action=["secretsmanager:*"]),
+        lambda st: by_sid(st, "DeadLetterQueue").update(NotResource="arn:aws:sqs:::x"),
+        lambda st: st.append(
+            {"Effect": "Allow", "Action": "cloudwatch:PutMetricData", "Resource": "*"}
+        ),
+    ]
+    for change in mutations:
+        assert wildcard_violations(mutated(change)), change
+
+
+def _valid_iam_actions() -> set[str]:
+    import cfnlint  # type: ignore[import-untyped]
+
+    specs = Path(cfnlint.__file__).parent / "data" / "AdditionalSpecs" / "Policies.json"
+    services = json.loads(specs.read_text())
+    return {
+        f"{prefix}:{action}"
+        for prefix in ("sqs", "dynamodb", "secretsmanager", "logs")
+        for action in services[prefix]["Actions"]
+    }
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_policy_is_scoped_to_the_stage_resources(stage, infra):
+    n = names(infra, stage)
+    other = next(s for s in STAGES if s != stage)
+    prefix = "arn:${AWS::Partition}:{svc}:${AWS::Region}:${AWS::AccountId}:"
+    statements = {s["Sid"]: s for s in policy(stage)["Statement"]}
+    assert all(s["Effect"] == "Allow" for s in statements.values())
+
+    def arns(svc: str, *rest: str) -> list[str]:
+        return [prefix.replace("{svc}", svc) + r for r in rest]
+
+    assert statements["ContactQueue"]["Resource"] == arns("sqs", n["queue"])
+    assert statements["DeadLetterQueue"]["Resource"] == arns("sqs", n["dlq"])
+    assert statements["StateTable"]["Resource"] == arns("dynamodb", f"table/{n['table']}")
+    secret_names = [v for k, v in n.items() if k.endswith("Secret")]
+    assert len(secret_names) == 4
+    # Secrets Manager appends six random characters to a secret's ARN.
+    assert sorted(statements["Secrets"]["Resource"]) == sorted(
+        arns("secretsmanager", *(f"secret:{name}-??????" for name in secret_names))
+    )
+    for statement in statements.values():
+        for resource in statement["Resource"]:
+            assert (
+                stage in resource and f"-{other}" not in resource and f"/{other}/" not in resource
+            )
+
+    # The issue's action list; IAM has no sqs:DeleteMessageBatch (batch deletes are authorized by
+    # sqs:DeleteMessage). Beyond it: dynamodb:Scan (the reconciliation walks the state table) and
+    # sqs:GetQueueAttributes on the DLQ (the stats endpoint reports its depth).
+    actions = {s: set(_as_list(st["Action"])) for s, st in statements.items()}
+    assert actions["ContactQueue"] >= {
+        "sqs:SendMessage",
+        "sqs:ReceiveMessage",
+        "sqs:DeleteMessage",
+        "sqs:GetQueueAttributes",
+        "sqs:GetQueueUrl",
+        "sqs:ChangeMessageVisibility",
+    }
+    assert actions["DeadLetterQueue"] >= {"sqs:SendMessage", "sqs:GetQueueUrl"}
+    assert actions["StateTable"] >= {
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:BatchGetItem",
+        "dynamodb:Query",
+        "dynamodb:ConditionCheckItem",
+    }
+    assert actions["Secrets"] == {"secretsmanager:GetSecretValue"}
+    assert actions["Logs"] == {"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"}
+    valid = _valid_iam_actions()
+    unknown = {a for acts in actions.values() for a in acts if a.lower() not in valid}
+    assert not unknown
+
+
+def test_build_outputs_are_git_ignored():
+    ignored = (ROOT / ".gitignore").read_text().split()
+    assert "vendor/" in ignored and "build/" in ignored
+
+
+# --- the python3.13 package -------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def packaged(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
+    """scripts/package.py --stage dev, once per session even across xdist workers."""
+    base = tmp_path_factory.getbasetemp()
+    shared = base if worker_id == "master" else base.parent
+    out = shared / "package-dev"
+    with open(shared / "package-dev.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (out / "done").exists():
+            env = {
+                k: v
+                for k, v in os.environ.items()
+                if k not in ("SYNC_QUEUE_ARN", "CONSUMER_MAX_CONCURRENCY")
+            }
+            result = subprocess.run(  # noqa: S603 - our packaging script
+                [
+                    sys.executable,
+                    str(ROOT / "scripts" / "package.py"),
+                    "--stage=dev",
+                    f"--out={out}",
+                ],
+                env=env,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+            (out / "done").write_text("ok")
+    return out
+
+
+@pytest.fixture(scope="session")
+def sam(packaged: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((packaged / "sam.json").read_text())
+    return data
+
+
+def _functions(sam: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {k: v["Properties"] for k, v in resources_of(sam, "AWS::Serverless::Function").items()}
+
+
+def test_zip_holds_cp313_binaries_and_none_for_another_python(packaged):
+    with zipfile.ZipFile(packaged / "deployment.zip") as archive:
+        zipped = archive.namelist()
+    assert "pydantic_core/_pydantic_core.cpython-313-x86_64-linux-gnu.so" in zipped
+    assert any(re.fullmatch(r"cryptography/.*\.abi3\.so", n) for n in zipped)
+    assert "app.py" in zipped and "chalicelib/wiring.py" in zipped
+    binaries = [n for n in zipped if re.search(r"cpython-\d+", n)]
+    assert binaries and all("cpython-313" in n for n in binaries)
+    assert not [n for n in zipped if "cpython-311" in n or "__pycache__" in n]
+    assert not any(n.startswith("bin/") for n in zipped)
+
+
+def test_foreign_binary_check_flags_other_pythons():
+    assert packaging.foreign_binaries(
+        ["a/x.cpython-313-x86_64-linux-gnu.so", "b/y.abi3.so", "c/__pycache__/z.cpython-311.pyc"]
+    ) == ["c/__pycache__/z.cpython-311.pyc"]
+
+
+def test_every_function_runs_python313_under_its_chalice_name(sam, config):
+    functions = _functions(sam)
+    assert {"APIHandler", "SyncContacts"} <= set(functions)
+    for props in functions.values():
+        assert props["Runtime"] == "python3.13"
+        assert props["Architectures"] == ["x86_64"]
+        assert props["FunctionName"].startswith("ghl-calltools-sync-dev")
+    api, consumer = functions["APIHandler"], functions["SyncContacts"]
+    assert api["FunctionName"] == "ghl-calltools-sync-dev"
+    assert consumer["FunctionName"] == "ghl-calltools-sync-dev-sync_contacts"
+    limits = config["stages"]["dev"]["lambda_functions"]
+    assert consumer["Timeout"] == limits["sync_contacts"]["lambda_timeout"] == 120
+    assert api["Timeout"] == limits["api_handler"]["lambda_timeout"] == 10
+    groups = {
+        g["Properties"]["LogGroupName"] for g in resources_of(sam, "AWS::Logs::LogGroup").values()
+    }
+    assert groups == {f"/aws/lambda/{p['FunctionName']}" for p in functions.values()}
+
+
+def test_consumer_sqs_event_reports_batch_item_failures(sam):
+    events = _functions(sam)["SyncContacts"]["Events"]
+    sqs = [e["Properties"] for e in events.values() if e["Type"] == "SQS"]
+    assert len(sqs) == 1
+    assert sqs[0]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert sqs[0]["Queue"] == {
+        "Fn::Sub": "arn:${AWS::Partition}:sqs:${AWS::Region}:${AWS::AccountId}"
+        ":ghl-calltools-contacts-dev"
+    }
+    assert sqs[0]["BatchSize"] == 10
+    assert sqs[0]["ScalingConfig"]["MaximumConcurrency"] == Settings().consumer_max_concurrency
+
+
+def _bare_placeholders(value: Any, path: str = "") -> list[str]:
+    if isinstance(value, dict):
+        if "Fn::Sub" in value:
+            return []
+        return [p for k, v in value.items() for p in _bare_placeholders(v, f"{path}/{k}")]
+    if isinstance(value, list):
+        return [p for i, v in enumerate(value) for p in _bare_placeholders(v, f"{path}/{i}")]
+    return [path] if isinstance(value, str) and "${" in value else []
+
+
+def test_packaged_roles_carry_the_stage_policy_with_account_and_region_filled(sam):
+    assert _bare_placeholders(sam) == []
+    expected = packaging.fn_sub(policy("dev"))
+    roles = resources_of(sam, "AWS::IAM::Role")
+    assert roles
+    for role in roles.values():
+        (inline,) = role["Properties"]["Policies"]
+        assert inline["PolicyDocument"] == expected
+        assert "ManagedPolicyArns" not in role["Properties"]
+
+
+def test_packaged_template_passes_cfn_lint(packaged):
+    result = cfn_lint(packaged / "sam.json")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_package_refuses_another_stages_queue(tmp_path):
+    with pytest.raises(packaging.PackagingError, match="not stage 'dev'"):
+        packaging.package(
+            "dev",
+            tmp_path,
+            queue_arn="arn:aws:sqs:us-east-1:111122223333:ghl-calltools-contacts-prod",
+        )
+    assert not (tmp_path / "project").exists()
+
+
+# --- the resources stack in moto, with the app pointed at it ----------------------------------------
+
+
+@pytest.mark.filterwarnings("ignore:Tried to parse AWS::")
+def test_webhook_lands_in_the_queue_created_by_the_stack(monkeypatch, signer: Signer):
+    base_env = {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+    }
+    for name, value in base_env.items():
+        monkeypatch.setenv(name, value)
+    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "SYNC_RULES", "GHL_APP_ID", "SYNC_QUEUE_ARN"):
+        monkeypatch.delenv(name, raising=False)
+
+    with mock_aws():
+        cloudformation = boto3.client("cloudformation", region_name="us-east-1")
+        cloudformation.create_stack(
+            StackName="ghl-calltools-resources-dev",
+            TemplateBody=INFRA.read_text(),
+            Parameters=[{"ParameterKey": "Stage", "ParameterValue": "dev"}],
+        )
+        stack = cloudformation.describe_stacks(StackName="ghl-calltools-resources-dev")["Stacks"][0]
+        assert stack["StackStatus"] == "CREATE_COMPLETE"
+        outputs = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
+
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        attrs = sqs.get_queue_attributes(QueueUrl=outputs["QueueUrl"], AttributeNames=["All"])[
+            "Attributes"
+        ]
+        assert int(attrs["VisibilityTimeout"]) == 720
+        assert json.loads(attrs["RedrivePolicy"]) == {
+            "deadLetterTargetArn": outputs["DlqArn"],
+            "maxReceiveCount": 5,
+        }
+        assert outputs["QueueArn"].endswith(":ghl-calltools-contacts-dev")
+        table = boto3.client("dynamodb", region_name="us-east-1").describe_table(
+            TableName=outputs["TableName"]
+        )["Table"]
+        assert table["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"}]
+
+        env = {
+            "SYNC_QUEUE_NAME": outputs["QueueName"],
+            "SYNC_QUEUE_URL": outputs["QueueUrl"],
+            "SYNC_DLQ_URL": outputs["DlqUrl"],
+            "STATE_TABLE_NAME": outputs["TableName"],
+            "GHL_LOCATION_ID": LOCATION_ID,
+            "GHL_WEBHOOK_PUBLIC_KEYS": signer.public_pem,
+            "GHL_WORKFLOW_SECRET": WORKFLOW_SECRET,
+        }
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        try:
+            wiring.reset()
+            from app import app
+
+            raw = dumps(tagged("cold lead"))
+            with Client(app) as client:
+                response = client.http.post("/webhook/ghl", headers=signer.headers(raw), body=raw)
+            assert response.status_code == 200, response.body
+            assert body_json(response)["status"] == "accepted"
+
+            messages = sqs.receive_message(
+                QueueUrl=outputs["QueueUrl"], MaxNumberOfMessages=10, WaitTimeSeconds=0
+            ).get("Messages", [])
+            assert len(messages) == 1 and CONTACT_ID in messages[0]["Body"]
+            dead = sqs.receive_message(QueueUrl=outputs["DlqUrl"]).get("Messages", [])
+            assert dead == []
+        finally:
+            wiring.reset()
+
+
+# --- scripts/deploy.sh against a stand-in AWS CLI ---------------------------------------------------
+
+FAKE_AWS = """#!{python}
+import json, shutil, sys
+args = sys.argv[1:]
+with open({log!r}, "a") as log:
+    log.write(json.dumps(args) + "\\n")
+if args[:2] == ["cloudformation", "describe-stacks"]:
+    query = args[args.index("--query") + 1]
+    values = {{
+        "QueueArn": "arn:aws:sqs:eu-west-1:111122223333:ghl-calltools-contacts-dev",
+        "ArtifactBucketName": "artifact-bucket",
+        "EndpointURL": "https://abc123.execute-api.eu-west-1.amazonaws.com/api/",
+    }}
+    print(next(v for k, v in values.items() if f"=='{{k}}'" in query))
+elif args[:2] == ["cloudformation", "package"]:
+    src = args[args.index("--template-file") + 1]
+    shutil.copy(src, args[args.index("--output-template-file") + 1])
+"""
+
+
+def test_deploy_script_runs_the_four_steps_in_order(tmp_path):
+    log = tmp_path / "aws.log"
+    fake = tmp_path / "aws"
+    fake.write_text(FAKE_AWS.format(python=sys.executable, log=str(log)))
+    fake.chmod(fake.stat().st_mode | stat.S_IXUSR)
+    out = tmp_path / "build"
+    env = {
+        **{k: v for k, v in os.environ.items() if k not in ("SYNC_QUEUE_ARN", "ALARM_EMAIL")},
+        "STAGE": "dev",
+        "AWS": str(fake),
+        "PYTHON": sys.executable,
+        "OUT": str(out),
+        "CONSUMER_MAX_CONCURRENCY": "3",
+    }
+    result = subprocess.run(  # noqa: S603 - our deploy script, with a stand-in AWS CLI
+        [BASH, str(ROOT / "scripts" / "deploy.sh")],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    calls = [json.loads(line) for line in log.read_text().splitlines()]
+    steps = [c[:2] for c in calls if c[1] != "describe-stacks"]
+    assert steps == [
+        ["cloudformation", "deploy"],
+        ["cloudformation", "package"],
+        ["cloudformation", "deploy"],
+    ]
+    infra_deploy, upload, app_deploy = (c for c in calls if c[1] != "describe-stacks")
+    assert infra_deploy[infra_deploy.index("--stack-name") + 1] == "ghl-calltools-resources-dev"
+    assert infra_deploy[infra_deploy.index("--template-file") + 1] == "infra/template.yaml"
+    overrides = infra_deploy[infra_deploy.index("--parameter-overrides") + 1 :]
+    assert overrides[:2] == ["Stage=dev", "ConsumerTimeoutSeconds=120"]
+    assert not any(o.startswith("AlarmEmail=") for o in overrides)
+    assert upload[upload.index("--s3-bucket") + 1] == "artifact-bucket"
+    assert app_deploy[app_deploy.index("--stack-name") + 1] == "ghl-calltools-sync-dev"
+    assert {"CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"} <= set(app_deploy)
+    assert (
+        "GHL webhook URL: https://abc123.execute-api.eu-west-1.amazonaws.com/api/webhook/ghl"
+        in result.stdout
+    )
+    template = json.loads((out / "packaged.yaml").read_text())
+    (event,) = template["Resources"]["SyncContacts"]["Properties"]["Events"].values()
+    assert event["Properties"]["Queue"] == (
+        "arn:aws:sqs:eu-west-1:111122223333:ghl-calltools-contacts-dev"
+    )
+    assert event["Properties"]["ScalingConfig"]["MaximumConcurrency"] == 3
+
+
+def test_deploy_script_refuses_an_unknown_stage():
+    result = subprocess.run(  # noqa: S603 - our deploy script
+        [BASH, str(ROOT / "scripts" / "deploy.sh")],
+        env={**os.environ, "STAGE": "staging", "AWS": "/bin/false"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 2 and "dev or prod" in result.stderr
