@@ -92,10 +92,11 @@ class Reconciler:
         started = self._clock()
         budget = timedelta(seconds=self._step_seconds)
         try:
-            while run.phase != "done":
-                if remaining_ms() < reserve_ms or self._clock() - started > budget:
-                    break
+            # At least one page per step when time allows, then as many as the budget holds.
+            while run.phase != "done" and remaining_ms() >= reserve_ms:
                 run = self._advance(run)
+                if self._clock() - started > budget:
+                    break
         except Exception as exc:
             logger.exception("reconciliation step failed", extra={"run_id": run.id})
             self._release(run, error=f"{type(exc).__name__}: {exc}")

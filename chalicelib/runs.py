@@ -14,7 +14,8 @@ RunStatus = Literal["running", "finished", "failed"]
 
 
 def new_run_id(now: datetime) -> str:
-    return f"{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
+    # Underscores keep the log redactor from reading digit runs as a phone number.
+    return f"run_{now:%Y%m%dT%H%M%S}_{uuid.uuid4().hex[:8]}"
 
 
 class Run(BaseModel):

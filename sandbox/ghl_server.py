@@ -20,6 +20,8 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any, TypeGuard
 
+import phonenumbers
+
 from sandbox.httpserver import HttpError, Request, Response, SandboxServer
 
 API_VERSION = "2021-07-28"
@@ -46,6 +48,14 @@ _ID_CHARS = string.ascii_letters + string.digits
 _FIRST = "Avery Marcus Priya Jonah Tamsin Oskar Leona Ravi Mirela Dorian Ines Callum Yara Emeka"
 _LAST = "Lindqvist Oduya Raman Whitcombe Ferreira Nakamura Brandt Okafor Castellano Hale Petrov"
 _EXTRA_TAGS = ("facebook lead", "webinar signup", "newsletter", "referral")
+
+# Area codes whose 555-01xx numbers pass phonenumbers' validity check, so generated
+# contacts are dialable as far as the sync can tell.
+_AREA_CODES = [
+    ac
+    for ac in range(201, 990)
+    if phonenumbers.is_valid_number(phonenumbers.parse(f"+1{ac}5550100"))
+]
 
 Contact = dict[str, Any]
 Predicate = Callable[[Contact, frozenset[str]], bool]
@@ -176,7 +186,11 @@ class GhlSandbox(SandboxServer):
                 block, line = divmod(self._phone_seq, 100)
                 self._phone_seq += 1
                 # +1 NXX-555-01xx; the area code (then the exchange) varies to stay unique.
-                phone = f"+1{200 + block % 800}{555 + block // 800}01{line:02d}"
+                area, exchange = (
+                    _AREA_CODES[block % len(_AREA_CODES)],
+                    555 + block // len(_AREA_CODES),
+                )
+                phone = f"+1{area}{exchange}01{line:02d}"
                 tags = [tag] if tag else []
                 if rng.random() < 0.3:
                     tags.insert(0, rng.choice(_EXTRA_TAGS))

@@ -20,6 +20,7 @@ from sandbox.poller import SqsPoller
 from tests.helpers import LOCATION_ID, GhlMirror, Signer, dumps
 
 WORKFLOW_SECRET = "wf-secret-for-tests"
+ADMIN_TOKEN = "admin-token-for-tests"
 
 
 @pytest.fixture(scope="session")
@@ -51,6 +52,7 @@ class Service:
     signer: Signer
     sleeps: list[float] = field(default_factory=list)
     mirror: GhlMirror = field(init=False)
+    ghl_ids: list[str] = field(default_factory=list)  # contacts a test generated in GHL
 
     def __post_init__(self) -> None:
         self.mirror = GhlMirror(self.ghl.upsert_contact, self.ghl.delete_contact)
@@ -73,6 +75,15 @@ class Service:
         all_headers.update(headers or {})
         return self.client.http.post("/webhook/ghl", headers=all_headers, body=raw)
 
+    def admin(
+        self, method: str, path: str, body: Any = None, token: str | None = ADMIN_TOKEN
+    ) -> Any:
+        headers = {"Content-Type": "application/json"}
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token}"
+        raw = dumps(body) if body is not None else b""
+        return getattr(self.client.http, method)(path, headers=headers, body=raw)
+
     def invoke(self, event: dict[str, Any], context: Any = None) -> Any:
         return self.client.lambda_.invoke("sync_contacts", event).payload
 
@@ -85,9 +96,9 @@ class Service:
             retry_delay_seconds=0,
         )
 
-    def drain(self, **kwargs: Any) -> SqsPoller:
+    def drain(self, deadline_seconds: float = 30.0, **kwargs: Any) -> SqsPoller:
         poller = self.poller(**kwargs)
-        poller.drain()
+        poller.drain(deadline_seconds)
         return poller
 
     def queue_depth(self, url: str | None = None) -> int:
@@ -126,6 +137,7 @@ def service(
         "GHL_LOCATION_ID": LOCATION_ID,
         "GHL_WEBHOOK_PUBLIC_KEYS": signer.public_pem,
         "GHL_WORKFLOW_SECRET": WORKFLOW_SECRET,
+        "ADMIN_API_TOKEN": ADMIN_TOKEN,
         "GHL_API_BASE_URL": ghl.url,
         "GHL_API_TOKEN": ghl.token,
         "CALLTOOLS_API_BASE_URL": calltools.base_url,
