@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 from chalicelib.replies import HttpReply, reply
 from chalicelib.runs import Mode, Run, RunActive
-from chalicelib.webhook_auth import header_value
+from chalicelib.webhook_auth import Secret, header_value, reveal
 
 
 class RunStarter(Protocol):
@@ -26,7 +26,7 @@ class StatsSource(Protocol):
 class AdminApi:
     def __init__(
         self,
-        token: str,
+        token: Secret,
         reconciler: Callable[[], RunStarter],
         stats: Callable[[], StatsSource],
     ) -> None:
@@ -35,11 +35,12 @@ class AdminApi:
         self._stats = stats
 
     def _refusal(self, headers: Mapping[str, str]) -> HttpReply | None:
-        if not self._token:
+        token = reveal(self._token)
+        if not token:
             return reply(503, "unavailable", reason="admin routes are off: ADMIN_API_TOKEN not set")
         auth = header_value(headers, "authorization") or ""
         given = auth[7:].strip() if auth[:7].lower() == "bearer " else ""
-        if not hmac.compare_digest(given.encode(), self._token.encode()):
+        if not hmac.compare_digest(given.encode(), token.encode()):
             return reply(401, "unauthorized", reason="admin bearer token required")
         return None
 

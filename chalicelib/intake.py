@@ -23,7 +23,14 @@ from chalicelib.events import (
 from chalicelib.observability import logger
 from chalicelib.ports import AuthResult, ContactQueue, WebhookVerifier
 from chalicelib.replies import HttpReply, reply
-from chalicelib.webhook_auth import ED25519_HEADER, RSA_HEADER, header_value, shared_secret_matches
+from chalicelib.webhook_auth import (
+    ED25519_HEADER,
+    RSA_HEADER,
+    Secret,
+    header_value,
+    reveal,
+    shared_secret_matches,
+)
 
 MAX_BODY_BYTES = 256 * 1024
 
@@ -37,7 +44,7 @@ class WebhookIntake:
         verifier: WebhookVerifier,
         queue: ContactQueue,
         *,
-        workflow_secret: str,
+        workflow_secret: Secret,
         location_id: str,
         app_id: str = "",
         clock: Callable[[], datetime] = utcnow,
@@ -60,7 +67,7 @@ class WebhookIntake:
         auth = (
             self._verifier.verify(raw_body, headers)
             if signed
-            else shared_secret_matches(self._workflow_secret, headers)
+            else shared_secret_matches(reveal(self._workflow_secret), headers)
         )
         if not auth.ok:
             logger.warning("webhook refused", extra={"scheme": auth.scheme, "reason": auth.reason})

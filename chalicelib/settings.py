@@ -67,6 +67,14 @@ class Settings(BaseSettings):
     ghl_max_rps: float = Field(default=8.0, gt=0)
     calltools_max_rps: float = Field(default=5.0, gt=0)
 
+    # --- Secrets Manager (deployed stages): when an id is set, the secret's value replaces the
+    # plain setting of the same name, read at run time and cached `secrets_max_age_seconds`.
+    ghl_api_token_secret_id: str = ""
+    calltools_api_token_secret_id: str = ""
+    ghl_workflow_secret_secret_id: str = ""
+    admin_api_token_secret_id: str = ""
+    secrets_max_age_seconds: int = Field(default=300, ge=0)
+
     # --- Robustness ------------------------------------------------------------------------------
     http_timeout_seconds: float = Field(default=10.0, gt=0)
     retry_budget_seconds: float = Field(default=20.0, gt=0)

@@ -4,9 +4,17 @@ workflow shared secret. Marketplace signatures are checked by a WebhookVerifier 
 from __future__ import annotations
 
 import hmac
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from chalicelib.ports import AuthResult
+
+# A secret given as a value, or as a function reading its current value (rotation).
+Secret = str | Callable[[], str]
+
+
+def reveal(secret: Secret) -> str:
+    return secret() if callable(secret) else secret
+
 
 ED25519_HEADER = "x-ghl-signature"
 RSA_HEADER = "x-wh-signature"

@@ -6,6 +6,7 @@ Imports happen inside each builder: the webhook Lambda never loads the consumer'
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     from chalicelib.adapters.ghl_api import GhlHttpApi
     from chalicelib.adapters.http_retry import RetryPolicy
     from chalicelib.adapters.idempotency import PowertoolsDedup
+    from chalicelib.adapters.secrets import SecretSource
     from chalicelib.adapters.sqs_queue import SqsContactQueue
     from chalicelib.admin import AdminApi
     from chalicelib.consumer import BatchConsumer
@@ -62,6 +64,22 @@ class Container:
         return boto3.resource("dynamodb", **self._boto_kwargs())
 
     @cached_property
+    def secrets(self) -> SecretSource:
+        from chalicelib.adapters.secrets import SecretSource
+
+        def client() -> Any:
+            import boto3
+
+            return boto3.client("secretsmanager", **self._boto_kwargs())
+
+        return SecretSource(client, max_age=self.settings.secrets_max_age_seconds)
+
+    def secret(self, name: str) -> Callable[[], str]:
+        """The setting `name`, or the Secrets Manager secret named by `<name>_secret_id`."""
+        plain = getattr(self.settings, name).get_secret_value()
+        return self.secrets.provider(getattr(self.settings, f"{name}_secret_id"), plain)
+
+    @cached_property
     def queue(self) -> SqsContactQueue:
         from chalicelib.adapters.sqs_queue import SqsContactQueue
 
@@ -99,7 +117,7 @@ class Container:
         s = self.settings
         return GhlHttpApi(
             s.ghl_api_base_url,
-            s.ghl_api_token.get_secret_value(),
+            self.secret("ghl_api_token"),
             version=s.ghl_api_version,
             timeout=s.http_timeout_seconds,
             retry=self.retry_policy,
@@ -113,7 +131,7 @@ class Container:
         s = self.settings
         return CallToolsHttpApi(
             s.calltools_api_base_url,
-            s.calltools_api_token.get_secret_value(),
+            self.secret("calltools_api_token"),
             bucket_method=s.calltools_bucket_method,
             ghl_id_field=s.calltools_ghl_id_field,
             default_region=s.default_phone_region,
@@ -132,7 +150,7 @@ class Container:
         return WebhookIntake(
             GhlSignatureVerifier.from_pem(s.ghl_webhook_public_keys),
             self.queue,
-            workflow_secret=s.ghl_workflow_secret.get_secret_value(),
+            workflow_secret=self.secret("ghl_workflow_secret"),
             location_id=s.ghl_location_id,
             app_id=s.ghl_app_id,
         )
@@ -226,7 +244,7 @@ class Container:
         from chalicelib.admin import AdminApi
 
         return AdminApi(
-            self.settings.admin_api_token.get_secret_value(),
+            self.secret("admin_api_token"),
             reconciler=lambda: self.reconciler,
             stats=lambda: self.stats,
         )

@@ -14,6 +14,7 @@ import httpx
 
 from chalicelib.adapters.http_retry import RetryPolicy, body_excerpt, json_body, retry_after_seconds
 from chalicelib.adapters.rate_limit import RatePacer
+from chalicelib.adapters.secrets import Provider, TokenAuth
 from chalicelib.errors import ConfigurationError, NotFound, PermanentError, TransientError
 from chalicelib.observability import logger
 from chalicelib.phone import to_e164
@@ -29,7 +30,7 @@ class CallToolsHttpApi:
     def __init__(
         self,
         base_url: str,
-        token: str,
+        token: str | Provider,
         *,
         bucket_method: str = "auto",
         ghl_id_field: str = "ghl_contact_id",
@@ -42,7 +43,8 @@ class CallToolsHttpApi:
         self._pacer = RatePacer(max_rps)
         self._http = httpx.Client(
             base_url=base_url.rstrip("/") + "/",
-            headers={"Authorization": f"Token {token}", "Accept": "application/json"},
+            headers={"Accept": "application/json"},
+            auth=TokenAuth("Token", token),
             timeout=timeout,
             transport=transport,
         )

@@ -8,6 +8,7 @@ import httpx
 
 from chalicelib.adapters.http_retry import RetryPolicy, body_excerpt, json_body
 from chalicelib.adapters.rate_limit import RatePacer
+from chalicelib.adapters.secrets import Provider, TokenAuth
 from chalicelib.contact import Contact, contact_from_ghl
 from chalicelib.errors import ConfigurationError, PermanentError, TransientError
 from chalicelib.ports import SearchPage
@@ -20,7 +21,7 @@ class GhlHttpApi:
     def __init__(
         self,
         base_url: str,
-        token: str,
+        token: str | Provider,
         *,
         version: str = "2021-07-28",
         timeout: float = 10.0,
@@ -30,11 +31,8 @@ class GhlHttpApi:
     ) -> None:
         self._http = httpx.Client(
             base_url=base_url.rstrip("/"),
-            headers={
-                "Authorization": f"Bearer {token}",
-                "Version": version,
-                "Accept": "application/json",
-            },
+            headers={"Version": version, "Accept": "application/json"},
+            auth=TokenAuth("Bearer", token),
             timeout=timeout,
             transport=transport,
         )
