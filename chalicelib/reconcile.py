@@ -171,7 +171,11 @@ class Reconciler:
                 "GHL search repeated its cursor; ending this tag's walk", extra={"run_id": run.id}
             )
             cursor = None
+        expected = run.expected
+        if run.cursor is None and page.total is not None:  # first page of this rule's walk
+            expected = (expected or 0) + page.total
         update: dict[str, Any] = {
+            "expected": expected,
             "pages": run.pages + 1,
             "seen": run.seen + len(ids),
             "enqueued": run.enqueued + len(outgoing),

@@ -38,6 +38,8 @@ class Run(BaseModel):
     scan_key: dict[str, Any] | None = None
 
     pages: int = 0
+    # What GHL's search said it would return, summed over the rules walked so far (for an ETA).
+    expected: int | None = None
     seen: int = 0
     enqueued: int = 0
     removed: int = 0
@@ -63,6 +65,7 @@ class Run(BaseModel):
                 "error",
                 "phase",
                 "pages",
+                "expected",
                 "seen",
                 "enqueued",
                 "removed",

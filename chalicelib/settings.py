@@ -83,6 +83,9 @@ class Settings(BaseSettings):
     # Stop taking new records when less than this is left of the Lambda's time.
     batch_time_reserve_seconds: float = Field(default=25.0, ge=0)
 
+    # --- Operator CLI: where the admin API is (the local stack by default) ------------------------
+    sync_api_url: str = ""
+
     # --- Local stack only (`make run`) -------------------------------------------------------------
     port: int = Field(default=8000, ge=0, le=65535)
     # Emulate the event source mapping with ReportBatchItemFailures (Chalice deploys it without).

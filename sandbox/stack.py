@@ -126,6 +126,8 @@ class LocalStack:
         self.env["GHL_WEBHOOK_PUBLIC_KEYS"] = trusted + public_pem(self.signing_key)
         if not s.ghl_workflow_secret.get_secret_value():
             self.env["GHL_WORKFLOW_SECRET"] = secrets.token_urlsafe(24)
+        if not s.admin_api_token.get_secret_value():
+            self.env["ADMIN_API_TOKEN"] = secrets.token_urlsafe(24)
 
     def stop(self) -> None:
         for part in reversed(self._stoppers):
@@ -204,6 +206,8 @@ def main() -> None:
         "calltools_url": stack.calltools.base_url if stack.calltools else s.calltools_api_base_url,
         "calltools_token": stack.calltools.token if stack.calltools else None,
         "workflow_secret_set": bool(s.ghl_workflow_secret.get_secret_value()),
+        # Local only (.devstack/ is git-ignored): lets the operator CLI find the admin API.
+        "admin_token": s.admin_api_token.get_secret_value(),
     }
     (Path(s.local_state_dir) / "stack.json").write_text(json.dumps(info, indent=2))
 
@@ -223,6 +227,10 @@ def main() -> None:
         )
     print("\nPost a signed sample event (tags the sample contact `cold lead`):", flush=True)
     print(curl, flush=True)
+    print(
+        "\nReconcile now, with a progress bar:  .venv/bin/python -m chalicelib.cli reconcile",
+        flush=True,
+    )
     print(f"\nStack info: {Path(s.local_state_dir) / 'stack.json'}.  Ctrl-C stops.", flush=True)
 
     thread = threading.Thread(target=server.serve_forever, name="chalice-local", daemon=True)

@@ -11,7 +11,8 @@ from typing import Any
 from chalicelib.contact import Contact
 from chalicelib.errors import ConcurrentUpdate, NotFound, PermanentError
 from chalicelib.events import QueueMessage, SyncMessage
-from chalicelib.ports import AuthResult, CallToolsMatch
+from chalicelib.ports import AuthResult, CallToolsMatch, SearchPage
+from chalicelib.runs import Run, RunActive
 from chalicelib.state import ContactState
 
 
@@ -166,3 +167,92 @@ class FakeVerifier:
         if sig == "good":
             return AuthResult(True, "ed25519")
         return AuthResult(False, "ed25519", "bad signature")
+
+
+class FakeStateIndex(FakeStateStore):
+    """The state store with the bulk reads the reconciliation uses."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.webhook_at: datetime | None = None
+
+    def get_many(self, contact_ids: Sequence[str]) -> dict[str, ContactState]:
+        return {cid: self.items[cid] for cid in contact_ids if cid in self.items}
+
+    def mark_seen(self, contact_ids: Sequence[str], run_id: str) -> None:
+        for cid in contact_ids:
+            if cid in self.items:
+                self.items[cid] = self.items[cid].model_copy(update={"seen_run": run_id})
+
+    def scan(
+        self, start_key: dict[str, Any] | None, limit: int
+    ) -> tuple[list[ContactState], dict[str, Any] | None]:
+        keys = sorted(self.items)
+        start = int(start_key["i"]) if start_key else 0
+        chunk = keys[start : start + limit]
+        more = start + limit < len(keys)
+        return [self.items[k] for k in chunk], {"i": start + limit} if more else None
+
+    def note_webhook(self, received_at: datetime) -> None:
+        self.webhook_at = max(filter(None, (self.webhook_at, received_at)))
+
+    def last_webhook_at(self) -> datetime | None:
+        return self.webhook_at
+
+
+class FakeRunStore:
+    def __init__(self) -> None:
+        self.runs: dict[str, Run] = {}
+        self.active: str | None = None
+        self.last: str | None = None
+
+    def start(self, run: Run, stale_before: datetime) -> Run:
+        if self.active:
+            current = self.runs[self.active]
+            if current.heartbeat_at and current.heartbeat_at >= stale_before:
+                raise RunActive(self.active)
+        self.active = run.id
+        self.runs[run.id] = run.model_copy(update={"version": 1})
+        return self.runs[run.id]
+
+    def get(self, run_id: str) -> Run | None:
+        return self.runs.get(run_id)
+
+    def active_run_id(self) -> str | None:
+        return self.active
+
+    def last_run_id(self) -> str | None:
+        return self.last
+
+    def save(self, run: Run) -> Run:
+        if self.runs[run.id].version != run.version:
+            raise ConcurrentUpdate("run moved")
+        self.runs[run.id] = run.model_copy(update={"version": run.version + 1})
+        return self.runs[run.id]
+
+    def finish(self, run: Run) -> Run:
+        saved = self.save(run)
+        self.last, self.active = run.id, None if self.active == run.id else self.active
+        return saved
+
+
+class FakeSearch:
+    """GHL's tag search over a list of contacts, with an optional cursor that never advances."""
+
+    def __init__(self, contacts: list[Contact], stuck_after: int | None = None) -> None:
+        self.contacts = contacts
+        self.stuck_after = stuck_after
+        self.calls = 0
+
+    def search_contacts(
+        self, location_id: str, tag: str, search_after: list[Any] | None, page_limit: int = 500
+    ) -> SearchPage:
+        self.calls += 1
+        start = int(search_after[0]) if search_after else 0
+        if self.stuck_after is not None and start >= self.stuck_after:
+            start = self.stuck_after  # the cursor stops moving: the same page again and again
+        rows = [c for c in self.contacts if tag in c.tags][start : start + page_limit]
+        cursor = [start + len(rows), rows[-1].id] if len(rows) == page_limit else None
+        if self.stuck_after is not None and start == self.stuck_after:
+            cursor = list(search_after) if search_after else cursor
+        return SearchPage(contacts=[(c, None) for c in rows], next_cursor=cursor, total=None)

@@ -112,6 +112,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory, signer: Signer) -> Iterator[
         LOCAL_STATE_DIR=str(state_dir),
         GHL_WEBHOOK_PUBLIC_KEYS=signer.public_pem,
         PYTHONUNBUFFERED="1",
+        # The sandboxes are local: pace for speed, not for the real APIs' limits.
+        CALLTOOLS_MAX_RPS="500",
+        GHL_MAX_RPS="500",
     )
     with out.open("w") as sink:
         proc = subprocess.Popen(
@@ -186,3 +189,28 @@ def test_forged_and_dnd_over_http(stack: Stack, signer: Signer):
     assert not [
         c for c in stack.calltools_state()["contacts"] if c.get("ghl_contact_id") == "blackbox2"
     ]
+
+
+def test_cli_reconcile_and_stats_agree_with_calltools(stack: Stack):
+    """The operator CLI finds the local stack by itself (its stack.json) and follows a run."""
+    env = {**os.environ, "LOCAL_STATE_DIR": str(stack.state_dir)}
+    httpx.post(f"{stack.info['ghl_url']}/_sandbox/generate", json={"n": 80}, timeout=10)
+    cli = [sys.executable, "-m", "chalicelib.cli"]
+    run = subprocess.run(  # noqa: S603 - our own CLI
+        [*cli, "backfill", "--timeout", "120"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "finished" in run.stdout
+    wait_for(stack.queue_empty, 60, "the backfilled contacts to be consumed")
+    stats = subprocess.run(  # noqa: S603 - our own CLI
+        [*cli, "stats", "--json"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert stats.returncode == 0, stats.stderr
+    data = json.loads(stats.stdout)
+    assert data["contacts"]["in_bucket"]["Cold Leads"] == len(stack.bucket_members()) > 50
+    assert data["last_run"]["status"] == "finished"
