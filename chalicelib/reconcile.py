@@ -166,11 +166,14 @@ class Reconciler:
         self._states.mark_seen([i for i in ids if states.get(i) and states[i].buckets], run.id)
 
         cursor = page.next_cursor
+        rule_seen = run.rule_seen + len(ids)
         if cursor is not None and cursor == run.cursor:
             logger.error(
                 "GHL search repeated its cursor; ending this tag's walk", extra={"run_id": run.id}
             )
             cursor = None
+        if page.total is not None and rule_seen >= page.total:
+            cursor = None  # all `total` contacts seen: no need to fetch an empty last page
         expected = run.expected
         if run.cursor is None and page.total is not None:  # first page of this rule's walk
             expected = (expected or 0) + page.total
@@ -180,6 +183,7 @@ class Reconciler:
             "seen": run.seen + len(ids),
             "enqueued": run.enqueued + len(outgoing),
             "cursor": cursor,
+            "rule_seen": rule_seen if cursor is not None else 0,
             "rule_index": run.rule_index + (1 if cursor is None else 0),
             "heartbeat_at": now,
             "api_calls": _bump(

@@ -35,6 +35,7 @@ class Run(BaseModel):
     phase: Phase = "walk"
     rule_index: int = 0
     cursor: list[Any] | None = None
+    rule_seen: int = 0  # contacts seen so far under the current rule's tag
     scan_key: dict[str, Any] | None = None
 
     pages: int = 0

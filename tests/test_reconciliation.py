@@ -133,7 +133,9 @@ def test_trigger_while_active_is_409_with_the_active_id(world: Service):
 
 
 def test_in_sync_contacts_cost_nothing_and_changed_ones_are_enqueued(service: Service):
-    ids = service.ghl.generate_contacts(10_050)
+    """Acceptance: 10,000 tagged contacts in sync, 100 changed: at most 20 searches, exactly 100
+    enqueued. (Beyond 10,000, where page-number paging would stop.)"""
+    ids = service.ghl.generate_contacts(10_000)
     service.ghl_ids = ids
     seed_in_sync(service, ids)
     tagged = [cid for cid in ids if "cold lead" in service.ghl.contact(cid)["tags"]]  # type: ignore[index]
@@ -147,7 +149,7 @@ def test_in_sync_contacts_cost_nothing_and_changed_ones_are_enqueued(service: Se
     service.drain(deadline_seconds=300)
     run = run_record(service, run_id)
     searches = service.ghl.call_count("POST", "/contacts/search")
-    assert searches <= math.ceil(len(tagged) / 500)
+    assert len(tagged) == 10_000 and searches <= math.ceil(10_000 / 500)
     assert run.enqueued == 100 and run.removed == 0 and run.seen == len(tagged)
     assert run.api_calls["ghl"] == searches
     assert service.calltools.call_count("POST") == 0  # nothing created
@@ -217,3 +219,16 @@ def test_stats_agree_with_calltools(world: Service):
         "removed",
         "api_calls",
     } <= set(stats["last_run"])
+
+
+def test_walk_goes_past_ten_thousand_contacts(service: Service):
+    """searchAfter paging reaches contact 10,001, where page-number paging stops (GHL §4)."""
+    ids = service.ghl.generate_contacts(10_001)
+    for cid in ids:
+        service.ghl.set_dnd(cid, True)  # nothing to enqueue: this test is about the walk
+    run_id = trigger(service)
+    service.drain(deadline_seconds=300)
+    run = run_record(service, run_id)
+    assert run.status == "finished" and run.seen == 10_001 and run.enqueued == 0
+    assert service.ghl.call_count("POST", "/contacts/search") == math.ceil(10_001 / 500)
+    assert run.expected == 10_001
