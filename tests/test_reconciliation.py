@@ -232,3 +232,14 @@ def test_walk_goes_past_ten_thousand_contacts(service: Service):
     assert run.status == "finished" and run.seen == 10_001 and run.enqueued == 0
     assert service.ghl.call_count("POST", "/contacts/search") == math.ceil(10_001 / 500)
     assert run.expected == 10_001
+
+
+def test_the_schedule_starts_a_run_and_skips_when_one_is_active(world: Service):
+    event = world.client.events.generate_cw_event(
+        source="aws.events", detail_type="Scheduled Event", detail={}, resources=[]
+    )
+    world.client.lambda_.invoke("daily_reconciliation", event)
+    active = world.container.run_store.active_run_id()
+    assert active is not None and run_record(world, active).trigger == "schedule"
+    world.client.lambda_.invoke("daily_reconciliation", event)  # no error, no second run
+    assert world.container.run_store.active_run_id() == active
