@@ -7,7 +7,7 @@ from typing import Any
 from chalice.app import Chalice, CloudWatchEvent, Response, SQSEvent
 
 from chalicelib import wiring
-from chalicelib.observability import logger
+from chalicelib.observability import flush_metrics, logger
 from chalicelib.replies import HttpReply
 from chalicelib.runs import RunActive
 from chalicelib.settings import get_settings
@@ -22,6 +22,15 @@ WEBHOOK_CONTENT_TYPES = [
     "application/octet-stream",
     "application/x-www-form-urlencoded",
 ]
+
+
+@app.middleware("all")
+def publish_metrics(event: Any, get_response: Any) -> Any:
+    """Every handler's metrics leave as one EMF log line set at the end of its invocation."""
+    try:
+        return get_response(event)
+    finally:
+        flush_metrics()
 
 
 def _respond(work: Any) -> Response:

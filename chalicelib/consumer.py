@@ -18,8 +18,8 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from pydantic import ValidationError
 
 from chalicelib.errors import TransientError
-from chalicelib.events import ReconcileStep, SyncMessage
-from chalicelib.observability import logger
+from chalicelib.events import ReconcileStep, SyncMessage, utcnow
+from chalicelib.observability import count, logger, milliseconds
 from chalicelib.ports import ContactQueue, Dedup
 from chalicelib.sync_service import ContactSync
 
@@ -114,6 +114,7 @@ class BatchConsumer:
             return outcome
 
         key = message.dedup_key or f"sqs:{record.message_id}"
+        logger.set_correlation_id(message.webhook_id or record.message_id)
         logger.append_keys(contact_id=message.contact_id, webhook_id=message.webhook_id)
         try:
             outcome = self._dedup.run_once(key, lambda: self._sync_or_dead_letter(message, body))
@@ -122,6 +123,7 @@ class BatchConsumer:
         finally:
             logger.remove_keys(["contact_id", "webhook_id"])
         self.outcomes.append(outcome)
+        self._measure(message, outcome)
         if (
             self._webhook_clock
             and message.origin != "reconciliation"
@@ -129,6 +131,23 @@ class BatchConsumer:
         ):
             self._webhook_clock(message.received_at)
         return outcome
+
+    @staticmethod
+    def _measure(message: SyncMessage, outcome: dict[str, Any]) -> None:
+        if outcome.get("duplicate"):
+            count("DeliveriesDuplicate")
+            return
+        result = str(outcome.get("result"))
+        count(
+            f"Contacts{result.capitalize()}"
+        )  # ContactsSynced, ContactsUnchanged, ContactsStale...
+        if outcome.get("added"):
+            count("BucketAdds", len(outcome["added"]))
+        if outcome.get("removed"):
+            count("BucketRemovals", len(outcome["removed"]))
+        if result == "synced" and message.origin != "reconciliation":
+            lag = (utcnow() - message.received_at).total_seconds() * 1000
+            milliseconds("EndToEndLag", lag)
 
     def _sync_or_dead_letter(self, message: SyncMessage, body: str) -> dict[str, Any]:
         """Inside the dedup unit, so a failed DLQ write undoes the record and is retried."""

@@ -20,7 +20,7 @@ from chalicelib.events import (
     scope_rejection,
     utcnow,
 )
-from chalicelib.observability import logger
+from chalicelib.observability import count, logger
 from chalicelib.ports import AuthResult, ContactQueue, WebhookVerifier
 from chalicelib.replies import HttpReply, reply
 from chalicelib.webhook_auth import (
@@ -61,6 +61,7 @@ class WebhookIntake:
             raw_body = raw_body.encode()
         raw_body = raw_body or b""
         if len(raw_body) > MAX_BODY_BYTES:
+            count("WebhooksRejectedTooLarge")
             return reply(413, "rejected", reason=f"body over {MAX_BODY_BYTES} bytes")
 
         signed = header_value(headers, ED25519_HEADER) or header_value(headers, RSA_HEADER)
@@ -71,30 +72,37 @@ class WebhookIntake:
         )
         if not auth.ok:
             logger.warning("webhook refused", extra={"scheme": auth.scheme, "reason": auth.reason})
+            count("WebhooksRejectedUnauthorized")
             return reply(401, "unauthorized", reason=auth.reason)
 
         try:
             body = json.loads(raw_body)
         except (UnicodeDecodeError, ValueError, RecursionError):
+            count("WebhooksRejectedInvalid")
             return reply(400, "invalid", reason="body is not JSON")
 
         try:
             message = self._parse(body, auth)
         except IgnoredEvent as ignored:
+            count("WebhooksIgnored")
             return reply(200, "ignored", reason=ignored.reason)
         except (InvalidEvent, RecursionError) as exc:
+            count("WebhooksRejectedInvalid")
             return reply(400, "invalid", reason=str(exc))
 
         out_of_scope = scope_rejection(message, self._location_id, self._app_id)
         if out_of_scope:
             logger.info("webhook ignored", extra={"reason": out_of_scope})
+            count("WebhooksIgnored")
             return reply(200, "ignored", reason=out_of_scope)
 
         try:
             message_id = self._queue.send(message)
         except Exception:
             logger.exception("enqueue failed; asking GHL to retry")
+            count("WebhooksEnqueueFailed")
             return reply(503, "unavailable", reason="queue unavailable, retry later")
+        count("WebhooksAccepted")
         logger.info(
             "webhook accepted",
             extra={

@@ -6,7 +6,8 @@ import logging
 import re
 from typing import Any
 
-from aws_lambda_powertools import Logger
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
 
 from chalicelib.phone import mask_phone
 
@@ -67,3 +68,18 @@ _STANDARD_ATTRS = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime
 logger = Logger(service="ghl-calltools-sync")
 for _handler in logger.handlers:
     _handler.addFilter(RedactingFilter())
+
+# CloudWatch metrics as EMF log lines, flushed once per invocation by app.py's middleware.
+metrics = Metrics(namespace="GhlCallToolsSync", service="ghl-calltools-sync")
+
+
+def count(name: str, value: float = 1) -> None:
+    metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+
+
+def milliseconds(name: str, value: float) -> None:
+    metrics.add_metric(name=name, unit=MetricUnit.Milliseconds, value=value)
+
+
+def flush_metrics() -> None:
+    metrics.flush_metrics(raise_on_empty_metrics=False)

@@ -21,9 +21,10 @@ from tenacity import (
 )
 
 from chalicelib.errors import TransientError
-from chalicelib.observability import logger, redact
+from chalicelib.observability import count, logger, redact
 
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
+_METRIC_NAMES = {"ghl": "Ghl", "calltools": "CallTools"}
 
 
 class RetryableResponse(Exception):
@@ -79,6 +80,7 @@ class RetryPolicy:
     def send(self, system: str, request: Callable[[], httpx.Response]) -> httpx.Response:
         def attempt() -> httpx.Response:
             self.counters[f"{system}.calls"] = self.counters.get(f"{system}.calls", 0) + 1
+            count(f"{_METRIC_NAMES.get(system, system)}ApiCalls")
             response = request()
             if response.status_code in RETRYABLE_STATUS:
                 raise RetryableResponse(response)
@@ -86,6 +88,7 @@ class RetryPolicy:
 
         def before_sleep(state: RetryCallState) -> None:
             self.counters[f"{system}.retries"] = self.counters.get(f"{system}.retries", 0) + 1
+            count(f"{_METRIC_NAMES.get(system, system)}ApiRetries")
             exc = state.outcome.exception() if state.outcome else None
             logger.info(
                 "retrying",
