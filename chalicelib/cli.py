@@ -8,6 +8,7 @@ token in ADMIN_API_TOKEN). Not imported by the Lambda functions.
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -31,11 +32,43 @@ UrlOption = Annotated[
 TokenOption = Annotated[str | None, typer.Option(help="Admin token (default: ADMIN_API_TOKEN)")]
 
 
+def _local_stack() -> dict[str, Any]:
+    """What the local stack wrote about itself, if it runs here."""
+    path = Path(Settings().local_state_dir) / "stack.json"
+    data: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
+    return data
+
+
+def _settings() -> Settings:
+    """Settings from the environment; what is unset there comes from the local stack."""
+    settings, stack = Settings(), _local_stack()
+    if not stack:
+        return settings
+    fallback = {
+        "ghl_api_base_url": stack.get("ghl_url"),
+        "ghl_api_token": stack.get("ghl_token"),
+        "calltools_api_base_url": stack.get("calltools_url"),
+        "calltools_api_token": stack.get("calltools_token"),
+        "ghl_location_id": stack.get("location_id"),
+        "aws_endpoint_url": stack.get("aws_endpoint_url"),
+        "sync_queue_url": stack.get("queue_url"),
+        "sync_dlq_url": stack.get("dlq_url"),
+        "admin_api_token": stack.get("admin_token"),
+        "ghl_workflow_secret": stack.get("workflow_secret"),
+    }
+    explicit = settings.model_fields_set
+    updates = {k: v for k, v in fallback.items() if v and k not in explicit}
+    if updates.get("aws_endpoint_url"):
+        # The embedded moto server takes any credentials; boto3 still wants some.
+        os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+        os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+    return Settings(**{**settings.model_dump(), **updates})
+
+
 class Admin:
     def __init__(self, url: str | None, token: str | None) -> None:
         settings = Settings()
-        local = Path(settings.local_state_dir) / "stack.json"
-        stack = json.loads(local.read_text()) if local.exists() else {}
+        stack = _local_stack()
         self.url = (
             url or settings.sync_api_url or stack.get("url") or "http://127.0.0.1:8000"
         ).rstrip("/")
@@ -180,6 +213,60 @@ def stats(
         run = data.get(label)
         if run:
             console.print(f"[bold]{label}[/bold]: " + ", ".join(f"{k}={v}" for k, v in run.items()))
+
+
+@app.command()
+def doctor(
+    probe_contact: Annotated[
+        int | None,
+        typer.Option(help="A CallTools test contact to find the working bucket-assignment call"),
+    ] = None,
+) -> None:
+    """Check every setting and probe GHL, CallTools and AWS; exit 1 if any check fails."""
+    from chalicelib.doctor import diagnose
+
+    checks = diagnose(_settings(), probe_contact)
+    table = Table(title="doctor")
+    table.add_column("check")
+    table.add_column("result")
+    table.add_column("detail", overflow="fold")
+    marks = {"ok": "[green]ok[/green]", "warn": "[yellow]warn[/yellow]", "fail": "[red]FAIL[/red]"}
+    for check in checks:
+        table.add_row(check.name, marks[check.status], check.detail)
+    console.print(table)
+    failed = [c.name for c in checks if c.status == "fail"]
+    if failed:
+        console.print(f"[red]failing: {', '.join(failed)}[/red]")
+        raise typer.Exit(1)
+
+
+dlq_app = typer.Typer(help="The dead-letter queue: what failed, and sending it back.")
+app.add_typer(dlq_app, name="dlq")
+
+
+def _queue() -> Any:
+    from chalicelib.wiring import Container
+
+    return Container(_settings()).queue
+
+
+@dlq_app.command("list")
+def dlq_list(limit: Annotated[int, typer.Option(help="At most this many")] = 50) -> None:
+    """Dead letters with their failure reasons (they stay in the DLQ)."""
+    letters = _queue().peek_dead(limit)
+    table = Table(title=f"DLQ: {len(letters)} message(s) shown")
+    for column in ("message_id", "contact_id", "reason", "sent_at"):
+        table.add_column(column, overflow="fold")
+    for letter in letters:
+        table.add_row(*(letter[c] for c in ("message_id", "contact_id", "reason", "sent_at")))
+    console.print(table)
+
+
+@dlq_app.command("redrive")
+def dlq_redrive(limit: Annotated[int, typer.Option(help="At most this many")] = 1000) -> None:
+    """Move dead letters back to the contact queue (after fixing their cause)."""
+    moved = _queue().redrive(limit)
+    console.print(f"Moved {moved} message(s) back to the contact queue")
 
 
 if __name__ == "__main__":

@@ -15,7 +15,9 @@ DEFAULT_RULES = '[{"tag": "cold lead", "bucket": "Cold Leads"}]'
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=False)
+    model_config = SettingsConfigDict(
+        env_file=None, extra="ignore", case_sensitive=False, populate_by_name=True
+    )
 
     # --- GoHighLevel ---------------------------------------------------------------------------
     ghl_location_id: str = Field(default="", description="Only events of this location are synced")

@@ -86,8 +86,13 @@ class CallToolsSandbox(SandboxServer):
             ("DELETE", r"/api/contactbuckets/(?P<id>\d+)/", self._delete_row),
             ("GET", r"/_sandbox/state", self._admin_state),
             ("POST", r"/_sandbox/config", self._admin_config),
+            ("POST", r"/_sandbox/contacts", self._admin_seed),
         ):
             self.route(method, pattern, handler)
+
+    def _admin_seed(self, req: Request) -> Response:
+        """Store a contact as given (e.g. a test contact for `doctor --probe-contact`)."""
+        return 201, self.seed_contact(req.json_object()), {}
 
     @property
     def base_url(self) -> str:

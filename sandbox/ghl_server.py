@@ -108,6 +108,7 @@ class GhlSandbox(SandboxServer):
         self._reset_data()
         self.route("GET", r"/contacts/(?P<id>[^/]+)/?", self._get_contact)
         self.route("POST", r"/contacts/search/?", self._search)
+        self.route("GET", r"/locations/(?P<id>[^/]+)/?", self._get_location)
         self.route("GET", r"/_sandbox/contacts/(?P<id>[^/]+)", self._admin_get)
         self.route("PUT", r"/_sandbox/contacts/(?P<id>[^/]+)", self._admin_put)
         self.route("DELETE", r"/_sandbox/contacts/(?P<id>[^/]+)", self._admin_delete)
@@ -319,6 +320,12 @@ class GhlSandbox(SandboxServer):
         if c is None or c.get("locationId") != self.location_id:
             raise HttpError(404, "Contact not found")
         return 200, {"contact": self._render_get(cid)}, {}
+
+    def _get_location(self, req: Request) -> Response:
+        """GET /locations/{id}: what `doctor` reads to prove the token reaches the location."""
+        if req.params["id"] != self.location_id:
+            raise HttpError(403, "The token does not have access to this location.")
+        return 200, {"location": {"id": self.location_id, "name": "Sandbox Location"}}, {}
 
     def _search(self, req: Request) -> Response:
         body = req.json_object()

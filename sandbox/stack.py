@@ -205,9 +205,12 @@ def main() -> None:
         "ghl_url": stack.ghl.url if stack.ghl else s.ghl_api_base_url,
         "calltools_url": stack.calltools.base_url if stack.calltools else s.calltools_api_base_url,
         "calltools_token": stack.calltools.token if stack.calltools else None,
+        "ghl_token": stack.ghl.token if stack.ghl else None,
+        "location_id": s.ghl_location_id,
         "workflow_secret_set": bool(s.ghl_workflow_secret.get_secret_value()),
         # Local only (.devstack/ is git-ignored): lets the operator CLI find the admin API.
         "admin_token": s.admin_api_token.get_secret_value(),
+        "workflow_secret": s.ghl_workflow_secret.get_secret_value(),
     }
     (Path(s.local_state_dir) / "stack.json").write_text(json.dumps(info, indent=2))
 

@@ -214,3 +214,62 @@ def test_cli_reconcile_and_stats_agree_with_calltools(stack: Stack):
     data = json.loads(stats.stdout)
     assert data["contacts"]["in_bucket"]["Cold Leads"] == len(stack.bucket_members()) > 50
     assert data["last_run"]["status"] == "finished"
+
+
+def cli(stack: Stack, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    full_env = {**os.environ, "LOCAL_STATE_DIR": str(stack.state_dir), "COLUMNS": "200", **env}
+    return subprocess.run(  # noqa: S603 - our own CLI
+        [sys.executable, "-m", "chalicelib.cli", *args],
+        cwd=ROOT,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_doctor_is_green_on_the_sandbox_and_finds_the_bucket_method(stack: Stack):
+    admin = stack.info["calltools_url"].removesuffix("/api/")
+    probe = httpx.post(f"{admin}/_sandbox/contacts", json={"first_name": "Probe"}, timeout=5).json()
+    result = cli(stack, "doctor", "--probe-contact", str(probe["id"]))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "FAIL" not in result.stdout and "warn" not in result.stdout
+    assert "'contact_patch' works" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("env", "failing"),
+    [
+        ({"CALLTOOLS_API_TOKEN": "wrong"}, "CallTools: API key"),
+        (
+            {"SYNC_RULES": '[{"tag": "cold lead", "bucket": "No Such Bucket"}]'},
+            "bucket 'No Such Bucket'",
+        ),
+        ({"GHL_API_TOKEN": "wrong"}, "GHL: location readable"),
+    ],
+)
+def test_doctor_names_the_failing_check(stack: Stack, env: dict[str, str], failing: str):
+    result = cli(stack, "doctor", **env)
+    assert result.returncode == 1
+    assert failing in result.stdout.split("failing:")[-1]
+
+
+def test_dlq_list_shows_reasons_and_redrive_moves_back(stack: Stack):
+    import boto3
+
+    sqs = boto3.client(
+        "sqs",
+        endpoint_url=stack.info["aws_endpoint_url"],
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    sqs.send_message(QueueUrl=stack.info["queue_url"], MessageBody='{"not": "a sync message"}')
+    listed = wait_for(
+        lambda: "invalid message" in (out := cli(stack, "dlq", "list").stdout) and out,
+        30,
+        "the poisoned message in the DLQ",
+    )
+    assert "invalid message" in listed
+    moved = cli(stack, "dlq", "redrive")
+    assert moved.returncode == 0 and "Moved 1 message(s)" in moved.stdout

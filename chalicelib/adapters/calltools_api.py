@@ -100,15 +100,16 @@ class CallToolsHttpApi:
         logger.warning("CallTools list truncated", extra={"path": path, "pages": max_pages})
 
     # --- buckets ---------------------------------------------------------------------------------
+    def list_buckets(self) -> list[dict[str, Any]]:
+        return list(self._pages("buckets/", {"page_size": 250}, max_pages=40))
+
     def resolve_bucket(self, bucket: str | int) -> tuple[int, str]:
         if isinstance(bucket, int):
             body = self._request("GET", f"buckets/{bucket}/")
             return bucket, str(body.get("name", bucket)) if isinstance(body, dict) else str(bucket)
         wanted = bucket.strip().casefold()
         matches = [
-            b
-            for b in self._pages("buckets/", {"page_size": 250}, max_pages=40)
-            if str(b.get("name", "")).strip().casefold() == wanted
+            b for b in self.list_buckets() if str(b.get("name", "")).strip().casefold() == wanted
         ]
         if len(matches) > 1:
             raise ConfigurationError(f"several CallTools buckets are named {bucket!r}; use its id")

@@ -82,6 +82,17 @@ class GhlHttpApi:
         except ValueError as exc:
             raise PermanentError(f"GHL GET contact: {exc}") from exc
 
+    def get_location_name(self, location_id: str) -> str:
+        """The location's name; raises when the token cannot read it (used by `doctor`)."""
+        response = self._request("GET", f"/locations/{location_id}")
+        if response.status_code >= 400:
+            raise PermanentError(
+                f"GHL GET location: {response.status_code} {body_excerpt(response)}"
+            )
+        body = json_body(response)
+        location = body.get("location") if isinstance(body, dict) else None
+        return str(location.get("name", "")) if isinstance(location, dict) else ""
+
     def search_contacts(
         self,
         location_id: str,

@@ -86,6 +86,9 @@ class GhlSignatureVerifier:
         ed_keys, rsa_keys = load_public_keys(pem_text or GHL_ED25519_KEY + GHL_RSA_KEY)
         return cls(ed_keys, rsa_keys)
 
+    def key_counts(self) -> str:
+        return f"{len(self._ed25519)} Ed25519 + {len(self._rsa)} RSA key(s)"
+
     def verify(self, raw_body: bytes, headers: Mapping[str, str]) -> AuthResult:
         ed_sig = header_value(headers, ED25519_HEADER)
         if ed_sig is not None:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.events import QueueMessage, SyncMessage
 from chalicelib.observability import logger
@@ -71,3 +72,58 @@ class SqsContactQueue:
                 "failure_reason": {"DataType": "String", "StringValue": reason[:1000] or "unknown"}
             },
         )
+
+    # --- operator tools ---------------------------------------------------------------------------
+    def peek_dead(self, limit: int = 50) -> list[dict[str, str]]:
+        """Up to `limit` dead letters with their reasons, left in place (visible again at once)."""
+        seen: dict[str, dict[str, str]] = {}
+        for _ in range(max(1, limit // 10) * 3):
+            reply = self._client.receive_message(
+                QueueUrl=self.dlq_url,
+                MaxNumberOfMessages=10,
+                VisibilityTimeout=0,
+                MessageAttributeNames=["All"],
+                AttributeNames=["All"],
+            )
+            batch = reply.get("Messages", [])
+            if not batch:
+                break
+            for m in batch:
+                attrs: dict[str, Any] = dict(m.get("MessageAttributes", {}))
+                seen[m["MessageId"]] = {
+                    "message_id": m["MessageId"],
+                    "reason": attrs.get("failure_reason", {}).get(
+                        "StringValue", "(redriven by SQS)"
+                    ),
+                    "contact_id": _contact_of(m.get("Body", "")),
+                    "sent_at": str(dict(m.get("Attributes", {})).get("SentTimestamp", "")),
+                }
+            if len(seen) >= limit:
+                break
+        return list(seen.values())[:limit]
+
+    def redrive(self, limit: int = 1000) -> int:
+        """Move up to `limit` dead letters back to the contact queue; returns how many moved."""
+        moved = 0
+        while moved < limit:
+            reply = self._client.receive_message(
+                QueueUrl=self.dlq_url,
+                MaxNumberOfMessages=min(10, limit - moved),
+                VisibilityTimeout=60,
+            )
+            batch = reply.get("Messages", [])
+            if not batch:
+                break
+            for m in batch:
+                self._client.send_message(QueueUrl=self.queue_url, MessageBody=m["Body"])
+                self._client.delete_message(QueueUrl=self.dlq_url, ReceiptHandle=m["ReceiptHandle"])
+                moved += 1
+        return moved
+
+
+def _contact_of(body: str) -> str:
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return ""
+    return str(data.get("contact_id", "")) if isinstance(data, dict) else ""
