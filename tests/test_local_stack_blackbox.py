@@ -272,4 +272,4 @@ def test_dlq_list_shows_reasons_and_redrive_moves_back(stack: Stack):
     )
     assert "invalid message" in listed
     moved = cli(stack, "dlq", "redrive")
-    assert moved.returncode == 0 and "Moved 1 message(s)" in moved.stdout
+    assert moved.returncode == 0 and "Moved 1 message(s)" in moved.stdout, listed

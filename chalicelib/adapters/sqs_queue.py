@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -103,18 +104,27 @@ class SqsContactQueue:
         return list(seen.values())[:limit]
 
     def redrive(self, limit: int = 1000) -> int:
-        """Move up to `limit` dead letters back to the contact queue; returns how many moved."""
+        """Move up to `limit` dead letters back to the contact queue; returns how many moved.
+
+        Only letters already dead when the redrive began move: one that fails again and comes
+        back meanwhile is left for the next redrive instead of cycling.
+        """
+        started_ms = int(time.time() * 1000)
         moved = 0
         while moved < limit:
             reply = self._client.receive_message(
                 QueueUrl=self.dlq_url,
                 MaxNumberOfMessages=min(10, limit - moved),
                 VisibilityTimeout=60,
+                AttributeNames=["SentTimestamp"],
             )
-            batch = reply.get("Messages", [])
-            if not batch:
+            received = reply.get("Messages", [])
+            if not received:
                 break
-            for m in batch:
+            # Newer letters stay hidden for the visibility timeout, then wait for the next redrive.
+            for m in received:
+                if int(dict(m.get("Attributes", {})).get("SentTimestamp", 0)) >= started_ms:
+                    continue
                 self._client.send_message(QueueUrl=self.queue_url, MessageBody=m["Body"])
                 self._client.delete_message(QueueUrl=self.dlq_url, ReceiptHandle=m["ReceiptHandle"])
                 moved += 1
