@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -73,13 +74,21 @@ for _handler in logger.handlers:
 metrics = Metrics(namespace="GhlCallToolsSync", service="ghl-calltools-sync")
 
 
+_pending = threading.Event()  # set when a metric awaits flushing
+
+
 def count(name: str, value: float = 1) -> None:
     metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+    _pending.set()
 
 
 def milliseconds(name: str, value: float) -> None:
     metrics.add_metric(name=name, unit=MetricUnit.Milliseconds, value=value)
+    _pending.set()
 
 
 def flush_metrics() -> None:
-    metrics.flush_metrics(raise_on_empty_metrics=False)
+    """Publish what was counted; an invocation that counted nothing prints nothing."""
+    if _pending.is_set():
+        _pending.clear()
+        metrics.flush_metrics(raise_on_empty_metrics=False)
