@@ -82,6 +82,8 @@ class Settings(BaseSettings):
     retry_budget_seconds: float = Field(default=20.0, gt=0)
     retry_max_attempts: int = Field(default=5, ge=1)
     contact_lease_seconds: int = Field(default=120, ge=5)
+    # A snapshot older than this is re-read from GHL before it may add a contact to a bucket.
+    snapshot_trust_seconds: float = Field(default=60.0, ge=0)
     # Stop taking new records when less than this is left of the Lambda's time.
     batch_time_reserve_seconds: float = Field(default=25.0, ge=0)
 

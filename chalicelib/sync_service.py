@@ -99,6 +99,7 @@ class ContactSync:
         location_id: str,
         app_id: str = "",
         lease_seconds: int = 120,
+        snapshot_trust_seconds: float = 60.0,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._ghl = ghl
@@ -109,6 +110,7 @@ class ContactSync:
         self._location_id = location_id
         self._app_id = app_id
         self._lease = timedelta(seconds=lease_seconds)
+        self._add_trust = timedelta(seconds=snapshot_trust_seconds)
         self._clock = clock
         self._owner = uuid.uuid4().hex
 
@@ -137,8 +139,13 @@ class ContactSync:
         rules = self._rulebook.resolved()
         plan = plan_sync(contact, rules, state, self._mapping) if contact else None
         adds = plan is not None and bool(plan.add_buckets or plan.needs_contact)
-        if contact is None or plan is None or (adds and not contact.dnd_known):
-            # No snapshot, or one that would dial without saying whether calls are DND: ask GHL.
+        if (
+            contact is None
+            or plan is None
+            or (adds and not self._fit_to_add(message, contact, now))
+        ):
+            # No snapshot, or one that would put the contact in the dialler without saying whether
+            # calls are DND right now: ask GHL.
             contact, source_time = self._reread(cid, state, source_time)
             if contact is None:
                 return SyncOutcome("ignored", cid, reason="other location")
@@ -149,6 +156,13 @@ class ContactSync:
         if plan.is_noop:
             return self._record_unchanged(state, base, plan)
         return self._apply(contact, plan, state, base)
+
+    def _fit_to_add(self, message: SyncMessage, contact: Contact, now: datetime) -> bool:
+        """A snapshot may add to a bucket only if it states call DND and is recent: a delayed or
+        reordered event could predate a DND that GHL already has. Search hits are as fresh as
+        the search, webhook bodies as their timestamp."""
+        read_at = message.received_at if message.origin == "reconciliation" else message.event_time
+        return contact.dnd_known and read_at is not None and now - read_at <= self._add_trust
 
     def _reread(
         self, cid: str, state: ContactState, event_time: datetime | None

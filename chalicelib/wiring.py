@@ -186,6 +186,7 @@ class Container:
             location_id=s.ghl_location_id,
             app_id=s.ghl_app_id,
             lease_seconds=s.contact_lease_seconds,
+            snapshot_trust_seconds=s.snapshot_trust_seconds,
         )
 
     @cached_property
