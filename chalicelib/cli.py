@@ -42,8 +42,18 @@ def _local_stack() -> dict[str, Any]:
 def _settings() -> Settings:
     """Settings from the environment; what is unset there comes from the local stack."""
     settings, stack = Settings(), _local_stack()
-    if not stack:
-        return settings
+    stage_settings = {
+        "ghl_api_token",
+        "ghl_api_token_secret_id",
+        "calltools_api_token",
+        "calltools_api_token_secret_id",
+        "aws_endpoint_url",
+        "sync_queue_url",
+        "ghl_api_base_url",
+        "calltools_api_base_url",
+    }
+    if not stack or settings.model_fields_set & stage_settings:
+        return settings  # a stage is configured: never mix in the local stack
     fallback = {
         "ghl_api_base_url": stack.get("ghl_url"),
         "ghl_api_token": stack.get("ghl_token"),
@@ -225,7 +235,9 @@ def doctor(
     """Check every setting and probe GHL, CallTools and AWS; exit 1 if any check fails."""
     from chalicelib.doctor import diagnose
 
-    checks = diagnose(_settings(), probe_contact)
+    settings = _settings()
+    console.print(f"GHL {settings.ghl_api_base_url} · CallTools {settings.calltools_api_base_url}")
+    checks = diagnose(settings, probe_contact)
     table = Table(title="doctor")
     table.add_column("check")
     table.add_column("result")

@@ -69,9 +69,30 @@ def diagnose(settings: Settings, probe_contact: int | None = None) -> list[Check
     for rule in s.rules:
         checks.append(_run(f"CallTools: bucket {rule.bucket!r}", _bucket_probe(c, rule.bucket)))
     checks.append(_bucket_method(c, probe_contact))
-    checks.append(_run("AWS: queue and DLQ", lambda: f"DLQ depth {c.queue.dlq_depth()}"))
+    checks.append(
+        _run(
+            "AWS: queue and DLQ",
+            lambda: f"queue depth {c.queue.depth()}, DLQ depth {c.queue.dlq_depth()}",
+        )
+    )
     checks.append(_run("AWS: state table", lambda: _table(c)))
     return checks
+
+
+def _secret_check(c: Container, name: str) -> Check:
+    """Set, and readable: a Secrets Manager id is read now, not only named."""
+    required = name in ("ghl_api_token", "calltools_api_token")
+    secret_id = getattr(c.settings, f"{name}_secret_id")
+    try:
+        value = c.secret(name)()
+    except Exception as exc:
+        return Check(f"settings: {name}", "fail", f"secret {secret_id!r} unreadable: {exc}")
+    if value:
+        return Check(
+            f"settings: {name}", "ok", f"from secret {secret_id!r}" if secret_id else "set"
+        )
+    detail = f"{name.upper()} not set" + ("" if required else " (feature off)")
+    return Check(f"settings: {name}", "fail" if required else "warn", detail)
 
 
 def _keys(s: Settings) -> str:

@@ -13,16 +13,25 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from chalicelib.contact import Contact
 from chalicelib.errors import ConcurrentUpdate
 from chalicelib.events import ReconcileStep, SyncMessage, parse_time, utcnow
 from chalicelib.observability import logger
 from chalicelib.ports import ContactQueue, GhlSearch, RunStore, StateIndex
 from chalicelib.runs import Mode, Run, new_run_id
+from chalicelib.state import ContactState
 from chalicelib.stats import add_to_census, empty_census
-from chalicelib.sync_plan import FieldMapping, plan_sync
+from chalicelib.sync_plan import FieldMapping, fingerprint, plan_sync
 from chalicelib.sync_service import RuleBook
 
 SCAN_PAGE = 1000
+LEASE_MARGIN = timedelta(seconds=5)
+
+
+def _touched_since(state: ContactState, moment: datetime) -> bool:
+    """Synced during this run (by a webhook, or by this run's own enqueue): already current, and
+    a write may have replaced the run's seen mark."""
+    return state.updated_at is not None and state.updated_at >= moment
 
 
 def _bump(counts: dict[str, int], system: str, n: int) -> dict[str, int]:
@@ -43,7 +52,8 @@ class Reconciler:
         page_limit: int = 500,
         step_seconds: float = 60.0,
         lease_seconds: float = 900.0,
-        stale_after: timedelta = timedelta(minutes=30),
+        stale_after: timedelta = timedelta(hours=2),
+        max_backlog: int = 1000,
         clock: Callable[[], datetime] = utcnow,
         dynamodb_calls: Callable[[], int] = lambda: 0,
     ) -> None:
@@ -58,6 +68,7 @@ class Reconciler:
         self._step_seconds = step_seconds
         self._lease = timedelta(seconds=lease_seconds)
         self._stale_after = stale_after
+        self._max_backlog = max_backlog
         self._clock = clock
         self._dynamodb_calls = dynamodb_calls
         self._owner = uuid.uuid4().hex
@@ -68,7 +79,14 @@ class Reconciler:
         now = self._clock()
         run = Run(id=new_run_id(now), mode=mode, trigger=trigger, started_at=now, heartbeat_at=now)
         run = self._runs.start(run, stale_before=now - self._stale_after)
-        self._queue.send(ReconcileStep(run_id=run.id))
+        try:
+            self._queue.send(ReconcileStep(run_id=run.id))
+        except Exception:
+            # Without its first step the run would hold the lock for nothing: give it back.
+            self._runs.finish(
+                run.model_copy(update={"status": "failed", "error": "could not queue"})
+            )
+            raise
         logger.info("reconciliation started", extra={"run_id": run.id, "mode": mode})
         return run
 
@@ -76,16 +94,20 @@ class Reconciler:
     def step(self, run_id: str, remaining_ms: Callable[[], float], reserve_ms: float) -> Run | None:
         """Advance run `run_id` while time allows; None when this step had nothing to do."""
         run = self._runs.get(run_id)
+        if run is not None and run.status != "running" and self._runs.active_run_id() == run_id:
+            self._runs.finish(run)  # a step died between saving "finished" and unlocking
+            return None
         if run is None or run.status != "running" or self._runs.active_run_id() != run_id:
             return None  # finished, superseded or unknown: a late duplicate step
         now = self._clock()
         if run.lease_until and run.lease_until > now and run.lease_owner != self._owner:
-            return None  # another step holds it and will queue the continuation
+            # Another step holds it and will queue the continuation. The lease never outlives
+            # its invocation, so SQS cannot redeliver a dead step's message into this branch.
+            return None
+        lease = min(self._lease, timedelta(milliseconds=remaining_ms()) + LEASE_MARGIN)
         try:
             run = self._runs.save(
-                run.model_copy(
-                    update={"lease_owner": self._owner, "lease_until": now + self._lease}
-                )
+                run.model_copy(update={"lease_owner": self._owner, "lease_until": now + lease})
             )
         except ConcurrentUpdate:
             return None
@@ -95,7 +117,7 @@ class Reconciler:
             # At least one page per step when time allows, then as many as the budget holds.
             while run.phase != "done" and remaining_ms() >= reserve_ms:
                 run = self._advance(run)
-                if self._clock() - started > budget:
+                if self._clock() - started > budget or self._backlogged():
                     break
         except Exception as exc:
             logger.exception("reconciliation step failed", extra={"run_id": run.id})
@@ -113,9 +135,18 @@ class Reconciler:
             logger.info("reconciliation finished", extra={"run": final.public()})
             return self._runs.finish(final)
         # Release first, then queue the continuation: the next step must find the lease free.
-        run = self._runs.save(run.model_copy(update={"lease_owner": None, "lease_until": None}))
+        run = self._runs.save(
+            run.model_copy(
+                update={"lease_owner": None, "lease_until": None, "heartbeat_at": self._clock()}
+            )
+        )
         self._queue.send(ReconcileStep(run_id=run.id))
         return run
+
+    def _backlogged(self) -> bool:
+        """Pause the walk while the consumer has a backlog: the next step message then waits
+        minutes, not hours, behind the contacts already enqueued, and memory stays flat."""
+        return self._max_backlog > 0 and self._queue.depth() > self._max_backlog
 
     def _release(self, run: Run, error: str) -> None:
         try:
@@ -146,19 +177,25 @@ class Reconciler:
         for contact, date_updated in page.contacts:
             state = states.get(contact.id)
             event_time = parse_time(date_updated)
+            snapshot: Contact | None = contact if event_time else None
             if run.mode != "backfill":
-                if state is not None and state.is_newer_than(event_time):
-                    continue  # the search index lags; the stored state already knows more
-                if plan_sync(contact, rules, state, self._mapping).is_noop:
+                plan = plan_sync(contact, rules, state, self._mapping)
+                if plan.is_noop:
                     continue  # in sync: costs nothing downstream
+                failed = state is not None and state.status == "failed"
+                if failed and state is not None and state.failed_fingerprint == fingerprint(plan):
+                    continue  # failed with exactly this data already: not again every night
+                if state is not None and state.is_newer_than(event_time):
+                    # Our state's clock and dateUpdated can disagree: let GHL settle it.
+                    snapshot = None
             outgoing.append(
                 SyncMessage(
                     origin="reconciliation",
                     contact_id=contact.id,
                     location_id=contact.location_id or self._location_id,
-                    event_time=event_time,
+                    event_time=event_time if snapshot else None,
                     # Without dateUpdated the snapshot cannot be ordered: re-read it instead.
-                    snapshot=contact if event_time else None,
+                    snapshot=snapshot,
                     received_at=now,
                 )
             )
@@ -172,8 +209,11 @@ class Reconciler:
                 "GHL search repeated its cursor; ending this tag's walk", extra={"run_id": run.id}
             )
             cursor = None
-        if page.total is not None and rule_seen >= page.total:
-            cursor = None  # all `total` contacts seen: no need to fetch an empty last page
+        first_total = run.rule_total if run.cursor is not None else page.total
+        if page.total is not None and page.total == first_total and rule_seen >= page.total:
+            # Every contact GHL counted is seen and the count has not moved since the walk began
+            # (nothing untagged mid-walk shifted a contact past us): skip the empty last page.
+            cursor = None
         expected = run.expected
         if run.cursor is None and page.total is not None:  # first page of this rule's walk
             expected = (expected or 0) + page.total
@@ -184,6 +224,7 @@ class Reconciler:
             "enqueued": run.enqueued + len(outgoing),
             "cursor": cursor,
             "rule_seen": rule_seen if cursor is not None else 0,
+            "rule_total": first_total if cursor is not None else None,
             "rule_index": run.rule_index + (1 if cursor is None else 0),
             "heartbeat_at": now,
             "api_calls": _bump(
@@ -208,7 +249,9 @@ class Reconciler:
                 received_at=now,
             )
             for state in states
-            if state.buckets and state.seen_run != run.id
+            if state.buckets
+            and state.seen_run != run.id
+            and not _touched_since(state, run.started_at)
         ]
         sqs_calls = self._queue.send_many(left) if left else 0
         update: dict[str, Any] = {

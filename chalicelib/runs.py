@@ -36,6 +36,7 @@ class Run(BaseModel):
     rule_index: int = 0
     cursor: list[Any] | None = None
     rule_seen: int = 0  # contacts seen so far under the current rule's tag
+    rule_total: int | None = None  # GHL's count for that tag when its walk began
     scan_key: dict[str, Any] | None = None
 
     pages: int = 0

@@ -66,6 +66,8 @@ class Settings(BaseSettings):
     reconcile_page_limit: int = Field(default=500, ge=1, le=500)
     # How long one step of a run may walk pages before handing over to the next invocation.
     reconcile_step_seconds: float = Field(default=60.0, gt=0)
+    # A step pauses the walk while more contacts than this wait in the queue.
+    reconcile_max_backlog: int = Field(default=1000, ge=0)
     ghl_max_rps: float = Field(default=8.0, gt=0)
     calltools_max_rps: float = Field(default=5.0, gt=0)
 

@@ -29,6 +29,8 @@ class ContactState(BaseModel):
     # A worker applying changes holds the contact until then (see StateStore.acquire).
     lease_until: datetime | None = None
     lease_owner: str | None = None
+    # With status "failed": the fingerprint of the plan that failed (see sync_plan.fingerprint).
+    failed_fingerprint: str | None = None
     # The reconciliation run that last saw this contact under a rule's tag.
     seen_run: str | None = None
 

@@ -39,7 +39,7 @@ class StatsService:
         runs: RunStore,
         queue: ContactQueue,
         bucket_names: Callable[[], dict[int, str]],
-        scan_budget_seconds: float = 5.0,
+        scan_budget_seconds: float = 4.0,
     ) -> None:
         self._states = states
         self._runs = runs

@@ -50,6 +50,13 @@ def field_hash(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()[:16]
 
 
+def fingerprint(plan: SyncPlan) -> str:
+    """What a plan would write, in one hash: a failure is retried only once this changes."""
+    buckets = ",".join(map(str, sorted(plan.desired_buckets)))
+    parts = [*sorted(plan.fields.items()), ("buckets", buckets)]
+    return field_hash("|".join(f"{k}={v}" for k, v in parts))
+
+
 def calltools_fields(contact: Contact, phone_e164: str, mapping: FieldMapping) -> dict[str, str]:
     """GHL contact → CallTools contact fields. Empty values are left out (merge mode blanks them)."""
     fields = {

@@ -21,7 +21,7 @@ from chalicelib.phone import to_e164
 from chalicelib.ports import CallToolsApi, GhlApi, StateStore
 from chalicelib.rules import ResolvedRule, Rule
 from chalicelib.state import ContactState
-from chalicelib.sync_plan import FieldMapping, SyncPlan, plan_sync
+from chalicelib.sync_plan import FieldMapping, SyncPlan, fingerprint, plan_sync
 
 Result = Literal["synced", "unchanged", "stale", "ignored", "failed"]
 
@@ -210,7 +210,12 @@ class ContactSync:
                 return self._apply_held(contact, fresh, held, base)
         except PermanentError as exc:
             held.state = held.state.model_copy(
-                update={"status": "failed", "reason": str(exc), "updated_at": self._clock()}
+                update={
+                    "status": "failed",
+                    "reason": str(exc),
+                    "failed_fingerprint": fingerprint(plan),
+                    "updated_at": self._clock(),
+                }
             )
             self._store.save(held.state)
             logger.warning(

@@ -121,7 +121,8 @@ class Container:
             version=s.ghl_api_version,
             timeout=s.http_timeout_seconds,
             retry=self.retry_policy,
-            max_rps=s.ghl_max_rps,
+            # Every consumer instance (and the API function) shares GHL's per-location budget.
+            max_rps=s.ghl_max_rps / s.consumer_max_concurrency,
         )
 
     @cached_property
@@ -223,15 +224,29 @@ class Container:
             location_id=s.ghl_location_id,
             page_limit=s.reconcile_page_limit,
             step_seconds=s.reconcile_step_seconds,
+            max_backlog=s.reconcile_max_backlog,
             dynamodb_calls=lambda: self.state_store.calls,
         )
 
     @cached_property
     def stats(self) -> StatsService:
+        from chalicelib.adapters.calltools_api import CallToolsHttpApi
+        from chalicelib.adapters.http_retry import RetryPolicy
         from chalicelib.stats import StatsService
+        from chalicelib.sync_service import RuleBook
+
+        # The stats route must answer within the API function's timeout: one short try only.
+        s = self.settings
+        quick = CallToolsHttpApi(
+            s.calltools_api_base_url,
+            self.secret("calltools_api_token"),
+            timeout=2.0,
+            retry=RetryPolicy(budget_seconds=2.0, max_attempts=1),
+        )
+        names = RuleBook(s.rules, quick)
 
         def bucket_names() -> dict[int, str]:
-            return {r.bucket_id: r.bucket_name for r in self.rulebook.resolved()}
+            return {r.bucket_id: r.bucket_name for r in names.resolved()}
 
         return StatsService(
             states=self.state_store,

@@ -22,6 +22,7 @@ class FakeQueue:
         self.deleted: list[str] = []
         self.dead: list[tuple[str, str]] = []
         self.fail_send = False
+        self.backlog = 0  # what depth() reports
 
     def send(self, message: QueueMessage) -> str:
         if self.fail_send:
@@ -33,6 +34,9 @@ class FakeQueue:
         for message in messages:
             self.send(message)
         return (len(messages) + 9) // 10
+
+    def depth(self) -> int:
+        return self.backlog
 
     def dlq_depth(self) -> int:
         return len(self.dead)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
@@ -50,6 +51,7 @@ def to_item(state: ContactState, version: int) -> dict[str, Any]:
         "lease_until": _iso(state.lease_until),
         "lease_owner": state.lease_owner,
         "seen_run": state.seen_run,
+        "failed_fingerprint": state.failed_fingerprint,
     }
     item.update({k: v for k, v in optional.items() if v is not None})
     return item
@@ -79,6 +81,7 @@ def from_item(item: dict[str, Any]) -> ContactState:
         lease_until=parse_time(item.get("lease_until")),
         lease_owner=item.get("lease_owner"),
         seen_run=item.get("seen_run"),
+        failed_fingerprint=item.get("failed_fingerprint"),
     )
 
 
@@ -146,6 +149,8 @@ class DynamoStateStore:
                     state = from_item(dict(item))
                     found[state.contact_id] = state
                 request = dict(reply.get("UnprocessedKeys") or {})
+                if request:  # throttled: back off before asking again
+                    time.sleep(min(2.0, 0.05 * 2 ** min(self.calls % 8, 5)))
         return found
 
     def mark_seen(self, contact_ids: Sequence[str], run_id: str) -> None:
@@ -175,7 +180,7 @@ class DynamoStateStore:
         kwargs: dict[str, Any] = {
             "FilterExpression": "#k = :contact",
             # Only what the census and the "left" check read.
-            "ProjectionExpression": "contact_id, buckets, #s, reason, seen_run",
+            "ProjectionExpression": "contact_id, buckets, #s, reason, seen_run, updated_at",
             "ExpressionAttributeNames": {"#k": "kind", "#s": "status"},
             "ExpressionAttributeValues": {":contact": "contact"},
             "Limit": limit,

@@ -27,11 +27,14 @@ class SecretSource:
 
     def provider(self, secret_id: str, plain_value: str) -> Provider:
         if not secret_id:
-            return lambda: plain_value
+            plain = plain_value.strip()
+            return lambda: plain
 
         def read() -> str:
             value = self._secrets().get(secret_id, max_age=self._max_age)
-            return value.decode() if isinstance(value, bytes) else str(value or "")
+            text = value.decode() if isinstance(value, bytes) else str(value or "")
+            # Secrets put from a file usually end in a newline, which no header may carry.
+            return text.strip()
 
         return read
 

@@ -43,6 +43,12 @@ class SqsContactQueue:
                 raise RuntimeError(f"SQS refused {len(reply['Failed'])} of {len(chunk)} messages")
         return calls
 
+    def depth(self) -> int:
+        attrs = self._client.get_queue_attributes(
+            QueueUrl=self.queue_url, AttributeNames=["ApproximateNumberOfMessages"]
+        )["Attributes"]
+        return int(attrs.get("ApproximateNumberOfMessages", 0))
+
     def dlq_depth(self) -> int:
         if not self.dlq_url:
             return 0
@@ -110,17 +116,17 @@ class SqsContactQueue:
         back meanwhile is left for the next redrive instead of cycling.
         """
         started_ms = int(time.time() * 1000)
-        moved = 0
-        while moved < limit:
+        moved, empty = 0, 0
+        while moved < limit and empty < 2:  # an empty reply can come while letters remain
             reply = self._client.receive_message(
                 QueueUrl=self.dlq_url,
                 MaxNumberOfMessages=min(10, limit - moved),
                 VisibilityTimeout=60,
+                WaitTimeSeconds=1,
                 AttributeNames=["SentTimestamp"],
             )
             received = reply.get("Messages", [])
-            if not received:
-                break
+            empty = 0 if received else empty + 1
             # Newer letters stay hidden for the visibility timeout, then wait for the next redrive.
             for m in received:
                 if int(dict(m.get("Attributes", {})).get("SentTimestamp", 0)) >= started_ms:
