@@ -9,7 +9,7 @@ STAGE  ?= dev
 SYNC_QUEUE_ARN ?=
 CONSUMER_MAX_CONCURRENCY ?=
 
-.PHONY: run test lint typecheck unit fmt clean package deploy
+.PHONY: run test lint typecheck unit fmt clean chaos package deploy bench
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,10 @@ unit: $(STAMP)
 
 test: lint typecheck unit
 
+# The full chaos run (about 13,000 deliveries; slow: moto and the sandboxes are in process).
+chaos: $(STAMP)
+	CHAOS_CONTACTS=$${CHAOS_CONTACTS:-2000} $(BIN)/python -m pytest -q -p no:logging tests/test_chaos.py
+
 fmt: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
@@ -52,3 +56,8 @@ package: $(STAMP)
 deploy: $(STAMP)
 	STAGE=$(STAGE) PYTHON=$(BIN)/python CONSUMER_MAX_CONCURRENCY=$(CONSUMER_MAX_CONCURRENCY) \
 		scripts/deploy.sh
+
+# Benchmarks against a seed-style batch baseline: one table, bench/results.json (bench/README.md).
+# About 15 minutes on 2 cores; not part of `make test`.
+bench: $(STAMP)
+	$(BIN)/python -m bench
