@@ -87,13 +87,15 @@ class Service:
     def invoke(self, event: dict[str, Any], context: Any = None) -> Any:
         return self.client.lambda_.invoke("sync_contacts", event).payload
 
-    def poller(self, *, report_batch_item_failures: bool = False) -> SqsPoller:
+    def poller(
+        self, *, report_batch_item_failures: bool = False, retry_delay_seconds: int = 0
+    ) -> SqsPoller:
         return SqsPoller(
             self.container.sqs,
             self.resources.queue_url,
             self.invoke,
             report_batch_item_failures=report_batch_item_failures,
-            retry_delay_seconds=0,
+            retry_delay_seconds=retry_delay_seconds,
         )
 
     def drain(self, deadline_seconds: float = 30.0, **kwargs: Any) -> SqsPoller:

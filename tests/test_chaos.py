@@ -83,7 +83,12 @@ def test_chaos_converges(
 
     service.calltools.set_fault_rate(0.1, kinds=["500_json", "502_html", "503_html", "429"], seed=3)
     service.ghl.set_fault_rate(0.1, kinds=["429"], seed=4)
-    poller = service.poller(report_batch_item_failures=report_batch_item_failures)
+    # A failed batch comes back after a pause, as after a visibility timeout: long enough for a
+    # killed worker's contact lease (1 s here) and in-flight dedup record (the 3 s test context)
+    # to expire. With no pause at all, SQS's own redrive would dead-letter healthy messages.
+    poller = service.poller(
+        report_batch_item_failures=report_batch_item_failures, retry_delay_seconds=4
+    )
 
     def invoke(event: dict[str, Any], context: Any) -> Any:
         try:
