@@ -17,12 +17,7 @@ import phonenumbers
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-LOCATION_ID = "Lc9Xw2TqB7mR4dNs8KfA"
-TAG = "cold lead"
-BUCKET_ID = 70412
-BUCKET_NAME = "Cold Leads"
-# Keys a marketplace event carries that are not contact fields.
-EVENT_ONLY = ("type", "timestamp", "webhookId")
+from bench.constants import LOCATION_ID, TAG
 
 
 class Signer:

@@ -78,6 +78,9 @@ def test_chaos_converges(
     events = [
         e for cid, phone in {**contacts, **poisoned}.items() for e in timeline(rng, cid, phone)
     ]
+    for cid, phone in poisoned.items():  # poisoned contacts end tagged and dialable: they must fail
+        last = ghl_event("ContactTagUpdate", id=cid, phone=phone, tags=["cold lead"], dnd=False)
+        events.append(last)
     for event in deliveries(rng, events):
         assert service.post(event).status_code == 200
 

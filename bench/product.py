@@ -1,0 +1,132 @@
+"""Drives the real product in-process against a World: wiring from environment variables, the
+Chalice SQS handler fed by the local stack's poller, webhooks through WebhookIntake.
+
+Each scenario runs in its own process, so setting os.environ and the wiring singleton here is safe.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections import Counter
+from typing import TYPE_CHECKING, Any
+
+from bench.constants import LOCATION_ID
+from bench.events import Signer, signed
+from bench.world import AWS_TEST_CREDENTIALS, REGION, WorldInfo
+
+if TYPE_CHECKING:
+    from chalicelib.runs import Run
+    from chalicelib.wiring import Container
+    from sandbox.poller import SqsPoller
+
+# The dev/prod stage's lambda_timeout of sync_contacts (.chalice/config.json).
+CONSUMER_TIMEOUT_SECONDS = 120.0
+# Settings a developer's shell might carry that would change what is measured.
+_CLEARED = ("AWS_PROFILE", "SYNC_RULES", "GHL_APP_ID", "CALLTOOLS_BUCKET_METHOD", "SYNC_QUEUE_URL")
+
+
+def configure(info: WorldInfo, signer: Signer, *, pacing: bool) -> Container:
+    """Point the product at the world. `pacing=False` lifts the client-side rate pacers (for
+    counting calls or measuring work); `True` keeps the product's defaults (GHL 8/s, CallTools
+    5/s shared by CONSUMER_MAX_CONCURRENCY=2 consumers)."""
+    for name in (*_CLEARED, "GHL_MAX_RPS", "CALLTOOLS_MAX_RPS", "CONSUMER_MAX_CONCURRENCY"):
+        os.environ.pop(name, None)
+    os.environ.update(AWS_TEST_CREDENTIALS)
+    os.environ.update(
+        AWS_ENDPOINT_URL=info.aws_endpoint,
+        GHL_LOCATION_ID=LOCATION_ID,
+        GHL_WEBHOOK_PUBLIC_KEYS=signer.public_pem,
+        GHL_WORKFLOW_SECRET="bench-workflow-secret",  # noqa: S106 - invented
+        ADMIN_API_TOKEN="bench-admin-token",  # noqa: S106 - invented
+        GHL_API_BASE_URL=info.ghl_url,
+        GHL_API_TOKEN=info.ghl_token,
+        CALLTOOLS_API_BASE_URL=info.calltools_url,
+        CALLTOOLS_API_TOKEN=info.calltools_token,
+        SYNC_QUEUE_URL=info.queue_url,
+    )
+    if not pacing:
+        os.environ.update(GHL_MAX_RPS="100000", CALLTOOLS_MAX_RPS="100000")
+    from chalicelib import wiring
+
+    return wiring.reset()
+
+
+def consumer_poller(info: WorldInfo) -> SqsPoller:
+    """The local stack's event-source-mapping stand-in, calling the deployed handler function.
+
+    It gets its own SQS client, so the harness's receives are not counted as the product's AWS time.
+    """
+    import boto3
+
+    from app import app
+    from sandbox.poller import SqsPoller
+
+    sqs = boto3.client("sqs", endpoint_url=info.aws_endpoint, region_name=REGION)
+    return SqsPoller(
+        sqs,
+        info.queue_url,
+        app.handler_map["sync_contacts"],
+        function_timeout=CONSUMER_TIMEOUT_SECONDS,
+        retry_delay_seconds=1,
+    )
+
+
+def post_webhook(container: Container, signer: Signer, body: dict[str, Any]) -> None:
+    raw, headers = signed(signer, body)
+    reply = container.webhook_intake.handle(raw, headers)
+    if reply.status != 200 or reply.body.get("status") != "accepted":
+        raise RuntimeError(f"webhook not accepted: {reply.status} {reply.body}")
+
+
+def reconcile(container: Container, poller: SqsPoller, deadline_seconds: float) -> Run:
+    """One reconciliation run, start to finish: every step and every contact it enqueued."""
+    run = container.reconciler.start(mode="reconcile", trigger="bench")
+    poller.drain(deadline_seconds)
+    done = container.run_store.get(run.id)
+    if done is None or done.status != "finished":
+        raise RuntimeError(f"run {run.id} did not finish: {done}")
+    return done
+
+
+class AwsTimer:
+    """Wall time during which at least one of the product's AWS calls was in flight (calls from
+    several threads overlap and count once), and the calls by operation.
+
+    Measured from botocore's before-call to after-call: the request on the wire, moto's work and
+    the response parsing. Serialising the request is left out (it would happen against AWS too).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._inflight = 0
+        self._since = 0.0
+        self.seconds = 0.0
+        self.calls: Counter[str] = Counter()
+
+    def attach(self, container: Container) -> None:
+        clients = (container.sqs, container.dynamodb_client, container.dynamodb.meta.client)
+        for client in clients:
+            events = client.meta.events
+            events.register("before-call", self._before)
+            events.register("after-call", self._after)
+            events.register("after-call-error", self._after)
+
+    def _before(self, model: Any, **_: Any) -> None:
+        with self._lock:
+            if self._inflight == 0:
+                self._since = time.perf_counter()
+            self._inflight += 1
+            self.calls[f"{model.service_model.service_id}.{model.name}"] += 1
+
+    def _after(self, **_: Any) -> None:
+        with self._lock:
+            self._inflight -= 1
+            if self._inflight == 0:
+                self.seconds += time.perf_counter() - self._since
+
+    def reset(self) -> None:
+        with self._lock:
+            self.seconds = 0.0
+            self.calls.clear()

@@ -1,0 +1,132 @@
+"""API calls per contact through the webhook path: new, changed and unchanged contacts.
+
+Ours: a signed marketplace event per contact through WebhookIntake into SQS (moto), then the
+deployed SQS handler. GHL's sandbox holds each contact as the event describes it, as GHL would:
+a ContactTagUpdate carries no dndSettings, so the consumer re-reads the contact before adding it.
+Baseline: the seed's batch run over the same kind of contacts, once per kind.
+One warm-up contact first: the bucket lookup and the bucket-method probe happen once per process.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bench.baseline import seed_style_sync
+from bench.constants import BUCKET_ID
+from bench.events import ContactFactory, Signer, marketplace_event
+from bench.product import configure, consumer_poller, post_webhook
+from bench.report import ScenarioResult, fewer, row
+from bench.world import World, WorldInfo, total_calls
+
+CONTACTS = 50  # per kind; the figures are totals / CONTACTS
+GOALS = {"new": 2.0, "changed": 1.0, "unchanged": 0.0}
+
+
+def _per_contact(counts: dict[str, dict[str, int]], n: int) -> dict[str, Any]:
+    return {
+        "total": total_calls(counts) / n,
+        "ghl": total_calls(counts, "ghl") / n,
+        "calltools": total_calls(counts, "calltools") / n,
+        "routes": {
+            f"{system} {route}": round(count / n, 3)
+            for system, routes in counts.items()
+            for route, count in sorted(routes.items())
+        },
+    }
+
+
+def _ours(world: World, signer: Signer) -> tuple[dict[str, Any], dict[str, Any]]:
+    container = configure(world.info, signer, pacing=False)
+    poller = consumer_poller(world.info)
+    factory = ContactFactory("pc")
+
+    def sync(contacts: list[dict[str, Any]], kind: str) -> dict[str, dict[str, int]]:
+        world.reset_calls()
+        for contact in contacts:
+            world.upsert(contact)  # GHL holds what the event says
+            post_webhook(container, signer, marketplace_event(kind, contact))
+        poller.drain(deadline_seconds=300)
+        return world.counts()
+
+    warm = sync([factory.new()], "ContactTagUpdate")
+    contacts = [factory.new() for _ in range(CONTACTS)]
+    per_kind = {"new": sync(contacts, "ContactTagUpdate")}
+    for contact in contacts:
+        state = container.state_store.get(contact["id"])
+        if state is None or state.buckets != frozenset({BUCKET_ID}):
+            raise RuntimeError(f"contact {contact['id']} was not synced: {state}")
+    changed = [{**c, "companyName": "Example Landscaping LLC"} for c in contacts]
+    per_kind["changed"] = sync(changed, "ContactUpdate")
+    per_kind["unchanged"] = sync(changed, "ContactUpdate")  # same data, a later event
+    results = {kind: _per_contact(counts, CONTACTS) for kind, counts in per_kind.items()}
+    return results, {"warm_up_calls": warm}
+
+
+def _baseline(world: World) -> dict[str, Any]:
+    factory = ContactFactory("bl")
+    contacts = [factory.new() for _ in range(CONTACTS)]
+    info: WorldInfo = world.info
+
+    def run() -> dict[str, Any]:
+        world.reset_calls()
+        result = seed_style_sync(
+            ghl_url=info.ghl_url,
+            ghl_token=info.ghl_token,
+            calltools_url=info.calltools_url,
+            calltools_token=info.calltools_token,
+        )
+        assert result.synced == CONTACTS, result
+        return _per_contact(world.counts(), CONTACTS)
+
+    for contact in contacts:
+        world.upsert(contact)
+    out = {"new": run()}
+    for contact in contacts:
+        world.upsert({"id": contact["id"], "companyName": "Example Landscaping LLC"})
+    out["changed"] = run()
+    out["unchanged"] = run()
+    return out
+
+
+def run() -> ScenarioResult:
+    signer = Signer()
+    with World() as world:
+        ours, extra = _ours(world, signer)
+        world.reset_data()
+        base = _baseline(world)
+
+    rows = []
+    labels = {"new": "new", "changed": "changed", "unchanged": "unchanged"}
+    for kind, label in labels.items():
+        o, b = ours[kind], base[kind]
+        goal = GOALS[kind]
+        rows.append(
+            row(
+                f"API calls per {label} contact",
+                f"{o['total']:.2f} (GHL {o['ghl']:.2f} + CT {o['calltools']:.2f})",
+                f"{b['total']:.2f}",
+                fewer(b["total"], o["total"]),
+                f"≤ {goal:g}" if goal else "0",
+                o["total"] <= goal,
+                {"ours": o, "baseline": b},
+            )
+        )
+    notes = [
+        "events: new = ContactTagUpdate adding the tag (no dndSettings: the consumer re-reads GHL),"
+        " changed = ContactUpdate with another company, unchanged = the same data again, later",
+        "new = " + ", ".join(f"{r} {n:g}" for r, n in ours["new"]["routes"].items()),
+        "changed = " + ", ".join(f"{r} {n:g}" for r, n in ours["changed"]["routes"].items()),
+        "baseline per contact = "
+        + ", ".join(f"{r} {n:g}" for r, n in base["changed"]["routes"].items())
+        + " (the list and bucket calls are shared by the run's contacts)",
+        "no simulated latency, no rate limits, client pacing lifted: counts do not depend on them;"
+        " one warm-up contact excluded (bucket lookup + bucket-method probe, once per process)",
+    ]
+    return ScenarioResult(
+        name="percontact",
+        title="API calls per contact, webhook path",
+        sizes={"contacts per kind": CONTACTS},
+        rows=rows,
+        notes=notes,
+        details={"ours": ours, "baseline": base, **extra},
+    )
