@@ -22,10 +22,19 @@ def mask_email(value: str) -> str:
     return f"{local[:1]}***@{domain}"
 
 
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
 def redact(text: str) -> str:
-    """Mask emails and phone-like digit runs in free text (e.g. an API error body)."""
+    """Mask emails and phone-like digit runs in free text (e.g. an API error body).
+
+    UUIDs (webhook and message ids) are left whole: their digit groups are not phone numbers.
+    """
     text = _EMAIL.sub(lambda m: mask_email(m.group(0)), text)
-    return _PHONE.sub(_mask_phone_run, text)
+    parts = _UUID.split(text)
+    ids = _UUID.findall(text)
+    masked = [_PHONE.sub(_mask_phone_run, part) for part in parts]
+    return "".join(p + (ids[i] if i < len(ids) else "") for i, p in enumerate(masked))
 
 
 def _mask_phone_run(match: re.Match[str]) -> str:

@@ -34,3 +34,12 @@ def test_logs_of_a_full_run_mask_phones_and_emails(
     for secret in [*PHONES, *EMAILS, WORKFLOW_SECRET]:
         assert secret not in text
     assert not re.search(r"\+1\d{10}", text)
+
+
+def test_uuids_survive_redaction_but_phones_do_not():
+    from chalicelib.observability import redact
+
+    text = "webhook 6b0f2d7e-1c3a-4f59-9e84-2a7d5c1b3e60 from +13125550147 or (312) 555-0147"
+    out = redact(text)
+    assert "6b0f2d7e-1c3a-4f59-9e84-2a7d5c1b3e60" in out
+    assert "5550147" not in out and "555-0147" not in out
