@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -65,8 +65,6 @@ class RetryPolicy:
     initial_wait: float = 0.4
     max_wait: float = 8.0
     sleep: Callable[[float], None] = time.sleep
-    # Calls and retries made, by system, for stats and metrics.
-    counters: dict[str, int] = field(default_factory=dict)
 
     def _wait(self, state: RetryCallState) -> float:
         backoff = wait_exponential_jitter(multiplier=self.initial_wait, max=self.max_wait)(state)
@@ -79,7 +77,6 @@ class RetryPolicy:
 
     def send(self, system: str, request: Callable[[], httpx.Response]) -> httpx.Response:
         def attempt() -> httpx.Response:
-            self.counters[f"{system}.calls"] = self.counters.get(f"{system}.calls", 0) + 1
             count(f"{_METRIC_NAMES.get(system, system)}ApiCalls")
             response = request()
             if response.status_code in RETRYABLE_STATUS:
@@ -87,7 +84,6 @@ class RetryPolicy:
             return response
 
         def before_sleep(state: RetryCallState) -> None:
-            self.counters[f"{system}.retries"] = self.counters.get(f"{system}.retries", 0) + 1
             count(f"{_METRIC_NAMES.get(system, system)}ApiRetries")
             exc = state.outcome.exception() if state.outcome else None
             logger.info(
