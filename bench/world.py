@@ -159,11 +159,9 @@ class _World:
         from moto.dynamodb.models import dynamodb_backends
 
         from chalicelib.adapters.dynamo_state import to_item
-        from chalicelib.contact import contact_from_ghl
-        from chalicelib.events import parse_time
         from chalicelib.rules import ResolvedRule, Rule
-        from chalicelib.state import ContactState
-        from chalicelib.sync_plan import FieldMapping, plan_sync
+        from chalicelib.sync_plan import FieldMapping
+        from sandbox.seed import synced_state
 
         backend = dynamodb_backends[DEFAULT_ACCOUNT_ID][REGION]
         serializer = TypeSerializer()
@@ -175,20 +173,9 @@ class _World:
         mapping = FieldMapping()
         seeded = 0
         for cid in self.tagged:
-            data = self.ghl.contact(cid)
-            assert data is not None
-            plan = plan_sync(contact_from_ghl(data), rules, None, mapping)
-            if not plan.desired_buckets:
+            state = synced_state(self.ghl, self.calltools, cid, rules, mapping)
+            if state is None:
                 continue
-            ct = self.calltools.seed_contact({**plan.fields, "buckets": [BUCKET_ID]})
-            state = ContactState(
-                contact_id=cid,
-                calltools_id=ct["id"],
-                buckets=frozenset({BUCKET_ID}),
-                field_hashes=dict(plan.field_hashes),
-                source_time=parse_time(data["dateUpdated"]),
-                status="synced",
-            )
             item = {k: serializer.serialize(v) for k, v in to_item(state, 1).items()}
             backend.put_item(TABLE_NAME, item)
             seeded += 1

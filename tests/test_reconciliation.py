@@ -9,12 +9,9 @@ from typing import Any
 import pytest
 
 from chalicelib.adapters.dynamo_state import to_item
-from chalicelib.contact import contact_from_ghl
 from chalicelib.errors import TransientError
-from chalicelib.events import parse_time
 from chalicelib.phone import to_e164
-from chalicelib.state import ContactState
-from chalicelib.sync_plan import plan_sync
+from sandbox.seed import synced_state
 from tests.conftest import Service, body_json
 
 BUCKET = 70412
@@ -27,22 +24,9 @@ def seed_in_sync(service: Service, ids: list[str]) -> None:
     table = c.dynamodb.Table(c.settings.state_table_name)
     with table.batch_writer() as batch:
         for cid in ids:
-            data = service.ghl.contact(cid)
-            assert data is not None
-            contact = contact_from_ghl(data)
-            plan = plan_sync(contact, rules, None, c.field_mapping)
-            if not plan.desired_buckets:
-                continue
-            ct = service.calltools.seed_contact({**plan.fields, "buckets": [BUCKET]})
-            state = ContactState(
-                contact_id=cid,
-                calltools_id=ct["id"],
-                buckets=frozenset({BUCKET}),
-                field_hashes=dict(plan.field_hashes),
-                source_time=parse_time(data["dateUpdated"]),
-                status="synced",
-            )
-            batch.put_item(Item=to_item(state, 1))
+            state = synced_state(service.ghl, service.calltools, cid, rules, c.field_mapping)
+            if state is not None:
+                batch.put_item(Item=to_item(state, 1))
 
 
 def desired_members(service: Service) -> set[str]:
