@@ -18,7 +18,7 @@ from chalicelib.errors import ConcurrentUpdate, ConfigurationError, NotFound, Pe
 from chalicelib.events import SyncMessage, scope_rejection, utcnow
 from chalicelib.observability import logger
 from chalicelib.phone import to_e164
-from chalicelib.ports import CallToolsApi, GhlApi, StateStore
+from chalicelib.ports import CallToolsApi, CreatedContact, GhlApi, StateStore
 from chalicelib.rules import ResolvedRule, Rule
 from chalicelib.state import ContactState
 from chalicelib.sync_plan import FieldMapping, SyncPlan, fingerprint, plan_sync
@@ -234,6 +234,7 @@ class ContactSync:
         ct = self._calltools
         ct_id = held.state.calltools_id
         removed: list[int] = []
+        added: list[int] = []
         # Removals first: a contact that must not be dialled leaves before anything else happens.
         for bucket_id in sorted(plan.remove_buckets & held.state.buckets):
             if ct_id is not None:
@@ -245,11 +246,16 @@ class ContactSync:
             held.update(field_hashes=dict(plan.field_hashes))
 
         if ct_id is None and plan.desired_buckets:
-            ct_id = self._ensure_contact(contact, plan)
+            created = self._ensure_contact(contact, plan)
+            ct_id = created.id
             # Remember the mapping at once, so a crash now cannot lead to a second contact.
-            held.update(calltools_id=ct_id, field_hashes=dict(plan.field_hashes))
+            held.update(
+                calltools_id=ct_id,
+                field_hashes=dict(plan.field_hashes),
+                buckets=held.state.buckets | created.buckets,
+            )
+            added.extend(sorted(created.buckets))
 
-        added = []
         for bucket_id in sorted(plan.desired_buckets - held.state.buckets):
             assert ct_id is not None
             ct.set_bucket_membership(ct_id, bucket_id, member=True)
@@ -282,8 +288,9 @@ class ContactSync:
             "synced", contact.id, ct_id, tuple(added), tuple(removed), plan.exclusion
         )
 
-    def _ensure_contact(self, contact: Contact, plan: SyncPlan) -> int:
-        """Adopt the CallTools contact with exactly this phone, or create one."""
+    def _ensure_contact(self, contact: Contact, plan: SyncPlan) -> CreatedContact:
+        """Adopt the CallTools contact with exactly this phone, or create one (in its buckets,
+        where the account allows that in the same call)."""
         phone = to_e164(contact.phone, self._mapping.default_region)
         assert phone is not None  # a plan with buckets has a dialable phone
         matches = [
@@ -298,8 +305,8 @@ class ContactSync:
             )
         if matches:
             self._calltools.update_contact(matches[0].id, plan.fields)
-            return matches[0].id
-        return self._calltools.create_contact(plan.fields)
+            return CreatedContact(matches[0].id)
+        return self._calltools.create_contact(plan.fields, plan.desired_buckets)
 
     def _release(self, held: ContactState) -> None:
         """Best effort: free the lease so the retry need not wait for it to expire."""

@@ -21,7 +21,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, NamedTuple, Self
 from urllib.parse import parse_qs, urlsplit
 
-FAULT_KINDS = ("429", "500_json", "502_html", "503_html", "timeout")
+# "lost_reply" does the work, then stalls like "timeout": the client cannot tell it happened.
+FAULT_KINDS = ("429", "500_json", "502_html", "503_html", "timeout", "lost_reply")
 ADMIN_PREFIX = "/_sandbox/"
 
 
@@ -389,6 +390,10 @@ class SandboxServer:
             latency = self.latency_ms
         if latency > 0:
             self._stopping.wait(latency / 1000.0)  # outside the lock, so requests overlap
+        if fault == "lost_reply":
+            with self._lock:
+                self._dispatch(req, api=True)
+            fault = "timeout"
         if fault is not None:
             h.send(*_encode(self._fault_response(fault)))
             return

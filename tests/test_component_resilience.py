@@ -39,6 +39,28 @@ def test_timeouts_are_retried(service: Service):
     assert service.in_bucket(CONTACT_ID)
 
 
+def test_a_create_whose_reply_is_lost_is_adopted_not_repeated(
+    service: Service, monkeypatch: pytest.MonkeyPatch
+):
+    """CallTools made the contact but the reply never came: the retry finds it by phone."""
+    service.calltools.timeout_seconds = 1.5  # longer than the client's 1 s timeout
+    api = service.container.calltools
+    create = api.create_contact
+
+    def lose_the_reply(*args: Any, **kwargs: Any) -> Any:
+        monkeypatch.setattr(api, "create_contact", create)
+        service.calltools.script_faults(["lost_reply"])
+        return create(*args, **kwargs)
+
+    monkeypatch.setattr(api, "create_contact", lose_the_reply)
+    service.post(tagged("cold lead"))
+    poller = service.drain()
+    assert poller.failed_invocations == 1 and service.calltools.fault_counts == {"lost_reply": 1}
+    assert len(service.calltools.contacts()) == 1
+    assert len(service.calltools.calls("POST", "/api/contacts/")) == 1
+    assert service.in_bucket(CONTACT_ID)
+
+
 @pytest.mark.parametrize("report_batch_item_failures", [False, True])
 def test_no_message_lost_under_either_response_configuration(
     service: Service, report_batch_item_failures: bool

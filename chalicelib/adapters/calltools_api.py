@@ -7,7 +7,7 @@ The one open question of the public docs — how a contact is put in a bucket �
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from typing import Any
 
 import httpx
@@ -18,7 +18,7 @@ from chalicelib.adapters.secrets import Provider, TokenAuth
 from chalicelib.errors import ConfigurationError, NotFound, PermanentError, TransientError
 from chalicelib.observability import logger
 from chalicelib.phone import to_e164
-from chalicelib.ports import CallToolsMatch
+from chalicelib.ports import CallToolsMatch, CreatedContact
 
 BUCKET_METHODS = ("contact_patch", "bucket_patch", "contactbuckets")
 PHONE_FIELDS = ("mobile_phone_number", "home_phone_number", "office_phone_number")
@@ -61,7 +61,7 @@ class CallToolsHttpApi:
         return self._working_method
 
     # --- plumbing --------------------------------------------------------------------------------
-    def _request(self, method: str, path: str, **kwargs: Any) -> Any:
+    def _request(self, method: str, path: str, *, idempotent: bool = True, **kwargs: Any) -> Any:
         def send() -> httpx.Response:
             self._pacer.wait()
             response = self._http.request(method, path, **kwargs)
@@ -69,7 +69,7 @@ class CallToolsHttpApi:
                 self._pacer.hold_off(retry_after_seconds(response) or 1.0)
             return response
 
-        response = self._retry.send("calltools", send)
+        response = self._retry.send("calltools", send, idempotent=idempotent)
         status = response.status_code
         if status in (401, 403):
             raise ConfigurationError(f"CallTools rejected the API key ({status})")
@@ -119,20 +119,18 @@ class CallToolsHttpApi:
 
     def is_member(self, contact_id: int, bucket_id: int) -> bool:
         body = self._request("GET", f"contacts/{contact_id}/")
-        buckets = body.get("buckets", []) if isinstance(body, dict) else []
-        ids = {b.get("id") if isinstance(b, dict) else b for b in buckets}
-        return bucket_id in ids or str(bucket_id) in {str(i) for i in ids}
+        return bool(_holds(body, contact_id, bucket_id, same_id=False))
 
     def set_bucket_membership(self, contact_id: int, bucket_id: int, member: bool) -> None:
         """The only place that writes bucket membership. See calltools.md §7 for the candidates.
 
         With method "auto", candidates are tried in order and the first whose effect is read back
-        is kept for the life of the process.
+        is kept for the life of the process. A write is verified from its reply when the reply is
+        the contact with its `buckets` (contact_patch), otherwise by reading the contact back.
         """
         known = self._working_method
         if known:
-            self._write_membership(known, contact_id, bucket_id, member)
-            if self.is_member(contact_id, bucket_id) != member:
+            if not self._write_verified(known, contact_id, bucket_id, member):
                 self._unverified(known, contact_id, bucket_id)
                 raise ConfigurationError(f"bucket method {known!r} changed nothing")
             return
@@ -141,17 +139,31 @@ class CallToolsHttpApi:
             return
         for method in BUCKET_METHODS:
             try:
-                self._write_membership(method, contact_id, bucket_id, member)
+                verified = self._write_verified(method, contact_id, bucket_id, member)
             except (PermanentError, NotFound) as exc:  # this account lacks that call: next one
                 logger.info("bucket method refused", extra={"method": method, "error": str(exc)})
                 continue
-            if self.is_member(contact_id, bucket_id) == member:
+            if verified:
                 logger.info("CallTools bucket method verified", extra={"method": method})
                 with self._lock:
                     self._working_method = method
                 return
             self._unverified(method, contact_id, bucket_id)
         raise ConfigurationError("no bucket-assignment call changed membership; see README")
+
+    def _write_verified(self, method: str, contact_id: int, bucket_id: int, member: bool) -> bool:
+        reply = self._write_membership(method, contact_id, bucket_id, member)
+        held = _holds(reply, contact_id, bucket_id)
+        if held is None:
+            held = self.is_member(contact_id, bucket_id)
+        return held == member
+
+    def _creation_buckets(self, bucket_ids: Collection[int]) -> dict[str, list[int]]:
+        """Bucket keys a create may carry: only once `contact_patch` is known to work, since
+        `add_buckets` is its field (calltools.md §7); the reply then says whether it took."""
+        if bucket_ids and self._working_method == "contact_patch":
+            return {"add_buckets": sorted(bucket_ids)}
+        return {}
 
     @staticmethod
     def _unverified(method: str, contact_id: int, bucket_id: int) -> None:
@@ -160,11 +172,12 @@ class CallToolsHttpApi:
             extra={"method": method, "contact_id": contact_id, "bucket_id": bucket_id},
         )
 
-    def _write_membership(self, method: str, contact_id: int, bucket_id: int, member: bool) -> None:
+    def _write_membership(self, method: str, contact_id: int, bucket_id: int, member: bool) -> Any:
+        """The write; returns its reply (None when it has none worth reading)."""
         if method == "contact_patch":
             key = "add_buckets" if member else "remove_buckets"
-            self._request("PATCH", f"contacts/{contact_id}/", json={key: [bucket_id]})
-        elif method == "bucket_patch":
+            return self._request("PATCH", f"contacts/{contact_id}/", json={key: [bucket_id]})
+        if method == "bucket_patch":
             key = "add_contacts" if member else "remove_contacts"
             self._request("PATCH", f"buckets/{bucket_id}/", json={key: [contact_id]})
         elif member:
@@ -180,6 +193,7 @@ class CallToolsHttpApi:
             for row in rows:
                 if row.get("contact") == contact_id and row.get("bucket") == bucket_id:
                     self._request("DELETE", f"contactbuckets/{row['id']}/")
+        return None
 
     # --- contacts --------------------------------------------------------------------------------
     def find_contacts_by_phone(self, phone_e164: str) -> list[CallToolsMatch]:
@@ -203,17 +217,39 @@ class CallToolsHttpApi:
                 matches.append(CallToolsMatch(int(row["id"]), str(ghl_id) if ghl_id else None))
         return matches
 
-    def create_contact(self, fields: Mapping[str, str]) -> int:
-        body = self._request("POST", "contacts/", json=dict(fields))
+    def create_contact(
+        self, fields: Mapping[str, str], buckets: Collection[int] = ()
+    ) -> CreatedContact:
+        # Not retried on a timeout or 5xx: the contact may exist already, and a second POST would
+        # duplicate it. The caller's retry searches by phone first and adopts it.
+        body = self._request(
+            "POST",
+            "contacts/",
+            json={**fields, **self._creation_buckets(buckets)},
+            idempotent=False,
+        )
         if isinstance(body, dict):
             if isinstance(body.get("id"), int):
-                return int(body["id"])
+                cid = int(body["id"])
+                confirmed = frozenset(b for b in buckets if _holds(body, cid, b))
+                return CreatedContact(cid, confirmed)
             # The account merges duplicates: the reply names the contact it merged into.
             merged = body.get("duplicate_contacts")
             if isinstance(merged, list) and merged and isinstance(merged[0], int):
                 logger.info("CallTools merged the new contact into an existing one")
-                return int(merged[0])
+                return CreatedContact(int(merged[0]))
         raise PermanentError("CallTools create: reply has neither id nor duplicate_contacts")
 
     def update_contact(self, contact_id: int, fields: Mapping[str, str]) -> None:
         self._request("PATCH", f"contacts/{contact_id}/", json=dict(fields))
+
+
+def _holds(reply: Any, contact_id: int, bucket_id: int, *, same_id: bool = True) -> bool | None:
+    """Whether a contact object lists the bucket; None when `reply` is not that contact (a write's
+    reply must name the contact; a read of /contacts/{id}/ is that contact)."""
+    if not isinstance(reply, dict) or (same_id and reply.get("id") != contact_id):
+        return None
+    buckets = reply.get("buckets")
+    if not isinstance(buckets, list):
+        return None
+    return str(bucket_id) in {str(b.get("id") if isinstance(b, dict) else b) for b in buckets}

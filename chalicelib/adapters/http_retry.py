@@ -75,11 +75,21 @@ class RetryPolicy:
                 return hinted
         return float(backoff)
 
-    def send(self, system: str, request: Callable[[], httpx.Response]) -> httpx.Response:
+    def send(
+        self, system: str, request: Callable[[], httpx.Response], *, idempotent: bool = True
+    ) -> httpx.Response:
+        """With `idempotent` False, only failures that prove the server did nothing are retried
+        here (429, connection refused); anything else may have been applied and goes to the caller.
+        """
+        retry_status = RETRYABLE_STATUS if idempotent else frozenset({429})
+        # A refused or timed-out connection never carried the request.
+        unsent: tuple[type[Exception], ...] = (httpx.ConnectError, httpx.ConnectTimeout)
+        retry_errors = (httpx.TransportError,) if idempotent else unsent
+
         def attempt() -> httpx.Response:
             count(f"{_METRIC_NAMES.get(system, system)}ApiCalls")
             response = request()
-            if response.status_code in RETRYABLE_STATUS:
+            if response.status_code in retry_status:
                 raise RetryableResponse(response)
             return response
 
@@ -92,7 +102,7 @@ class RetryPolicy:
             )
 
         retrying = Retrying(
-            retry=retry_if_exception_type((httpx.TransportError, RetryableResponse)),
+            retry=retry_if_exception_type((*retry_errors, RetryableResponse)),
             stop=stop_after_attempt(self.max_attempts) | stop_before_delay(self.budget_seconds),
             wait=self._wait,
             sleep=self.sleep,
@@ -100,13 +110,18 @@ class RetryPolicy:
             reraise=True,
         )
         try:
-            return retrying(attempt)
+            response = retrying(attempt)
         except RetryableResponse as exc:
             raise TransientError(
                 f"{system} answered {exc.response.status_code}: {body_excerpt(exc.response)}"
             ) from exc
         except httpx.TransportError as exc:
             raise TransientError(f"{system} unreachable: {type(exc).__name__}") from exc
+        if not idempotent and response.status_code in RETRYABLE_STATUS:
+            raise TransientError(
+                f"{system} answered {response.status_code}; it may have acted, so not resent here"
+            )
+        return response
 
 
 def json_body(response: httpx.Response) -> Any:

@@ -330,6 +330,18 @@ def test_timeout_fault_outlasts_the_client(ct: CallToolsSandbox, client: httpx.C
     assert ct.fault_counts == {"timeout": 1}
 
 
+def test_lost_reply_fault_applies_the_request_then_times_out(
+    ct: CallToolsSandbox, client: httpx.Client
+) -> None:
+    ct.timeout_seconds = 0.5
+    ct.script_faults(["lost_reply"])
+    body = {"first_name": "Lost", "mobile_phone_number": "+13125550100"}
+    with make_client(ct, timeout=0.1) as impatient, pytest.raises(httpx.ReadTimeout):
+        impatient.post("contacts/", json=body)
+    assert [c["first_name"] for c in ct.contacts()] == ["Lost"]
+    assert ct.fault_counts == {"lost_reply": 1}
+
+
 def test_latency_delays_responses_but_requests_overlap(ct: CallToolsSandbox) -> None:
     ct.latency_ms = 300
     statuses: list[int] = []
