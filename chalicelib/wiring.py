@@ -123,6 +123,7 @@ class Container:
             retry=self.retry_policy,
             # Every consumer instance (and the API function) shares GHL's per-location budget.
             max_rps=s.ghl_max_rps / s.consumer_max_concurrency,
+            burst=s.ghl_burst,
         )
 
     @cached_property
@@ -140,6 +141,7 @@ class Container:
             retry=self.retry_policy,
             # The limit is per account; each concurrent consumer takes its share.
             max_rps=s.calltools_max_rps / s.consumer_max_concurrency,
+            burst=s.calltools_burst,
         )
 
     @cached_property

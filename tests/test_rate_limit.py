@@ -38,3 +38,37 @@ def test_zero_rate_means_unpaced():
     for _ in range(100):
         pacer.wait()
     assert not clock.slept
+
+
+def test_a_burst_goes_at_once_after_idle_then_the_rate_holds():
+    clock = Clock()
+    pacer = RatePacer(5, burst=3, clock=lambda: clock.now, sleep=clock.sleep)
+    for _ in range(3):
+        pacer.wait()
+    assert clock.now == 100.0 and not clock.slept
+    for _ in range(10):
+        pacer.wait()
+    # 13 requests in 2 s: at most burst + rate × T, as with an evenly spaced start.
+    assert abs((clock.now - 100.0) - 2.0) < 1e-9
+
+
+def test_the_burst_refills_only_with_idle_time():
+    clock = Clock()
+    pacer = RatePacer(5, burst=2, clock=lambda: clock.now, sleep=clock.sleep)
+    for _ in range(6):
+        pacer.wait()
+    clock.now += 0.2  # idle for one interval: one request's worth of credit
+    started = clock.now
+    pacer.wait()
+    pacer.wait()
+    assert clock.now - started > 0.0
+
+
+def test_no_burst_straight_after_a_hold_off():
+    clock = Clock()
+    pacer = RatePacer(5, burst=3, clock=lambda: clock.now, sleep=clock.sleep)
+    pacer.hold_off(10.0)
+    pacer.wait()
+    assert clock.now == 110.0
+    pacer.wait()
+    assert abs(clock.now - 110.2) < 1e-9

@@ -39,8 +39,9 @@ class CallToolsHttpApi:
         retry: RetryPolicy | None = None,
         transport: httpx.BaseTransport | None = None,
         max_rps: float = 5.0,
+        burst: int = 1,
     ) -> None:
-        self._pacer = RatePacer(max_rps)
+        self._pacer = RatePacer(max_rps, burst=burst)
         self._http = httpx.Client(
             base_url=base_url.rstrip("/") + "/",
             headers={"Accept": "application/json"},

@@ -28,6 +28,7 @@ class GhlHttpApi:
         retry: RetryPolicy | None = None,
         transport: httpx.BaseTransport | None = None,
         max_rps: float = 8.0,
+        burst: int = 1,
     ) -> None:
         self._http = httpx.Client(
             base_url=base_url.rstrip("/"),
@@ -37,7 +38,7 @@ class GhlHttpApi:
             transport=transport,
         )
         self._retry = retry or RetryPolicy()
-        self._pacer = RatePacer(max_rps)
+        self._pacer = RatePacer(max_rps, burst=burst)
 
     def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         def send() -> httpx.Response:
