@@ -35,9 +35,12 @@ unit: $(STAMP)
 
 test: lint typecheck unit
 
-# The full chaos run (about 13,000 deliveries; slow: moto and the sandboxes are in process).
+# The full chaos run (about 13,000 deliveries per SQS configuration; slow: moto and the sandboxes
+# are in process). Writes bench/chaos.json, which `python -m bench.readme` quotes in the README.
 chaos: $(STAMP)
-	CHAOS_CONTACTS=$${CHAOS_CONTACTS:-2000} $(BIN)/python -m pytest -q -p no:logging tests/test_chaos.py
+	rm -f bench/chaos.json
+	CHAOS_CONTACTS=$${CHAOS_CONTACTS:-2000} CHAOS_REPORT=bench/chaos.json \
+		$(BIN)/python -m pytest -q -p no:logging tests/test_chaos.py
 
 fmt: $(STAMP)
 	$(BIN)/ruff format .

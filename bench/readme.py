@@ -1,20 +1,27 @@
-"""Write the README's "Performance and reliability" table from bench/results.json.
+"""Write the README's "Performance and reliability" figures from bench/results.json (`make bench`)
+and bench/chaos.json (`make chaos`).
 
-`python -m bench.readme` replaces the text between the two markers in README.md, so the figures
-quoted there are always those of the last `make bench` run, with its date and machine.
+`python -m bench.readme` replaces the text between each pair of markers in README.md, so the figures
+quoted there are always those of the last runs, with their date and machine. A missing file leaves
+its block as it was.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from bench.report import RESULTS
+from bench.runner import SCENARIOS
 
 README = Path(__file__).resolve().parents[1] / "README.md"
+CHAOS = Path(__file__).resolve().parent / "chaos.json"
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
+CHAOS_BEGIN, CHAOS_END = "<!-- chaos:begin -->", "<!-- chaos:end -->"
 
 
 def section(results: dict[str, Any]) -> str:
@@ -40,14 +47,78 @@ def section(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
-    results = json.loads(RESULTS.read_text())
-    text = README.read_text()
-    pattern = re.compile(re.escape(BEGIN) + ".*?" + re.escape(END), re.DOTALL)
+def _counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{k} {v:,}" for k, v in sorted(counts.items())) or "none"
+
+
+def chaos_section(runs: dict[str, Any], stamp: str) -> str:
+    lines = [
+        CHAOS_BEGIN,
+        f"Last `make chaos`: {stamp}. Each run below passed every assertion above (a run writes "
+        "its figures only after its last assertion).",
+        "",
+        "| SQS configuration | contacts | deliveries (duplicated, arriving out of order) | "
+        "CallTools calls / faults | GHL calls / 429s | consumer kills | failed invocations | "
+        "dead-lettered | wall time |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, r in sorted(runs.items()):
+        config = "ReportBatchItemFailures" if name.endswith("True") else "without it"
+        ct_faults = sum(r["calltools_faults"].values())
+        lines.append(
+            f"| {config} | {r['contacts']:,} | {r['deliveries']:,} "
+            f"({r['duplicated_share']:.0%}, {r['reordered_share']:.0%}) | "
+            f"{r['calltools_calls']:,} / {ct_faults:,} ({_counts(r['calltools_faults'])}) | "
+            f"{r['ghl_calls']:,} / {sum(r['ghl_faults'].values()):,} | "
+            f"{sum(r['kills'].values()):,} | {r['failed_invocations']:,} | "
+            f"{r['dead_lettered']} (all undialable) | {r['wall_seconds'] / 60:.1f} min |"
+        )
+    kills: dict[str, int] = {}
+    for r in runs.values():
+        for point, n in r["kills"].items():
+            kills[point] = kills.get(point, 0) + n
+    lines += ["", f"Kill points hit (both runs): {_counts(kills)}.", CHAOS_END]
+    return "\n".join(lines)
+
+
+def _replace(text: str, begin: str, end: str, block: str) -> str:
+    pattern = re.compile(re.escape(begin) + ".*?" + re.escape(end), re.DOTALL)
     if not pattern.search(text):
-        raise SystemExit(f"README.md has no {BEGIN} … {END} block")
-    README.write_text(pattern.sub(lambda _: section(results), text))
-    print(f"README.md updated from {RESULTS}")
+        raise SystemExit(f"README.md has no {begin} … {end} block")
+    return pattern.sub(lambda _: block, text)
+
+
+def bench_section(path: Path) -> str | None:
+    results = json.loads(path.read_text())
+    missing = set(SCENARIOS) - {s["name"] for s in results["scenarios"]}
+    if missing:  # `python -m bench NAME` writes only its own scenarios
+        print(f"{path} is a partial run (no {', '.join(sorted(missing))}): run `make bench` first")
+        return None
+    return section(results)
+
+
+def main() -> None:
+    text = README.read_text()
+    renderers: list[tuple[Path, str, str, Callable[[Path], str | None]]] = [
+        (RESULTS, BEGIN, END, bench_section),
+        (
+            CHAOS,
+            CHAOS_BEGIN,
+            CHAOS_END,
+            lambda p: chaos_section(json.loads(p.read_text()), _mtime(p)),
+        ),
+    ]
+    for path, begin, end, render in renderers:
+        if not path.exists():
+            print(f"{path} not found: its README block is left as it was")
+        elif (block := render(path)) is not None:
+            text = _replace(text, begin, end, block)
+            print(f"README.md updated from {path}")
+    README.write_text(text)
+
+
+def _mtime(path: Path) -> str:
+    return datetime.fromtimestamp(path.stat().st_mtime, UTC).isoformat(timespec="seconds")
 
 
 if __name__ == "__main__":
