@@ -68,7 +68,13 @@ class StateIndex(Protocol):
 
     def get_many(self, contact_ids: Sequence[str]) -> dict[str, ContactState]: ...
 
-    def mark_seen(self, contact_ids: Sequence[str], run_id: str) -> None: ...
+    def note_seen(self, run_id: str, page: int, contact_ids: Sequence[str]) -> None:
+        """Remember that page `page` of run `run_id` saw these contacts."""
+        ...
+
+    def seen_by(self, run_id: str, pages: int) -> set[str]:
+        """Every contact noted by pages 0 .. pages-1 of the run."""
+        ...
 
     def scan(
         self, start_key: dict[str, Any] | None, limit: int

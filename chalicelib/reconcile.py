@@ -29,8 +29,7 @@ LEASE_MARGIN = timedelta(seconds=5)
 
 
 def _touched_since(state: ContactState, moment: datetime) -> bool:
-    """Synced during this run (by a webhook, or by this run's own enqueue): already current, and
-    a write may have replaced the run's seen mark."""
+    """Synced during this run (by a webhook, or by this run's own enqueue): already current."""
     return state.updated_at is not None and state.updated_at >= moment
 
 
@@ -72,6 +71,7 @@ class Reconciler:
         self._clock = clock
         self._dynamodb_calls = dynamodb_calls
         self._owner = uuid.uuid4().hex
+        self._seen_cache: tuple[str, set[str]] | None = None
 
     # --- starting ------------------------------------------------------------------------------
     def start(self, mode: Mode = "reconcile", trigger: str = "manual") -> Run:
@@ -200,7 +200,8 @@ class Reconciler:
                 )
             )
         sqs_calls = self._queue.send_many(outgoing) if outgoing else 0
-        self._states.mark_seen([i for i in ids if states.get(i) and states[i].buckets], run.id)
+        members = [i for i in ids if states.get(i) and states[i].buckets]
+        self._states.note_seen(run.id, run.pages, members)
 
         cursor = page.next_cursor
         rule_seen = run.rule_seen + len(ids)
@@ -235,9 +236,17 @@ class Reconciler:
         }
         return self._runs.save(run.model_copy(update=update))
 
+    def _seen(self, run: Run) -> set[str]:
+        """The members the walk saw, read once per run and process: the walk is over, so the set
+        no longer changes."""
+        if self._seen_cache is None or self._seen_cache[0] != run.id:
+            self._seen_cache = (run.id, self._states.seen_by(run.id, run.pages))
+        return self._seen_cache[1]
+
     def _scan_page(self, run: Run) -> Run:
         """Count every contact and re-check those in our buckets that this run did not see."""
         db_before = self._dynamodb_calls()
+        seen = self._seen(run)
         states, next_key = self._states.scan(run.scan_key, SCAN_PAGE)
         census = add_to_census(run.census or empty_census(), states)
         now = self._clock()
@@ -250,7 +259,7 @@ class Reconciler:
             )
             for state in states
             if state.buckets
-            and state.seen_run != run.id
+            and state.contact_id not in seen
             and not _touched_since(state, run.started_at)
         ]
         sqs_calls = self._queue.send_many(left) if left else 0

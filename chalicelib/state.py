@@ -31,8 +31,6 @@ class ContactState(BaseModel):
     lease_owner: str | None = None
     # With status "failed": the fingerprint of the plan that failed (see sync_plan.fingerprint).
     failed_fingerprint: str | None = None
-    # The reconciliation run that last saw this contact under a rule's tag.
-    seen_run: str | None = None
 
     def is_newer_than(self, event_time: datetime | None) -> bool:
         """True when the stored state reflects later GHL data than `event_time` (a stale event)."""

@@ -187,14 +187,17 @@ class FakeStateIndex(FakeStateStore):
     def __init__(self) -> None:
         super().__init__()
         self.webhook_at: datetime | None = None
+        self.seen_pages: dict[tuple[str, int], list[str]] = {}
 
     def get_many(self, contact_ids: Sequence[str]) -> dict[str, ContactState]:
         return {cid: self.items[cid] for cid in contact_ids if cid in self.items}
 
-    def mark_seen(self, contact_ids: Sequence[str], run_id: str) -> None:
-        for cid in contact_ids:
-            if cid in self.items:
-                self.items[cid] = self.items[cid].model_copy(update={"seen_run": run_id})
+    def note_seen(self, run_id: str, page: int, contact_ids: Sequence[str]) -> None:
+        if contact_ids:
+            self.seen_pages[(run_id, page)] = list(contact_ids)
+
+    def seen_by(self, run_id: str, pages: int) -> set[str]:
+        return {c for p in range(pages) for c in self.seen_pages.get((run_id, p), [])}
 
     def scan(
         self, start_key: dict[str, Any] | None, limit: int

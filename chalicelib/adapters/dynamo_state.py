@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
+from collections.abc import Iterator, Sequence
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -23,8 +22,16 @@ PK = "pk"
 WEBHOOK_CLOCK_KEY = {PK: "stats#webhooks"}
 
 
+# A run's "seen" pages outlive it long enough for a paused or stale run to be taken over.
+SEEN_TTL = timedelta(days=3)
+
+
 def contact_key(contact_id: str) -> dict[str, str]:
     return {PK: f"contact#{contact_id}"}
+
+
+def seen_key(run_id: str, page: int) -> dict[str, str]:
+    return {PK: f"seen#{run_id}#{page}"}
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -50,7 +57,6 @@ def to_item(state: ContactState, version: int) -> dict[str, Any]:
         "updated_at": _iso(state.updated_at),
         "lease_until": _iso(state.lease_until),
         "lease_owner": state.lease_owner,
-        "seen_run": state.seen_run,
         "failed_fingerprint": state.failed_fingerprint,
     }
     item.update({k: v for k, v in optional.items() if v is not None})
@@ -80,7 +86,6 @@ def from_item(item: dict[str, Any]) -> ContactState:
         updated_at=parse_time(item.get("updated_at")),
         lease_until=parse_time(item.get("lease_until")),
         lease_owner=item.get("lease_owner"),
-        seen_run=item.get("seen_run"),
         failed_fingerprint=item.get("failed_fingerprint"),
     )
 
@@ -130,48 +135,44 @@ class DynamoStateStore:
         return state.model_copy(update={"version": new_version})
 
     # --- bulk access for the reconciliation and stats ---------------------------------------------
-    def get_many(self, contact_ids: Sequence[str]) -> dict[str, ContactState]:
+    def _batch_get(self, keys: Sequence[dict[str, str]]) -> Iterator[dict[str, Any]]:
         """BatchGetItem, 100 keys a call, retrying unprocessed keys."""
-        found: dict[str, ContactState] = {}
-        resource = self._table.meta.client
-        ids = list(dict.fromkeys(contact_ids))
-        for start in range(0, len(ids), 100):
+        client = self._table.meta.client
+        for start in range(0, len(keys), 100):
             request: dict[str, Any] = {
-                self._table.name: {
-                    "Keys": [contact_key(i) for i in ids[start : start + 100]],
-                    "ConsistentRead": True,
-                }
+                self._table.name: {"Keys": list(keys[start : start + 100]), "ConsistentRead": True}
             }
             while request:
-                reply = resource.batch_get_item(RequestItems=request)
+                reply = client.batch_get_item(RequestItems=request)
                 self.calls += 1
-                for item in reply.get("Responses", {}).get(self._table.name, []):
-                    state = from_item(dict(item))
-                    found[state.contact_id] = state
+                yield from (dict(i) for i in reply.get("Responses", {}).get(self._table.name, []))
                 request = dict(reply.get("UnprocessedKeys") or {})
                 if request:  # throttled: back off before asking again
                     time.sleep(min(2.0, 0.05 * 2 ** min(self.calls % 8, 5)))
-        return found
 
-    def mark_seen(self, contact_ids: Sequence[str], run_id: str) -> None:
-        """Record that run `run_id` saw these contacts (parallel single-item updates)."""
+    def get_many(self, contact_ids: Sequence[str]) -> dict[str, ContactState]:
+        keys = [contact_key(i) for i in dict.fromkeys(contact_ids)]
+        states = (from_item(item) for item in self._batch_get(keys))
+        return {state.contact_id: state for state in states}
 
-        def mark(contact_id: str) -> None:
-            try:
-                self._table.update_item(
-                    Key=contact_key(contact_id),
-                    UpdateExpression="SET seen_run = :run",
-                    ConditionExpression="attribute_exists(pk)",
-                    ExpressionAttributeValues={":run": run_id},
-                )
-            except ClientError as exc:
-                if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-                    raise
+    def note_seen(self, run_id: str, page: int, contact_ids: Sequence[str]) -> None:
+        """One item per walked page, not one write per contact: 100,000 contacts cost 200 writes.
+        The items expire by TTL a few days after the run."""
+        if not contact_ids:
+            return
+        self._table.put_item(
+            Item={
+                **seen_key(run_id, page),
+                "kind": "seen",
+                "contact_ids": list(contact_ids),
+                "ttl": int(time.time() + SEEN_TTL.total_seconds()),
+            }
+        )
+        self.calls += 1
 
-        if contact_ids:
-            with ThreadPoolExecutor(max_workers=8) as pool:
-                list(pool.map(mark, contact_ids))
-            self.calls += len(contact_ids)
+    def seen_by(self, run_id: str, pages: int) -> set[str]:
+        keys = [seen_key(run_id, page) for page in range(pages)]
+        return {cid for item in self._batch_get(keys) for cid in item.get("contact_ids", [])}
 
     def scan(
         self, start_key: dict[str, Any] | None, limit: int
@@ -180,7 +181,7 @@ class DynamoStateStore:
         kwargs: dict[str, Any] = {
             "FilterExpression": "#k = :contact",
             # Only what the census and the "left" check read.
-            "ProjectionExpression": "contact_id, buckets, #s, reason, seen_run, updated_at",
+            "ProjectionExpression": "contact_id, buckets, #s, reason, updated_at",
             "ExpressionAttributeNames": {"#k": "kind", "#s": "status"},
             "ExpressionAttributeValues": {":contact": "contact"},
             "Limit": limit,
