@@ -10,12 +10,29 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
+
+from chalicelib.adapters.calltools_api import CallToolsHttpApi
+from chalicelib.adapters.http_retry import RetryPolicy
 
 FIXTURES = Path(__file__).parent / "fixtures"
 LOCATION_ID = "Lc9Xw2TqB7mR4dNs8KfA"
 CONTACT_ID = "p4Rk2VtQ8mZs1LwY7nHc"
+
+
+def scripted_calltools(handler: Any, method: str = "auto") -> CallToolsHttpApi:
+    """The real CallTools client answering from `handler` (httpx.MockTransport), unpaced and
+    without back-off sleeps."""
+    return CallToolsHttpApi(
+        "https://x.calltools.io/api/",
+        "token",
+        bucket_method=method,
+        transport=httpx.MockTransport(handler),
+        retry=RetryPolicy(sleep=lambda _: None),
+        max_rps=0,
+    )
 
 
 def fixture(name: str) -> dict[str, Any]:

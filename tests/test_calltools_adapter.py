@@ -11,8 +11,8 @@ import httpx
 import pytest
 
 from chalicelib.adapters.calltools_api import CallToolsHttpApi
-from chalicelib.adapters.http_retry import RetryPolicy
 from chalicelib.errors import ConfigurationError, TransientError
+from tests.helpers import scripted_calltools
 
 BUCKET = 70412
 FIELDS = {"first_name": "Avery", "mobile_phone_number": "+13125550147"}
@@ -34,14 +34,7 @@ class Account:
         return result
 
     def api(self, method: str) -> CallToolsHttpApi:
-        return CallToolsHttpApi(
-            "https://x.calltools.io/api/",
-            "token",
-            bucket_method=method,
-            transport=httpx.MockTransport(self),
-            retry=RetryPolicy(sleep=lambda _: None),
-            max_rps=0,
-        )
+        return scripted_calltools(self, method)
 
 
 def contact(cid: int, buckets: list[int]) -> httpx.Response:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
-from typing import Any
 
 import httpx
 import pytest
@@ -15,19 +14,8 @@ from chalicelib.contact import Contact
 from chalicelib.errors import ConcurrentUpdate, ConfigurationError, TransientError
 from chalicelib.events import parse_marketplace_event, parse_workflow_payload, utcnow
 from chalicelib.rules import Rule
-from tests.helpers import CONTACT_ID, ghl_event, tagged
+from tests.helpers import CONTACT_ID, ghl_event, scripted_calltools, tagged
 from tests.test_sync_service import World
-
-
-def calltools(handler: Any, method: str = "auto") -> CallToolsHttpApi:
-    return CallToolsHttpApi(
-        "https://x.calltools.io/api/",
-        "token",
-        bucket_method=method,
-        transport=httpx.MockTransport(handler),
-        retry=RetryPolicy(sleep=lambda _: None),
-        max_rps=0,
-    )
 
 
 def test_call_only_dnd_is_not_undone_by_a_later_contact_update():
@@ -118,7 +106,7 @@ def test_auto_probe_moves_past_a_refused_candidate():
             return httpx.Response(201, json={"id": 1, "contact": 5, "bucket": 9})
         return httpx.Response(404)
 
-    api = calltools(handler)
+    api = scripted_calltools(handler)
     api.set_bucket_membership(5, 9, True)
     assert 9 in members and api.bucket_method == "contactbuckets"
 
@@ -139,7 +127,7 @@ def test_existing_membership_does_not_lock_in_a_method():
             return httpx.Response(200, json={"id": 9})
         return httpx.Response(404)
 
-    api = calltools(handler)
+    api = scripted_calltools(handler)
     api.set_bucket_membership(5, 9, True)  # already a member: proves nothing
     assert api.bucket_method is None
     api.set_bucket_membership(6, 9, True)
@@ -153,7 +141,7 @@ def test_truncated_phone_search_is_an_error_not_a_miss():
         return httpx.Response(200, json={"count": 10_000, "next": "more", "results": rows})
 
     with pytest.raises(ConfigurationError):
-        calltools(handler).find_contacts_by_phone("+13125550147")
+        scripted_calltools(handler).find_contacts_by_phone("+13125550147")
 
 
 def test_error_excerpts_are_redacted_before_they_are_cut():
