@@ -13,7 +13,8 @@ CONSUMER_MAX_CONCURRENCY ?=
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --disable-pip-version-check -q --upgrade pip
+	# chalice 1.34 (its packager drives pip) requires pip<26.3.
+	$(BIN)/pip install --disable-pip-version-check -q --upgrade "pip<26.3"
 	$(BIN)/pip install --disable-pip-version-check -q -r requirements-dev.txt
 	touch $(STAMP)
 
