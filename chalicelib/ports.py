@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -132,23 +132,14 @@ class CallToolsMatch:
     ghl_contact_id: str | None
 
 
-@dataclass(frozen=True)
-class CreatedContact:
-    id: int
-    # Buckets the reply confirms the new contact is in (asked for at creation).
-    buckets: frozenset[int] = frozenset()
-
-
 class CallToolsApi(Protocol):
     def resolve_bucket(self, bucket: str | int) -> tuple[int, str]: ...
 
     def find_contacts_by_phone(self, phone_e164: str) -> list[CallToolsMatch]: ...
 
-    def create_contact(
-        self, fields: Mapping[str, str], buckets: Collection[int] = ()
-    ) -> CreatedContact:
-        """Create, asking for `buckets` in the same call where the account is known to allow it;
-        membership counts only as far as the reply confirms it."""
+    def create_contact(self, fields: Mapping[str, str]) -> int:
+        """Create in no bucket. Never resent after a reply that may have been lost: a lost create
+        must leave at most an orphan outside every bucket, found by phone on the retry."""
         ...
 
     def update_contact(self, contact_id: int, fields: Mapping[str, str]) -> None: ...

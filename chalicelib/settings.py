@@ -70,8 +70,9 @@ class Settings(BaseSettings):
     reconcile_max_backlog: int = Field(default=1000, ge=0)
     ghl_max_rps: float = Field(default=8.0, gt=0)
     calltools_max_rps: float = Field(default=5.0, gt=0)
-    # Calls one consumer may start at once after an idle moment, so one contact's two or three
-    # calls need not wait out the spacing; the sustained rates above still hold.
+    # Calls one consumer may start at once after an idle moment, so one contact's few calls need
+    # not wait out the spacing; the sustained rates above still hold. Lowered so that every
+    # instance bursting at once stays within one second of the total rate (rate_limit.shared_burst).
     ghl_burst: int = Field(default=2, ge=1, le=10)
     calltools_burst: int = Field(default=2, ge=1, le=10)
 

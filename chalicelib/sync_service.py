@@ -18,7 +18,7 @@ from chalicelib.errors import ConcurrentUpdate, ConfigurationError, NotFound, Pe
 from chalicelib.events import SyncMessage, scope_rejection, utcnow
 from chalicelib.observability import logger
 from chalicelib.phone import to_e164
-from chalicelib.ports import CallToolsApi, CreatedContact, GhlApi, StateStore
+from chalicelib.ports import CallToolsApi, GhlApi, StateStore
 from chalicelib.rules import ResolvedRule, Rule
 from chalicelib.state import ContactState
 from chalicelib.sync_plan import FieldMapping, SyncPlan, fingerprint, plan_sync
@@ -246,15 +246,9 @@ class ContactSync:
             held.update(field_hashes=dict(plan.field_hashes))
 
         if ct_id is None and plan.desired_buckets:
-            created = self._ensure_contact(contact, plan)
-            ct_id = created.id
+            ct_id = self._ensure_contact(contact, plan)
             # Remember the mapping at once, so a crash now cannot lead to a second contact.
-            held.update(
-                calltools_id=ct_id,
-                field_hashes=dict(plan.field_hashes),
-                buckets=held.state.buckets | created.buckets,
-            )
-            added.extend(sorted(created.buckets))
+            held.update(calltools_id=ct_id, field_hashes=dict(plan.field_hashes))
 
         for bucket_id in sorted(plan.desired_buckets - held.state.buckets):
             assert ct_id is not None
@@ -288,9 +282,10 @@ class ContactSync:
             "synced", contact.id, ct_id, tuple(added), tuple(removed), plan.exclusion
         )
 
-    def _ensure_contact(self, contact: Contact, plan: SyncPlan) -> CreatedContact:
-        """Adopt the CallTools contact with exactly this phone, or create one (in its buckets,
-        where the account allows that in the same call)."""
+    def _ensure_contact(self, contact: Contact, plan: SyncPlan) -> int:
+        """Adopt the CallTools contact with exactly this phone, or create one. The create carries
+        no bucket: if its reply is lost, what it made is in no bucket, so a DND or untag that comes
+        before the retry cannot leave it in the dialler unknown to our state."""
         phone = to_e164(contact.phone, self._mapping.default_region)
         assert phone is not None  # a plan with buckets has a dialable phone
         matches = [
@@ -305,8 +300,8 @@ class ContactSync:
             )
         if matches:
             self._calltools.update_contact(matches[0].id, plan.fields)
-            return CreatedContact(matches[0].id)
-        return self._calltools.create_contact(plan.fields, plan.desired_buckets)
+            return matches[0].id
+        return self._calltools.create_contact(plan.fields)
 
     def _release(self, held: ContactState) -> None:
         """Best effort: free the lease so the retry need not wait for it to expire."""

@@ -113,6 +113,7 @@ class Container:
     @cached_property
     def ghl(self) -> GhlHttpApi:
         from chalicelib.adapters.ghl_api import GhlHttpApi
+        from chalicelib.adapters.rate_limit import shared_burst
 
         s = self.settings
         return GhlHttpApi(
@@ -123,12 +124,13 @@ class Container:
             retry=self.retry_policy,
             # Every consumer instance (and the API function) shares GHL's per-location budget.
             max_rps=s.ghl_max_rps / s.consumer_max_concurrency,
-            burst=s.ghl_burst,
+            burst=shared_burst(s.ghl_burst, s.ghl_max_rps, s.consumer_max_concurrency),
         )
 
     @cached_property
     def calltools(self) -> CallToolsHttpApi:
         from chalicelib.adapters.calltools_api import CallToolsHttpApi
+        from chalicelib.adapters.rate_limit import shared_burst
 
         s = self.settings
         return CallToolsHttpApi(
@@ -141,7 +143,7 @@ class Container:
             retry=self.retry_policy,
             # The limit is per account; each concurrent consumer takes its share.
             max_rps=s.calltools_max_rps / s.consumer_max_concurrency,
-            burst=s.calltools_burst,
+            burst=shared_burst(s.calltools_burst, s.calltools_max_rps, s.consumer_max_concurrency),
         )
 
     @cached_property

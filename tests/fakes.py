@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -11,7 +11,7 @@ from typing import Any
 from chalicelib.contact import Contact
 from chalicelib.errors import ConcurrentUpdate, NotFound, PermanentError
 from chalicelib.events import QueueMessage, SyncMessage
-from chalicelib.ports import AuthResult, CallToolsMatch, CreatedContact, SearchPage
+from chalicelib.ports import AuthResult, CallToolsMatch, SearchPage
 from chalicelib.runs import Run, RunActive
 from chalicelib.state import ContactState
 
@@ -95,8 +95,6 @@ class FakeCallTools:
     members: dict[int, set[int]] = field(default_factory=dict)
     calls: list[tuple[str, Any]] = field(default_factory=list)
     undialable: set[str] = field(default_factory=set)
-    # Whether a create puts the contact in its buckets in the same call (account-dependent).
-    buckets_on_create: bool = False
     # Raise this once from the next call of the named method.
     fail_next: dict[str, Exception] = field(default_factory=dict)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(48000000))
@@ -125,19 +123,13 @@ class FakeCallTools:
             if c.get("mobile_phone_number") == phone_e164
         ]
 
-    def create_contact(
-        self, fields: Mapping[str, str], buckets: Collection[int] = ()
-    ) -> CreatedContact:
+    def create_contact(self, fields: Mapping[str, str]) -> int:
         self._call("create", dict(fields))
         if fields.get("mobile_phone_number") in self.undialable:
             raise PermanentError("CallTools POST contacts/: 400 not dialable")
         cid = next(self._ids)
         self.contacts[cid] = dict(fields)
-        if not self.buckets_on_create:
-            return CreatedContact(cid)
-        for bucket_id in buckets:
-            self.members.setdefault(bucket_id, set()).add(cid)
-        return CreatedContact(cid, frozenset(buckets))
+        return cid
 
     def update_contact(self, contact_id: int, fields: Mapping[str, str]) -> None:
         self._call("update", (contact_id, dict(fields)))
@@ -193,8 +185,7 @@ class FakeStateIndex(FakeStateStore):
         return {cid: self.items[cid] for cid in contact_ids if cid in self.items}
 
     def note_seen(self, run_id: str, page: int, contact_ids: Sequence[str]) -> None:
-        if contact_ids:
-            self.seen_pages[(run_id, page)] = list(contact_ids)
+        self.seen_pages[(run_id, page)] = list(contact_ids)
 
     def seen_by(self, run_id: str, pages: int) -> set[str]:
         return {c for p in range(pages) for c in self.seen_pages.get((run_id, p), [])}

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from chalicelib.adapters.calltools_api import CallToolsHttpApi
-from chalicelib.errors import ConfigurationError, TransientError
+from chalicelib.errors import ConfigurationError, PermanentError, TransientError
 from tests.helpers import scripted_calltools
 
 BUCKET = 70412
@@ -41,25 +41,10 @@ def contact(cid: int, buckets: list[int]) -> httpx.Response:
     return httpx.Response(200, json={"id": cid, "buckets": [{"id": b} for b in buckets]})
 
 
-def test_create_carries_the_bucket_once_contact_patch_is_known_and_trusts_its_reply():
-    account = Account(lambda m, p, body: contact(7, body.get("add_buckets", [])))
-    created = account.api("contact_patch").create_contact(FIELDS, {BUCKET})
-    assert created.id == 7 and created.buckets == {BUCKET}
-    assert account.requests == [("POST", "/api/contacts/", {**FIELDS, "add_buckets": [BUCKET]})]
-
-
-def test_create_reply_without_the_bucket_confirms_nothing():
-    account = Account(lambda m, p, body: contact(7, []))  # the field was ignored
-    created = account.api("contact_patch").create_contact(FIELDS, {BUCKET})
-    assert created.id == 7 and created.buckets == frozenset()
-
-
-@pytest.mark.parametrize("method", ["auto", "bucket_patch", "contactbuckets"])
-def test_create_asks_for_no_bucket_until_contact_patch_is_known(method: str):
+def test_create_carries_no_bucket():
     account = Account(lambda m, p, body: contact(7, []))
-    created = account.api(method).create_contact(FIELDS, {BUCKET})
-    assert created.buckets == frozenset()
-    assert account.requests[0][2] == FIELDS
+    assert account.api("contact_patch").create_contact(FIELDS) == 7
+    assert account.requests == [("POST", "/api/contacts/", FIELDS)]
 
 
 def test_contact_patch_write_is_verified_from_its_reply_in_one_call():
@@ -68,10 +53,52 @@ def test_contact_patch_write_is_verified_from_its_reply_in_one_call():
     assert [(m, p) for m, p, _ in account.requests] == [("PATCH", "/api/contacts/7/")]
 
 
-def test_contact_patch_reply_without_the_bucket_is_a_failure():
+def test_contact_patch_reply_without_the_bucket_is_read_back_and_then_a_failure():
     account = Account(lambda m, p, body: contact(7, []))
     with pytest.raises(ConfigurationError, match="changed nothing"):
         account.api("contact_patch").set_bucket_membership(7, BUCKET, member=True)
+    assert [m for m, _, _ in account.requests] == ["PATCH", "GET"]
+
+
+def test_a_reply_that_disagrees_with_the_read_back_loses_to_it():
+    replies = [contact(7, []), contact(7, [BUCKET])]  # e.g. the reply was rendered too early
+    account = Account(lambda m, p, body: replies.pop(0))
+    account.api("contact_patch").set_bucket_membership(7, BUCKET, member=True)
+    assert [m for m, _, _ in account.requests] == ["PATCH", "GET"]
+
+
+def test_contactbuckets_add_after_a_lost_reply_is_judged_by_the_read_back():
+    """The row exists (the lost POST made it): the repeated add is refused as a duplicate."""
+
+    def reply(method: str, path: str, body: Any) -> httpx.Response:
+        if method == "POST":
+            return httpx.Response(400, json={"non_field_errors": ["must make a unique set."]})
+        return contact(7, [BUCKET])
+
+    account = Account(reply)
+    account.api("contactbuckets").set_bucket_membership(7, BUCKET, member=True)
+    assert [m for m, _, _ in account.requests] == ["POST", "GET"]
+
+
+def test_contactbuckets_add_is_not_resent_after_a_5xx():
+    account = Account(lambda m, p, body: httpx.Response(502, text="<html></html>"))
+    with pytest.raises(TransientError):
+        account.api("contactbuckets").set_bucket_membership(7, BUCKET, member=True)
+    assert [m for m, _, _ in account.requests] == ["POST"]
+
+
+def test_contactbuckets_remove_of_a_row_already_gone_is_fine():
+    def reply(method: str, path: str, body: Any) -> httpx.Response:
+        if method == "DELETE":
+            return httpx.Response(404, json={"detail": "Not found."})
+        if path.endswith("/contactbuckets/"):
+            row = {"id": 5, "contact": 7, "bucket": BUCKET}
+            return httpx.Response(200, json={"count": 1, "next": None, "results": [row]})
+        return contact(7, [])
+
+    account = Account(reply)
+    account.api("contactbuckets").set_bucket_membership(7, BUCKET, member=False)
+    assert [m for m, _, _ in account.requests] == ["GET", "DELETE", "GET"]
 
 
 def test_bucket_patch_write_is_read_back():
@@ -96,9 +123,11 @@ def test_bucket_patch_write_is_read_back():
     [
         httpx.Response(502, text="<html>502 Bad Gateway</html>"),
         httpx.Response(500, json={"detail": "error"}),
+        httpx.Response(504, text="<html>504 Gateway Time-out</html>"),
+        httpx.Response(524, text="<html>A timeout occurred</html>"),
         httpx.ReadTimeout("no reply"),
     ],
-    ids=["502", "500", "read-timeout"],
+    ids=["502", "500", "504", "524", "read-timeout"],
 )
 def test_create_is_not_resent_when_it_may_have_happened(failure: Any):
     account = Account(lambda m, p, body: failure)
@@ -109,18 +138,30 @@ def test_create_is_not_resent_when_it_may_have_happened(failure: Any):
 
 @pytest.mark.parametrize(
     "first",
-    [httpx.Response(429, headers={"Retry-After": "0"}), httpx.ConnectError("refused")],
-    ids=["429", "refused"],
+    [
+        httpx.Response(429, headers={"Retry-After": "0"}),
+        httpx.ConnectError("refused"),
+        httpx.ConnectTimeout("no connection"),
+    ],
+    ids=["429", "refused", "connect-timeout"],
 )
 def test_create_is_resent_when_it_certainly_did_not_happen(first: Any):
     replies = [first, contact(7, [])]
     account = Account(lambda m, p, body: replies.pop(0))
-    assert account.api("contact_patch").create_contact(FIELDS).id == 7
+    assert account.api("contact_patch").create_contact(FIELDS) == 7
     assert len(account.requests) == 2
 
 
-def test_updates_are_still_retried_after_a_5xx():
-    replies = [httpx.Response(503, text="<html></html>"), contact(7, [])]
+@pytest.mark.parametrize("status", [503, 524])
+def test_updates_are_still_retried_after_a_5xx(status: int):
+    replies = [httpx.Response(status, text="<html></html>"), contact(7, [])]
     account = Account(lambda m, p, body: replies.pop(0))
     account.api("contact_patch").update_contact(7, {"first_name": "A"})
     assert len(account.requests) == 2
+
+
+def test_501_is_not_retried():
+    account = Account(lambda m, p, body: httpx.Response(501, json={"detail": "no"}))
+    with pytest.raises(PermanentError):
+        account.api("contact_patch").update_contact(7, {"first_name": "A"})
+    assert len(account.requests) == 1

@@ -9,7 +9,7 @@ import pytest
 
 from chalicelib.consumer import BatchIncomplete
 from tests.conftest import Service
-from tests.helpers import CONTACT_ID, tagged
+from tests.helpers import CONTACT_ID, ghl_event, tagged
 
 
 def contacts_event(service: Service, n: int) -> list[str]:
@@ -59,6 +59,35 @@ def test_a_create_whose_reply_is_lost_is_adopted_not_repeated(
     assert len(service.calltools.contacts()) == 1
     assert len(service.calltools.calls("POST", "/api/contacts/")) == 1
     assert service.in_bucket(CONTACT_ID)
+
+
+def test_a_lost_create_followed_by_dnd_leaves_nothing_in_the_bucket(
+    service: Service, monkeypatch: pytest.MonkeyPatch
+):
+    """What the lost reply made must not be dialled when the contact turns DND before the retry."""
+    contacts_event(service, 1)  # another contact first: the bucket method is known by then
+    service.drain()
+    service.calltools.timeout_seconds = 1.5
+    api = service.container.calltools
+    create = api.create_contact
+
+    def lose_the_reply(*args: Any, **kwargs: Any) -> Any:
+        monkeypatch.setattr(api, "create_contact", create)
+        service.calltools.script_faults(["lost_reply"])
+        return create(*args, **kwargs)
+
+    monkeypatch.setattr(api, "create_contact", lose_the_reply)
+    service.post(tagged("cold lead"))
+    service.poller().poll_once(0)  # the create's reply is lost: the record fails
+    mine = {c["id"] for c in service.calltools.contacts() if c["ghl_contact_id"] == CONTACT_ID}
+    assert len(mine) == 1
+    service.ghl.set_dnd(CONTACT_ID, True)
+    dnd = ghl_event("ContactDndUpdate", dnd=True)
+    assert service.post(dnd).status_code == 200
+    service.drain(retry_delay_seconds=4)
+    assert not mine & service.calltools.bucket_members(70412)
+    added = {e.contact_id for e in service.calltools.membership_events if e.action == "add"}
+    assert not mine & added
 
 
 @pytest.mark.parametrize("report_batch_item_failures", [False, True])

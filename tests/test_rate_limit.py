@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from chalicelib.adapters.rate_limit import RatePacer
+import pytest
+
+from chalicelib.adapters.rate_limit import RatePacer, shared_burst
 
 
 class Clock:
@@ -57,11 +59,11 @@ def test_the_burst_refills_only_with_idle_time():
     pacer = RatePacer(5, burst=2, clock=lambda: clock.now, sleep=clock.sleep)
     for _ in range(6):
         pacer.wait()
-    clock.now += 0.2  # idle for one interval: one request's worth of credit
-    started = clock.now
-    pacer.wait()
-    pacer.wait()
-    assert clock.now - started > 0.0
+    clock.now += 0.2  # idle for one interval after a spent burst: one request's credit
+    clock.slept.clear()
+    pacer.wait()  # the credit of the idle interval: goes at once
+    pacer.wait()  # no second credit: waits one interval
+    assert clock.slept == [pytest.approx(0.2)]
 
 
 def test_no_burst_straight_after_a_hold_off():
@@ -72,3 +74,9 @@ def test_no_burst_straight_after_a_hold_off():
     assert clock.now == 110.0
     pacer.wait()
     assert abs(clock.now - 110.2) < 1e-9
+
+
+def test_bursts_shrink_as_instances_grow_to_stay_within_a_second_of_the_rate():
+    assert shared_burst(2, total_rps=5, instances=2) == 2
+    assert shared_burst(2, total_rps=8, instances=10) == 1
+    assert shared_burst(5, total_rps=100, instances=4) == 5

@@ -58,16 +58,6 @@ def test_tagged_contact_lands_in_bucket(world: World):
     assert world.ct.call_count("create") == 1 and world.ct.call_count("add") == 1
 
 
-def test_account_that_buckets_on_create_costs_no_separate_add(world: World):
-    world.ct.buckets_on_create = True
-    assert world.deliver(tagged("cold lead")) == "synced"
-    assert world.in_bucket()
-    assert world.ct.call_count("create") == 1 and world.ct.call_count("add") == 0
-    state = world.store.get(CONTACT_ID)
-    assert state is not None and state.buckets == {70412}
-    assert world.deliver(tagged("cold lead")) == "unchanged"
-
-
 def test_same_event_five_times_one_contact_one_add(world: World):
     body = tagged("cold lead")
     results = [world.deliver(body) for _ in range(5)]

@@ -6,8 +6,9 @@ The one open question of the public docs — how a contact is put in a bucket �
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import httpx
@@ -18,7 +19,7 @@ from chalicelib.adapters.secrets import Provider, TokenAuth
 from chalicelib.errors import ConfigurationError, NotFound, PermanentError, TransientError
 from chalicelib.observability import logger
 from chalicelib.phone import to_e164
-from chalicelib.ports import CallToolsMatch, CreatedContact
+from chalicelib.ports import CallToolsMatch
 
 BUCKET_METHODS = ("contact_patch", "bucket_patch", "contactbuckets")
 PHONE_FIELDS = ("mobile_phone_number", "home_phone_number", "office_phone_number")
@@ -153,18 +154,12 @@ class CallToolsHttpApi:
         raise ConfigurationError("no bucket-assignment call changed membership; see README")
 
     def _write_verified(self, method: str, contact_id: int, bucket_id: int, member: bool) -> bool:
+        """Write, then verify: a reply that shows the contact as wanted is enough; any other
+        reply (none, another shape, or one that disagrees) is checked by reading the contact."""
         reply = self._write_membership(method, contact_id, bucket_id, member)
-        held = _holds(reply, contact_id, bucket_id)
-        if held is None:
-            held = self.is_member(contact_id, bucket_id)
-        return held == member
-
-    def _creation_buckets(self, bucket_ids: Collection[int]) -> dict[str, list[int]]:
-        """Bucket keys a create may carry: only once `contact_patch` is known to work, since
-        `add_buckets` is its field (calltools.md §7); the reply then says whether it took."""
-        if bucket_ids and self._working_method == "contact_patch":
-            return {"add_buckets": sorted(bucket_ids)}
-        return {}
+        if _holds(reply, contact_id, bucket_id) == member:
+            return True
+        return self.is_member(contact_id, bucket_id) == member
 
     @staticmethod
     def _unverified(method: str, contact_id: int, bucket_id: int) -> None:
@@ -182,9 +177,17 @@ class CallToolsHttpApi:
             key = "add_contacts" if member else "remove_contacts"
             self._request("PATCH", f"buckets/{bucket_id}/", json={key: [contact_id]})
         elif member:
-            self._request(
-                "POST", "contactbuckets/", json={"contact": contact_id, "bucket": bucket_id}
-            )
+            try:
+                # A resent POST after a lost reply would meet the row it made: not resent here,
+                # and a refusal is judged by the read-back that follows.
+                self._request(
+                    "POST",
+                    "contactbuckets/",
+                    json={"contact": contact_id, "bucket": bucket_id},
+                    idempotent=False,
+                )
+            except PermanentError as exc:
+                logger.info("contactbuckets write refused", extra={"error": str(exc)})
         else:
             rows = self._pages(
                 "contactbuckets/",
@@ -193,7 +196,8 @@ class CallToolsHttpApi:
             )
             for row in rows:
                 if row.get("contact") == contact_id and row.get("bucket") == bucket_id:
-                    self._request("DELETE", f"contactbuckets/{row['id']}/")
+                    with contextlib.suppress(NotFound):  # gone already (a lost reply's retry)
+                        self._request("DELETE", f"contactbuckets/{row['id']}/")
         return None
 
     # --- contacts --------------------------------------------------------------------------------
@@ -218,27 +222,18 @@ class CallToolsHttpApi:
                 matches.append(CallToolsMatch(int(row["id"]), str(ghl_id) if ghl_id else None))
         return matches
 
-    def create_contact(
-        self, fields: Mapping[str, str], buckets: Collection[int] = ()
-    ) -> CreatedContact:
-        # Not retried on a timeout or 5xx: the contact may exist already, and a second POST would
+    def create_contact(self, fields: Mapping[str, str]) -> int:
+        # Not resent after a timeout or 5xx: the contact may exist already, and a second POST would
         # duplicate it. The caller's retry searches by phone first and adopts it.
-        body = self._request(
-            "POST",
-            "contacts/",
-            json={**fields, **self._creation_buckets(buckets)},
-            idempotent=False,
-        )
+        body = self._request("POST", "contacts/", json=dict(fields), idempotent=False)
         if isinstance(body, dict):
             if isinstance(body.get("id"), int):
-                cid = int(body["id"])
-                confirmed = frozenset(b for b in buckets if _holds(body, cid, b))
-                return CreatedContact(cid, confirmed)
+                return int(body["id"])
             # The account merges duplicates: the reply names the contact it merged into.
             merged = body.get("duplicate_contacts")
             if isinstance(merged, list) and merged and isinstance(merged[0], int):
                 logger.info("CallTools merged the new contact into an existing one")
-                return CreatedContact(int(merged[0]))
+                return int(merged[0])
         raise PermanentError("CallTools create: reply has neither id nor duplicate_contacts")
 
     def update_contact(self, contact_id: int, fields: Mapping[str, str]) -> None:

@@ -157,9 +157,8 @@ class DynamoStateStore:
 
     def note_seen(self, run_id: str, page: int, contact_ids: Sequence[str]) -> None:
         """One item per walked page, not one write per contact: 100,000 contacts cost 200 writes.
-        The items expire by TTL a few days after the run."""
-        if not contact_ids:
-            return
+        Written even when empty, so a page walked again replaces what it noted before. The items
+        expire by TTL; a run older than that re-checks more contacts, never fewer."""
         self._table.put_item(
             Item={
                 **seen_key(run_id, page),

@@ -1,5 +1,6 @@
 """One retry policy for both APIs: 429 (honouring Retry-After), 5xx (HTML bodies too) and
 network errors/timeouts are retried with jittered backoff inside a time budget; then TransientError.
+A request that is not idempotent (a create) is resent only after a failure proving it did nothing.
 """
 
 from __future__ import annotations
@@ -23,7 +24,14 @@ from tenacity import (
 from chalicelib.errors import TransientError
 from chalicelib.observability import count, logger, redact
 
-RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
+# 501 and 505 say the server will never do it; every other 5xx (Cloudflare's 52x too) may pass.
+PERMANENT_5XX = frozenset({501, 505})
+
+
+def is_transient(status: int) -> bool:
+    return status == 429 or (status >= 500 and status not in PERMANENT_5XX)
+
+
 _METRIC_NAMES = {"ghl": "Ghl", "calltools": "CallTools"}
 
 
@@ -79,9 +87,13 @@ class RetryPolicy:
         self, system: str, request: Callable[[], httpx.Response], *, idempotent: bool = True
     ) -> httpx.Response:
         """With `idempotent` False, only failures that prove the server did nothing are retried
-        here (429, connection refused); anything else may have been applied and goes to the caller.
+        here (429, connection refused or timed out); a 5xx or a read timeout may hide work done,
+        so it becomes TransientError at once and the caller decides how to find out.
         """
-        retry_status = RETRYABLE_STATUS if idempotent else frozenset({429})
+
+        def retry_status(status: int) -> bool:
+            return status == 429 if not idempotent else is_transient(status)
+
         # A refused or timed-out connection never carried the request.
         unsent: tuple[type[Exception], ...] = (httpx.ConnectError, httpx.ConnectTimeout)
         retry_errors = (httpx.TransportError,) if idempotent else unsent
@@ -89,7 +101,7 @@ class RetryPolicy:
         def attempt() -> httpx.Response:
             count(f"{_METRIC_NAMES.get(system, system)}ApiCalls")
             response = request()
-            if response.status_code in retry_status:
+            if retry_status(response.status_code):
                 raise RetryableResponse(response)
             return response
 
@@ -117,7 +129,7 @@ class RetryPolicy:
             ) from exc
         except httpx.TransportError as exc:
             raise TransientError(f"{system} unreachable: {type(exc).__name__}") from exc
-        if not idempotent and response.status_code in RETRYABLE_STATUS:
+        if is_transient(response.status_code):  # only a non-idempotent request gets here
             raise TransientError(
                 f"{system} answered {response.status_code}; it may have acted, so not resent here"
             )

@@ -50,3 +50,9 @@ class RatePacer:
             until = self._clock() + seconds
             self._held_until = max(self._held_until, until)
             self._next = max(self._next, until + self._slack)
+
+
+def shared_burst(configured: int, total_rps: float, instances: int) -> int:
+    """Each instance's burst, so that all of them bursting at once stay within one second of the
+    shared rate (GHL's 100 / 10 s window keeps 20 calls of headroom over 8/s)."""
+    return max(1, min(configured, int(total_rps // max(1, instances))))
