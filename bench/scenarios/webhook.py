@@ -38,7 +38,7 @@ STACK_LATENCY_MS = 100.0
 E2E_WARMUP = 2  # the first contacts also resolve the bucket and probe the bucket method
 E2E_SAMPLES, E2E_SAMPLES_UNPACED = 60, 30
 # Webhooks one at a time, each this long after the previous contact landed: at the default pace
-# (2.5 CallTools calls/s per consumer, burst 2) the pacer is idle again, as between a sales team's
+# (2.5 CallTools calls/s per consumer, burst 3) the pacer is idle again, as between a sales team's
 # tag changes. Back to back (gap 0) the stream runs at the pacing limit instead.
 E2E_GAP_SECONDS = 1.0
 E2E_TIMEOUT = 30.0
@@ -210,7 +210,7 @@ def run() -> ScenarioResult:
         f"the webhook's own 200 took p50 {seconds(percentile(paced['ack'], 50))}",
         "a new contact costs 1 GHL re-read + 3 CallTools calls (see percontact); with the "
         "defaults CallTools is paced at CALLTOOLS_MAX_RPS / CONSUMER_MAX_CONCURRENCY = 2.5/s "
-        "with a burst of 2, so back to back the pacer, not the code, sets the pace",
+        "with a burst of 3, so back to back the pacer, not the code, sets the pace",
     ]
     return ScenarioResult(
         name="webhook",

@@ -53,6 +53,7 @@ class RatePacer:
 
 
 def shared_burst(configured: int, total_rps: float, instances: int) -> int:
-    """Each instance's burst, so that all of them bursting at once stay within one second of the
-    shared rate (GHL's 100 / 10 s window keeps 20 calls of headroom over 8/s)."""
-    return max(1, min(configured, int(total_rps // max(1, instances))))
+    """Each instance's burst, lowered so that every instance bursting at once adds at most one
+    second's worth of the shared rate beyond the even spacing (GHL's 100 / 10 s window leaves 20
+    calls of headroom over 8/s; CallTools publishes no window)."""
+    return max(1, min(configured, 1 + int(total_rps // max(1, instances))))
