@@ -11,9 +11,9 @@ CONSUMER_MAX_CONCURRENCY ?=
 
 .PHONY: run test lint typecheck unit fmt clean chaos package deploy bench audit
 
+# pip stays below 26.3: chalice 1.34, whose packager drives pip, requires that.
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
-	# chalice 1.34 (its packager drives pip) requires pip<26.3.
 	$(BIN)/pip install --disable-pip-version-check -q --upgrade "pip<26.3"
 	$(BIN)/pip install --disable-pip-version-check -q -r requirements-dev.txt
 	touch $(STAMP)
