@@ -39,10 +39,8 @@ def test_timeouts_are_retried(service: Service):
     assert service.in_bucket(CONTACT_ID)
 
 
-def test_a_create_whose_reply_is_lost_is_adopted_not_repeated(
-    service: Service, monkeypatch: pytest.MonkeyPatch
-):
-    """CallTools made the contact but the reply never came: the retry finds it by phone."""
+def lose_next_create_reply(service: Service, monkeypatch: pytest.MonkeyPatch) -> None:
+    """CallTools makes the next contact created, but its reply never arrives (client timeout)."""
     service.calltools.timeout_seconds = 1.5  # longer than the client's 1 s timeout
     api = service.container.calltools
     create = api.create_contact
@@ -53,6 +51,13 @@ def test_a_create_whose_reply_is_lost_is_adopted_not_repeated(
         return create(*args, **kwargs)
 
     monkeypatch.setattr(api, "create_contact", lose_the_reply)
+
+
+def test_a_create_whose_reply_is_lost_is_adopted_not_repeated(
+    service: Service, monkeypatch: pytest.MonkeyPatch
+):
+    """CallTools made the contact but the reply never came: the retry finds it by phone."""
+    lose_next_create_reply(service, monkeypatch)
     service.post(tagged("cold lead"))
     poller = service.drain()
     assert poller.failed_invocations == 1 and service.calltools.fault_counts == {"lost_reply": 1}
@@ -67,16 +72,7 @@ def test_a_lost_create_followed_by_dnd_leaves_nothing_in_the_bucket(
     """What the lost reply made must not be dialled when the contact turns DND before the retry."""
     contacts_event(service, 1)  # another contact first: the bucket method is known by then
     service.drain()
-    service.calltools.timeout_seconds = 1.5
-    api = service.container.calltools
-    create = api.create_contact
-
-    def lose_the_reply(*args: Any, **kwargs: Any) -> Any:
-        monkeypatch.setattr(api, "create_contact", create)
-        service.calltools.script_faults(["lost_reply"])
-        return create(*args, **kwargs)
-
-    monkeypatch.setattr(api, "create_contact", lose_the_reply)
+    lose_next_create_reply(service, monkeypatch)
     service.post(tagged("cold lead"))
     service.poller().poll_once(0)  # the create's reply is lost: the record fails
     mine = {c["id"] for c in service.calltools.contacts() if c["ghl_contact_id"] == CONTACT_ID}
