@@ -17,7 +17,7 @@ from sandbox.aws import Resources, ensure_resources
 from sandbox.calltools_server import CallToolsSandbox
 from sandbox.ghl_server import GhlSandbox
 from sandbox.poller import SqsPoller
-from tests.helpers import LOCATION_ID, GhlMirror, Signer, dumps
+from tests.helpers import LOCATION_ID, GhlMirror, Signer, dumps, use_moto_env
 
 WORKFLOW_SECRET = "wf-secret-for-tests"
 ADMIN_TOKEN = "admin-token-for-tests"
@@ -131,30 +131,23 @@ class Service:
 def service(
     monkeypatch: pytest.MonkeyPatch, ghl: GhlSandbox, calltools: CallToolsSandbox, signer: Signer
 ) -> Iterator[Service]:
-    env = {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_REGION": "us-east-1",
-        "GHL_LOCATION_ID": LOCATION_ID,
-        "GHL_WEBHOOK_PUBLIC_KEYS": signer.public_pem,
-        "GHL_WORKFLOW_SECRET": WORKFLOW_SECRET,
-        "ADMIN_API_TOKEN": ADMIN_TOKEN,
-        "GHL_API_BASE_URL": ghl.url,
-        "GHL_API_TOKEN": ghl.token,
-        "CALLTOOLS_API_BASE_URL": calltools.base_url,
-        "CALLTOOLS_API_TOKEN": calltools.token,
-        "HTTP_TIMEOUT_SECONDS": "1",
+    use_moto_env(
+        monkeypatch,
+        GHL_LOCATION_ID=LOCATION_ID,
+        GHL_WEBHOOK_PUBLIC_KEYS=signer.public_pem,
+        GHL_WORKFLOW_SECRET=WORKFLOW_SECRET,
+        ADMIN_API_TOKEN=ADMIN_TOKEN,
+        GHL_API_BASE_URL=ghl.url,
+        GHL_API_TOKEN=ghl.token,
+        CALLTOOLS_API_BASE_URL=calltools.base_url,
+        CALLTOOLS_API_TOKEN=calltools.token,
+        HTTP_TIMEOUT_SECONDS="1",
         # chalice.test gives the consumer a 3 s context; let it start every record.
-        "BATCH_TIME_RESERVE_SECONDS": "0",
+        BATCH_TIME_RESERVE_SECONDS="0",
         # Pacing is tested on its own; here it would only slow the suite down.
-        "CALLTOOLS_MAX_RPS": "1000",
-        "GHL_MAX_RPS": "1000",
-    }
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "SYNC_RULES", "GHL_APP_ID"):
-        monkeypatch.delenv(name, raising=False)
+        CALLTOOLS_MAX_RPS="1000",
+        GHL_MAX_RPS="1000",
+    )
     with mock_aws():
         container = wiring.reset()
         resources = ensure_resources(

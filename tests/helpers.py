@@ -22,6 +22,25 @@ LOCATION_ID = "Lc9Xw2TqB7mR4dNs8KfA"
 CONTACT_ID = "p4Rk2VtQ8mZs1LwY7nHc"
 
 
+# Fake credentials for moto, and settings a developer's shell must not leak into a test.
+MOTO_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
+}
+LEAKY_ENV = ("AWS_ENDPOINT_URL", "AWS_PROFILE", "SYNC_RULES", "GHL_APP_ID", "SYNC_QUEUE_ARN")
+
+
+def use_moto_env(monkeypatch: Any, **settings: str) -> None:
+    """Point boto3 at moto's fake credentials, with these settings and none of LEAKY_ENV."""
+    for name, value in {**MOTO_ENV, **settings}.items():
+        monkeypatch.setenv(name, value)
+    for name in LEAKY_ENV:
+        if name not in settings:
+            monkeypatch.delenv(name, raising=False)
+
+
 def scripted_calltools(handler: Any, method: str = "auto") -> CallToolsHttpApi:
     """The real CallTools client answering from `handler` (httpx.MockTransport), unpaced and
     without back-off sleeps."""

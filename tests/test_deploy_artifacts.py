@@ -32,7 +32,7 @@ from chalicelib import wiring
 from chalicelib.settings import Settings
 from scripts import package as packaging
 from tests.conftest import WORKFLOW_SECRET, body_json
-from tests.helpers import CONTACT_ID, LOCATION_ID, Signer, dumps, tagged
+from tests.helpers import CONTACT_ID, LOCATION_ID, Signer, dumps, tagged, use_moto_env
 
 ROOT = Path(__file__).resolve().parent.parent
 INFRA = ROOT / "infra" / "template.yaml"
@@ -513,16 +513,7 @@ def test_package_refuses_another_stages_queue(tmp_path):
 
 @pytest.mark.filterwarnings("ignore:Tried to parse AWS::")
 def test_webhook_lands_in_the_queue_created_by_the_stack(monkeypatch, signer: Signer):
-    base_env = {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_REGION": "us-east-1",
-    }
-    for name, value in base_env.items():
-        monkeypatch.setenv(name, value)
-    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "SYNC_RULES", "GHL_APP_ID", "SYNC_QUEUE_ARN"):
-        monkeypatch.delenv(name, raising=False)
+    use_moto_env(monkeypatch)
 
     with mock_aws():
         cloudformation = boto3.client("cloudformation", region_name="us-east-1")
