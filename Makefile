@@ -36,12 +36,12 @@ unit: $(STAMP)
 
 test: lint typecheck unit
 
-# The full chaos run (about 13,000 deliveries per SQS configuration; slow: moto and the sandboxes
-# are in process). Writes bench/chaos.json, which `python -m bench.readme` quotes in the README.
+# The full chaos run (about 13,000 deliveries per SQS configuration, the two configurations side by
+# side; slow: moto and the sandboxes are in process). Writes bench/chaos.json, which `python -m bench.readme` quotes in the README.
 chaos: $(STAMP)
 	rm -f bench/chaos.json
 	CHAOS_CONTACTS=$${CHAOS_CONTACTS:-2000} CHAOS_REPORT=bench/chaos.json \
-		$(BIN)/python -m pytest -q -p no:logging tests/test_chaos.py
+		$(BIN)/python -m pytest -q -p no:logging -n 2 tests/test_chaos.py
 
 # Known vulnerabilities in every installed package (PyPI's JSON API or OSV). Not in `make test`:
 # it needs those services, and a machine that reaches only a package mirror cannot audit anything
