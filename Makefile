@@ -68,6 +68,6 @@ deploy: $(STAMP)
 		scripts/deploy.sh
 
 # Benchmarks against a seed-style batch baseline: one table, bench/results.json (bench/README.md).
-# About 15 minutes on 2 cores; not part of `make test`.
+# About 12 minutes on 2 cores; not part of `make test`.
 bench: $(STAMP)
 	$(BIN)/python -m bench
