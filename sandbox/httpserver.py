@@ -395,7 +395,10 @@ class SandboxServer:
                 self._dispatch(req, api=True)
             fault = "timeout"
         if fault is not None:
-            h.send(*_encode(self._fault_response(fault)))
+            resp = self._fault_response(fault)  # outside the lock: a "timeout" stalls here
+            with self._lock:  # a fault reply carries the server's usual headers (rate limits)
+                encoded = _encode(self._after_request(req, resp))
+            h.send(*encoded)
             return
         with self._lock:
             encoded = _encode(self._dispatch(req, api=True))

@@ -151,6 +151,9 @@ def test_chaos_converges(
     service.calltools.timeout_seconds = 1.5  # a "timeout" outlasts the client's 1 s
     service.calltools.set_fault_rate(0.1, kinds=faults, seed=3)
     service.ghl.set_fault_rate(0.1, kinds=["429"], seed=4)
+    # GHL announces its rate window on every reply and the client holds off for that long after a
+    # 429; a 1 s window (GHL's is 10 s) keeps the run's waiting in proportion.
+    service.ghl.rate_limit = (1_000_000, 1.0)
     # A failed batch comes back after a pause, as after a visibility timeout: long enough for a
     # killed worker's contact lease (1 s here) and in-flight dedup record (the 3 s test context)
     # to expire. With no pause at all, SQS's own redrive would dead-letter healthy messages.
