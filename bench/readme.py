@@ -71,7 +71,8 @@ def chaos_section(runs: dict[str, Any], stamp: str) -> str:
             f"{r['calltools_calls']:,} / {ct_faults:,} ({_counts(r['calltools_faults'])}) | "
             f"{r['ghl_calls']:,} / {sum(r['ghl_faults'].values()):,} | "
             f"{sum(r['kills'].values()):,} | {r['failed_invocations']:,} | "
-            f"{r['dead_lettered']} (all undialable) | {r['wall_seconds'] / 60:.1f} min |"
+            f"{r['dead_lettered']} (only the poisoned, undialable contacts) | "
+            f"{r['wall_seconds'] / 60:.1f} min |"
         )
     kills: dict[str, int] = {}
     for r in runs.values():
