@@ -22,7 +22,8 @@ def mask_email(value: str) -> str:
     return f"{local[:1]}***@{domain}"
 
 
-_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+# Captured, so that splitting on it keeps the ids, at the odd places of the result.
+_UUID = re.compile(r"([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})")
 
 
 def redact(text: str) -> str:
@@ -32,9 +33,7 @@ def redact(text: str) -> str:
     """
     text = _EMAIL.sub(lambda m: mask_email(m.group(0)), text)
     parts = _UUID.split(text)
-    ids = _UUID.findall(text)
-    masked = [_PHONE.sub(_mask_phone_run, part) for part in parts]
-    return "".join(p + (ids[i] if i < len(ids) else "") for i, p in enumerate(masked))
+    return "".join(p if i % 2 else _PHONE.sub(_mask_phone_run, p) for i, p in enumerate(parts))
 
 
 def _mask_phone_run(match: re.Match[str]) -> str:

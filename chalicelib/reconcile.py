@@ -182,8 +182,11 @@ class Reconciler:
                 plan = plan_sync(contact, rules, state, self._mapping)
                 if plan.is_noop:
                     continue  # in sync: costs nothing downstream
-                failed = state is not None and state.status == "failed"
-                if failed and state is not None and state.failed_fingerprint == fingerprint(plan):
+                if (
+                    state is not None
+                    and state.status == "failed"
+                    and state.failed_fingerprint == fingerprint(plan)
+                ):
                     continue  # failed with exactly this data already: not again every night
                 if state is not None and state.is_newer_than(event_time):
                     # Our state's clock and dateUpdated can disagree: let GHL settle it.

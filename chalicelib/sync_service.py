@@ -234,7 +234,6 @@ class ContactSync:
         ct = self._calltools
         ct_id = held.state.calltools_id
         removed: list[int] = []
-        added: list[int] = []
         # Removals first: a contact that must not be dialled leaves before anything else happens.
         for bucket_id in sorted(plan.remove_buckets & held.state.buckets):
             if ct_id is not None:
@@ -250,6 +249,7 @@ class ContactSync:
             # Remember the mapping at once, so a crash now cannot lead to a second contact.
             held.update(calltools_id=ct_id, field_hashes=dict(plan.field_hashes))
 
+        added = []
         for bucket_id in sorted(plan.desired_buckets - held.state.buckets):
             assert ct_id is not None
             ct.set_bucket_membership(ct_id, bucket_id, member=True)

@@ -8,6 +8,7 @@ are written there as JSON (the README's reliability section is made from them).
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -86,6 +87,7 @@ KILL_POINTS = {
 KILL_RATE = 0.01  # per call and side (before / after)
 
 
+@contextlib.contextmanager
 def chaotic(service: Service, rng: random.Random, kills: dict[str, int]) -> Iterator[None]:
     """Kill the consumer now and then: the runtime dies with the record half done."""
     originals: list[tuple[object, str, Any]] = []
@@ -108,9 +110,11 @@ def chaotic(service: Service, rng: random.Random, kills: dict[str, int]) -> Iter
         for name in names:
             originals.append((target, name, getattr(target, name)))
             setattr(target, name, dying(name, getattr(target, name)))
-    yield
-    for target, name, call in originals:
-        setattr(target, name, call)
+    try:
+        yield
+    finally:
+        for target, name, call in originals:
+            setattr(target, name, call)
 
 
 def write_report(report_batch_item_failures: bool, figures: dict[str, Any]) -> None:
@@ -169,7 +173,7 @@ def test_chaos_converges(
 
     poller._handler = invoke
     kills: dict[str, int] = {}
-    for _ in chaotic(service, rng, kills):
+    with chaotic(service, rng, kills):
         # Deliveries arrive in waves while the consumer works (moto's SQS also slows down with
         # every message it holds: each send walks the whole queue).
         for wave in range(0, len(delivered), WAVE):

@@ -73,17 +73,20 @@ class Stack:
             self.info["url"] + "/webhook/ghl", content=raw, headers=signer.headers(raw), timeout=10
         )
 
-    def queue_empty(self) -> bool:
+    def sqs(self) -> Any:
+        """A client of the stack's own moto server."""
         import boto3
 
-        sqs = boto3.client(
+        return boto3.client(
             "sqs",
             endpoint_url=self.info["aws_endpoint_url"],
             region_name="us-east-1",
             aws_access_key_id="testing",
             aws_secret_access_key="testing",
         )
-        attrs = sqs.get_queue_attributes(
+
+    def queue_empty(self) -> bool:
+        attrs = self.sqs().get_queue_attributes(
             QueueUrl=self.info["queue_url"],
             AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
         )["Attributes"]
@@ -255,15 +258,7 @@ def test_doctor_names_the_failing_check(stack: Stack, env: dict[str, str], faili
 
 
 def test_dlq_list_shows_reasons_and_redrive_moves_back(stack: Stack):
-    import boto3
-
-    sqs = boto3.client(
-        "sqs",
-        endpoint_url=stack.info["aws_endpoint_url"],
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    sqs = stack.sqs()
     sqs.send_message(QueueUrl=stack.info["queue_url"], MessageBody='{"not": "a sync message"}')
     listed = wait_for(
         lambda: "invalid message" in (out := cli(stack, "dlq", "list").stdout) and out,

@@ -142,13 +142,15 @@ class DynamoStateStore:
             request: dict[str, Any] = {
                 self._table.name: {"Keys": list(keys[start : start + 100]), "ConsistentRead": True}
             }
+            throttled = 0
             while request:
                 reply = client.batch_get_item(RequestItems=request)
                 self.calls += 1
                 yield from (dict(i) for i in reply.get("Responses", {}).get(self._table.name, []))
                 request = dict(reply.get("UnprocessedKeys") or {})
                 if request:  # throttled: back off before asking again
-                    time.sleep(min(2.0, 0.05 * 2 ** min(self.calls % 8, 5)))
+                    time.sleep(min(2.0, 0.05 * 2 ** min(throttled, 5)))
+                    throttled += 1
 
     def get_many(self, contact_ids: Sequence[str]) -> dict[str, ContactState]:
         keys = [contact_key(i) for i in dict.fromkeys(contact_ids)]
