@@ -132,14 +132,24 @@ class CallToolsMatch:
     ghl_contact_id: str | None
 
 
+@dataclass(frozen=True)
+class CreatedContact:
+    id: int
+    # The buckets the create's reply shows the contact in; any others must be added separately.
+    buckets: frozenset[int] = frozenset()
+
+
 class CallToolsApi(Protocol):
     def resolve_bucket(self, bucket: str | int) -> tuple[int, str]: ...
 
     def find_contacts_by_phone(self, phone_e164: str) -> list[CallToolsMatch]: ...
 
-    def create_contact(self, fields: Mapping[str, str]) -> int:
-        """Create in no bucket. Never resent after a reply that may have been lost: a lost create
-        must leave at most an orphan outside every bucket, found by phone on the retry."""
+    def create_contact(
+        self, fields: Mapping[str, str], buckets: frozenset[int] = frozenset()
+    ) -> CreatedContact:
+        """Create, in `buckets` too where this account is known to take them on a create. Never
+        resent after a reply that may have been lost: the caller records the pending create
+        first and finds what it made by phone on the retry."""
         ...
 
     def update_contact(self, contact_id: int, fields: Mapping[str, str]) -> None: ...

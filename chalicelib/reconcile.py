@@ -203,7 +203,7 @@ class Reconciler:
                 )
             )
         sqs_calls = self._queue.send_many(outgoing) if outgoing else 0
-        members = [i for i in ids if states.get(i) and states[i].buckets]
+        members = [i for i in ids if states.get(i) and states[i].maybe_in]
         self._states.note_seen(run.id, run.pages, members)
 
         cursor = page.next_cursor
@@ -261,7 +261,7 @@ class Reconciler:
                 received_at=now,
             )
             for state in states
-            if state.buckets
+            if state.maybe_in
             and state.contact_id not in seen
             and not _touched_since(state, run.started_at)
         ]

@@ -17,6 +17,12 @@ class ContactState(BaseModel):
     calltools_id: int | None = None
     # Buckets *we* placed the contact in: only these are ever removed.
     buckets: frozenset[int] = frozenset()
+    # Buckets a write may have put the contact in without our hearing back (recorded before the
+    # write): removed like `buckets` when unwanted, added again (verified) when wanted.
+    pending_buckets: frozenset[int] = frozenset()
+    # Recorded before a create: the phone it was made with, so that a retry finds what a lost
+    # reply made (`calltools_id` is then still unknown). Cleared once the outcome is known.
+    pending_phone: str | None = None
     field_hashes: dict[str, str] = Field(default_factory=dict)
     # Time of the GHL data the state reflects (event timestamp, or when we re-read GHL).
     source_time: datetime | None = None
@@ -31,6 +37,16 @@ class ContactState(BaseModel):
     lease_owner: str | None = None
     # With status "failed": the fingerprint of the plan that failed (see sync_plan.fingerprint).
     failed_fingerprint: str | None = None
+
+    @property
+    def maybe_in(self) -> frozenset[int]:
+        """Every bucket the contact may be in because of us."""
+        return self.buckets | self.pending_buckets
+
+    @property
+    def create_unresolved(self) -> bool:
+        """A create was sent and its outcome never reached us."""
+        return self.pending_phone is not None and self.calltools_id is None
 
     def is_newer_than(self, event_time: datetime | None) -> bool:
         """True when the stored state reflects later GHL data than `event_time` (a stale event)."""

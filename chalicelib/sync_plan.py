@@ -38,11 +38,17 @@ class SyncPlan:
     field_hashes: Mapping[str, str] = field(default_factory=dict)
     # Why the contact belongs in no bucket, when it doesn't.
     exclusion: str | None = None
+    # A create's outcome never reached us: find what it made before deciding anything else.
+    recover_create: bool = False
 
     @property
     def is_noop(self) -> bool:
         return not (
-            self.add_buckets or self.remove_buckets or self.needs_contact or self.changed_fields
+            self.add_buckets
+            or self.remove_buckets
+            or self.needs_contact
+            or self.changed_fields
+            or self.recover_create
         )
 
 
@@ -106,7 +112,8 @@ def plan_sync(
     if not wanted and exclusion is None:
         exclusion = "no_matching_tag"
 
-    remove = state.buckets - wanted
+    remove = state.maybe_in - wanted
+    recover = state.create_unresolved
     if not wanted:
         # Out of every bucket: only take it out of ours; its CallTools fields no longer matter.
         return SyncPlan(
@@ -117,6 +124,7 @@ def plan_sync(
             needs_contact=False,
             field_hashes=dict(state.field_hashes),
             exclusion=exclusion,
+            recover_create=recover,
         )
 
     assert phone is not None  # no exclusion means a dialable phone
@@ -139,4 +147,5 @@ def plan_sync(
         changed_fields=changed,
         field_hashes=hashes,
         exclusion=None,
+        recover_create=recover,
     )

@@ -18,7 +18,7 @@ from chalicelib.errors import ConcurrentUpdate, ConfigurationError, NotFound, Pe
 from chalicelib.events import SyncMessage, scope_rejection, utcnow
 from chalicelib.observability import logger
 from chalicelib.phone import to_e164
-from chalicelib.ports import CallToolsApi, GhlApi, StateStore
+from chalicelib.ports import CallToolsApi, CallToolsMatch, GhlApi, StateStore
 from chalicelib.rules import ResolvedRule, Rule
 from chalicelib.state import ContactState
 from chalicelib.sync_plan import FieldMapping, SyncPlan, fingerprint, plan_sync
@@ -52,7 +52,7 @@ MAX_CLOCK_SKEW = timedelta(minutes=5)
 
 
 class _Held:
-    """The contact's state while we hold its lease; every update is written at once."""
+    """The contact's state while we hold its lease: `update` writes at once, `note` later."""
 
     def __init__(self, store: StateStore, state: ContactState) -> None:
         self._store = store
@@ -60,6 +60,11 @@ class _Held:
 
     def update(self, **changes: Any) -> None:
         self.state = self._store.save(self.state.model_copy(update=changes), keep_lease=True)
+
+    def note(self, **changes: Any) -> None:
+        """Change the state in memory only: written by the next update, the final save, or the
+        release after a failure. A crash before then is covered by what was written before."""
+        self.state = self.state.model_copy(update=changes)
 
 
 class RuleBook:
@@ -205,7 +210,13 @@ class ContactSync:
                 logger.warning(
                     "CallTools contact vanished; recreating", extra={"contact_id": contact.id}
                 )
-                held.update(calltools_id=None, buckets=frozenset(), field_hashes={})
+                held.update(
+                    calltools_id=None,
+                    buckets=frozenset(),
+                    pending_buckets=frozenset(),
+                    pending_phone=None,
+                    field_hashes={},
+                )
                 fresh = plan_sync(contact, self._rulebook.resolved(), None, self._mapping)
                 return self._apply_held(contact, fresh, held, base)
         except PermanentError as exc:
@@ -230,34 +241,49 @@ class ContactSync:
     def _apply_held(
         self, contact: Contact, plan: SyncPlan, held: _Held, base: ContactState
     ) -> SyncOutcome:
-        """Apply `plan`, writing each bucket change to the state as soon as CallTools confirmed it."""
+        """Apply `plan`. Every write that could put the contact in a bucket is recorded as pending
+        before it is sent, so that a lost reply or a crash cannot leave it in the dialler
+        unknown to us; a removal is recorded once CallTools confirmed it."""
         ct = self._calltools
+        if plan.recover_create:
+            self._recover_create(contact, held)
+            plan = plan_sync(contact, self._rulebook.resolved(), held.state, self._mapping)
         ct_id = held.state.calltools_id
         removed: list[int] = []
         # Removals first: a contact that must not be dialled leaves before anything else happens.
-        for bucket_id in sorted(plan.remove_buckets & held.state.buckets):
+        for bucket_id in sorted(plan.remove_buckets & held.state.maybe_in):
             if ct_id is not None:
                 ct.set_bucket_membership(ct_id, bucket_id, member=False)
-            held.update(buckets=held.state.buckets - {bucket_id})
+            held.update(
+                buckets=held.state.buckets - {bucket_id},
+                pending_buckets=held.state.pending_buckets - {bucket_id},
+            )
             removed.append(bucket_id)
         if ct_id is not None and plan.changed_fields:
             ct.update_contact(ct_id, plan.changed_fields)
             held.update(field_hashes=dict(plan.field_hashes))
 
+        placed: frozenset[int] = frozenset()
         if ct_id is None and plan.desired_buckets:
-            ct_id = self._ensure_contact(contact, plan)
-            # Remember the mapping at once, so a crash now cannot lead to a second contact.
-            held.update(calltools_id=ct_id, field_hashes=dict(plan.field_hashes))
-
-        added = []
-        for bucket_id in sorted(plan.desired_buckets - held.state.buckets):
+            ct_id, placed = self._ensure_contact(contact, plan, held)
+        to_add = plan.desired_buckets - held.state.buckets
+        if to_add - held.state.pending_buckets:
+            held.update(pending_buckets=held.state.pending_buckets | to_add)
+        for bucket_id in sorted(to_add):
             assert ct_id is not None
             ct.set_bucket_membership(ct_id, bucket_id, member=True)
-            held.update(buckets=held.state.buckets | {bucket_id})
-            added.append(bucket_id)
+            held.note(
+                buckets=held.state.buckets | {bucket_id},
+                pending_buckets=held.state.pending_buckets - {bucket_id},
+            )
+        added = sorted(placed | to_add)
 
         final = held.state.model_copy(
             update={
+                "calltools_id": ct_id,
+                # Every bucket once pending is now confirmed in, or removed.
+                "pending_buckets": frozenset(),
+                "pending_phone": None,
                 "source_time": base.source_time,
                 "dnd": base.dnd,
                 "field_hashes": dict(plan.field_hashes),
@@ -282,26 +308,66 @@ class ContactSync:
             "synced", contact.id, ct_id, tuple(added), tuple(removed), plan.exclusion
         )
 
-    def _ensure_contact(self, contact: Contact, plan: SyncPlan) -> int:
-        """Adopt the CallTools contact with exactly this phone, or create one. The create carries
-        no bucket: if its reply is lost, what it made is in no bucket, so a DND or untag that comes
-        before the retry cannot leave it in the dialler unknown to our state."""
+    def _ensure_contact(
+        self, contact: Contact, plan: SyncPlan, held: _Held
+    ) -> tuple[int, frozenset[int]]:
+        """Adopt the CallTools contact with exactly this phone, or create one, in the plan's
+        buckets where the account allows. Returns its id and the buckets the create confirmed."""
         phone = to_e164(contact.phone, self._mapping.default_region)
         assert phone is not None  # a plan with buckets has a dialable phone
-        matches = [
-            m
-            for m in self._calltools.find_contacts_by_phone(phone)
-            if not m.ghl_contact_id or m.ghl_contact_id == contact.id
+        matches = self._own_matches(phone, contact.id)
+        if matches:
+            self._calltools.update_contact(matches[0].id, plan.fields)
+            held.note(calltools_id=matches[0].id)
+            return matches[0].id, frozenset()
+        # Before the POST: a reply lost now leaves a contact, perhaps in these buckets, that the
+        # retry finds by this phone (`_recover_create`), whatever GHL says by then.
+        held.update(
+            pending_phone=phone,
+            pending_buckets=held.state.pending_buckets | plan.desired_buckets,
+            field_hashes=dict(plan.field_hashes),
+        )
+        try:
+            created = self._calltools.create_contact(plan.fields, plan.desired_buckets)
+        except PermanentError:
+            held.note(pending_phone=None, pending_buckets=frozenset())  # refused: nothing made
+            raise
+        placed = created.buckets & plan.desired_buckets
+        held.note(
+            calltools_id=created.id,
+            pending_phone=None,
+            buckets=held.state.buckets | placed,
+            pending_buckets=held.state.pending_buckets - placed,
+        )
+        return created.id, placed
+
+    def _recover_create(self, contact: Contact, held: _Held) -> None:
+        """A create went out and its answer never came back: adopt what it made, if anything.
+        Its buckets stay pending, so the plan made next removes or re-adds them (verified)."""
+        assert held.state.pending_phone is not None
+        matches = self._own_matches(held.state.pending_phone, contact.id)
+        if matches:
+            logger.info(
+                "adopting the contact an unanswered create made",
+                extra={"contact_id": contact.id, "calltools_id": matches[0].id},
+            )
+            held.update(calltools_id=matches[0].id, pending_phone=None)
+        else:
+            held.update(pending_phone=None, pending_buckets=frozenset())
+
+    def _own_matches(self, phone: str, contact_id: str) -> list[CallToolsMatch]:
+        """The CallTools contact with this phone that is, or may be, this GHL contact: one that
+        carries our GHL id wins over those that carry none; several are a conflict."""
+        found = self._calltools.find_contacts_by_phone(phone)
+        matches = [m for m in found if m.ghl_contact_id == contact_id] or [
+            m for m in found if not m.ghl_contact_id
         ]
         if len(matches) > 1:
             ids = ", ".join(str(m.id) for m in matches)
             raise PermanentError(
                 f"several CallTools contacts share this phone ({ids}); not guessing"
             )
-        if matches:
-            self._calltools.update_contact(matches[0].id, plan.fields)
-            return matches[0].id
-        return self._calltools.create_contact(plan.fields)
+        return matches
 
     def _release(self, held: ContactState) -> None:
         """Best effort: free the lease so the retry need not wait for it to expire."""

@@ -9,9 +9,9 @@ from datetime import datetime
 from typing import Any
 
 from chalicelib.contact import Contact
-from chalicelib.errors import ConcurrentUpdate, NotFound, PermanentError
+from chalicelib.errors import ConcurrentUpdate, NotFound, PermanentError, TransientError
 from chalicelib.events import QueueMessage, SyncMessage
-from chalicelib.ports import AuthResult, CallToolsMatch, SearchPage
+from chalicelib.ports import AuthResult, CallToolsMatch, CreatedContact, SearchPage
 from chalicelib.runs import Run, RunActive
 from chalicelib.state import ContactState
 
@@ -97,6 +97,10 @@ class FakeCallTools:
     undialable: set[str] = field(default_factory=set)
     # Raise this once from the next call of the named method.
     fail_next: dict[str, Exception] = field(default_factory=dict)
+    # Replies to lose once (the write is applied, then the caller times out): "create_reply".
+    lose_next: set[str] = field(default_factory=set)
+    # Whether a create puts the contact in the buckets it asks for (calltools.md §7: unknown).
+    create_takes_buckets: bool = False
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(48000000))
 
     def _call(self, name: str, arg: Any) -> None:
@@ -123,13 +127,21 @@ class FakeCallTools:
             if c.get("mobile_phone_number") == phone_e164
         ]
 
-    def create_contact(self, fields: Mapping[str, str]) -> int:
+    def create_contact(
+        self, fields: Mapping[str, str], buckets: frozenset[int] = frozenset()
+    ) -> CreatedContact:
         self._call("create", dict(fields))
         if fields.get("mobile_phone_number") in self.undialable:
             raise PermanentError("CallTools POST contacts/: 400 not dialable")
         cid = next(self._ids)
         self.contacts[cid] = dict(fields)
-        return cid
+        placed = buckets if self.create_takes_buckets else frozenset()
+        for bucket_id in placed:
+            self.members.setdefault(bucket_id, set()).add(cid)
+        if "create_reply" in self.lose_next:  # made (and placed), but the reply never came
+            self.lose_next.discard("create_reply")
+            raise TransientError("CallTools POST contacts/: read timeout")
+        return CreatedContact(cid, frozenset(placed))
 
     def update_contact(self, contact_id: int, fields: Mapping[str, str]) -> None:
         self._call("update", (contact_id, dict(fields)))

@@ -12,6 +12,7 @@ import pytest
 
 from chalicelib.adapters.calltools_api import CallToolsHttpApi
 from chalicelib.errors import ConfigurationError, PermanentError, TransientError
+from chalicelib.ports import CreatedContact
 from tests.helpers import scripted_calltools
 
 BUCKET = 70412
@@ -41,10 +42,45 @@ def contact(cid: int, buckets: list[int]) -> httpx.Response:
     return httpx.Response(200, json={"id": cid, "buckets": [{"id": b} for b in buckets]})
 
 
-def test_create_carries_no_bucket():
+def test_create_carries_its_buckets_where_patch_add_buckets_works_and_reports_them():
+    account = Account(lambda m, p, body: contact(7, body["add_buckets"]))
+    created = account.api("contact_patch").create_contact(FIELDS, frozenset({BUCKET}))
+    assert created == CreatedContact(7, frozenset({BUCKET}))
+    assert account.requests == [("POST", "/api/contacts/", {**FIELDS, "add_buckets": [BUCKET]})]
+
+
+@pytest.mark.parametrize("method", ["auto", "bucket_patch", "contactbuckets"])
+def test_create_carries_no_bucket_unless_patch_add_buckets_is_known_to_work(method: str):
     account = Account(lambda m, p, body: contact(7, []))
-    assert account.api("contact_patch").create_contact(FIELDS) == 7
+    created = account.api(method).create_contact(FIELDS, frozenset({BUCKET}))
+    assert created == CreatedContact(7, frozenset())
     assert account.requests == [("POST", "/api/contacts/", FIELDS)]
+
+
+def test_a_create_that_ignores_its_buckets_reports_none_and_later_creates_carry_none():
+    account = Account(lambda m, p, body: contact(7, []))
+    api = account.api("contact_patch")
+    assert api.create_contact(FIELDS, frozenset({BUCKET})).buckets == frozenset()
+    assert api.create_contact(FIELDS, frozenset({BUCKET})).buckets == frozenset()
+    assert [body for _, _, body in account.requests] == [
+        {**FIELDS, "add_buckets": [BUCKET]},
+        FIELDS,
+    ]
+
+
+def test_a_merged_create_names_the_contact_and_confirms_no_bucket():
+    merged = httpx.Response(200, json={"duplicate_contacts": [48213907]})
+    account = Account(lambda m, p, body: merged)
+    created = account.api("contact_patch").create_contact(FIELDS, frozenset({BUCKET}))
+    assert created == CreatedContact(48213907, frozenset())
+
+
+def test_a_create_reply_naming_no_contact_is_left_to_the_retry_not_given_up():
+    """It may have made one: the retry's search by phone finds it."""
+    account = Account(lambda m, p, body: httpx.Response(201, json={"ok": True}))
+    with pytest.raises(TransientError, match="neither id"):
+        account.api("contact_patch").create_contact(FIELDS)
+    assert len(account.requests) == 1
 
 
 def test_contact_patch_write_is_verified_from_its_reply_in_one_call():
@@ -148,7 +184,7 @@ def test_create_is_not_resent_when_it_may_have_happened(failure: Any):
 def test_create_is_resent_when_it_certainly_did_not_happen(first: Any):
     replies = [first, contact(7, [])]
     account = Account(lambda m, p, body: replies.pop(0))
-    assert account.api("contact_patch").create_contact(FIELDS) == 7
+    assert account.api("contact_patch").create_contact(FIELDS).id == 7
     assert len(account.requests) == 2
 
 

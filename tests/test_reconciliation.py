@@ -155,6 +155,35 @@ def test_contacts_that_left_are_removed(world: Service):
     assert actual_members(world) == desired_members(world)
 
 
+def test_a_create_never_answered_is_found_and_removed_when_the_contact_left(world: Service):
+    """State knows only that a create went out (the reply was lost, then the worker died); GHL
+    untags the contact with no webhook. The run's "left" check must still take it out."""
+    c = world.container
+    cid = sorted(desired_members(world))[0]
+    synced = synced_state(world.ghl, world.calltools, cid, c.rulebook.resolved(), c.field_mapping)
+    data = world.ghl.contact(cid)
+    assert synced is not None and BUCKET in synced.buckets and data is not None
+    pending = synced.model_copy(
+        update={
+            "calltools_id": None,
+            "buckets": frozenset(),
+            "pending_buckets": synced.buckets,
+            "pending_phone": to_e164(data["phone"]),
+            "status": "new",
+        }
+    )
+    c.dynamodb.Table(c.settings.state_table_name).put_item(Item=to_item(pending, 1))
+    assert cid in actual_members(world)
+    world.ghl.set_tags(cid, ["facebook lead"])
+    run_id = trigger(world)
+    world.drain(deadline_seconds=120)
+    assert run_record(world, run_id).removed == 1
+    assert cid not in actual_members(world)
+    state = c.state_store.get(cid)
+    assert state is not None and state.calltools_id == synced.calltools_id
+    assert not state.pending_buckets and state.pending_phone is None
+
+
 def test_interrupted_run_resumes_at_the_next_page(world: Service, monkeypatch: pytest.MonkeyPatch):
     """Each step walks one page; page 3's search fails past its retries; the run resumes there."""
     reconciler = world.container.reconciler

@@ -58,6 +58,7 @@ def test_progress_before_a_failure_is_recorded():
     w.ct.set_bucket_membership = original  # type: ignore[method-assign]
     state = w.store.get(CONTACT_ID)
     assert state is not None and state.buckets == {70412} and state.lease_until is None
+    assert state.pending_buckets == {70500}  # the failed add may have happened: removed on DND
     w.deliver(ghl_event("ContactDndUpdate"))
     assert not w.ct.bucket_of(70412)
 

@@ -40,6 +40,8 @@ def applied(plan_state: ContactState, contact_: Contact) -> ContactState:
         update={
             "calltools_id": plan_state.calltools_id or (99 if plan.desired_buckets else None),
             "buckets": frozenset(buckets),
+            "pending_buckets": frozenset(),
+            "pending_phone": None,
             "field_hashes": dict(plan.field_hashes),
         }
     )
@@ -121,7 +123,15 @@ states = st.builds(
     contact_id=st.just("c1"),
     calltools_id=st.one_of(st.none(), st.just(7)),
     buckets=st.frozensets(st.sampled_from([1, 2, 3])),
-).map(lambda s: s if s.calltools_id else s.model_copy(update={"buckets": frozenset()}))
+    pending_buckets=st.frozensets(st.sampled_from([1, 2, 3])),
+    pending_phone=st.one_of(st.none(), st.just(PHONE)),
+).map(
+    lambda s: (
+        s.model_copy(update={"pending_phone": None})
+        if s.calltools_id
+        else s.model_copy(update={"buckets": frozenset()})
+    )
+)
 
 
 @given(contacts, states)
@@ -134,7 +144,7 @@ def test_property_never_adds_an_excluded_contact(c, state):
 @given(contacts, states)
 def test_property_only_removes_buckets_we_placed(c, state):
     plan = plan_sync(c, RULES, state, MAPPING)
-    assert plan.remove_buckets <= state.buckets
+    assert plan.remove_buckets <= state.buckets | state.pending_buckets
     assert not (plan.add_buckets & plan.remove_buckets)
 
 
@@ -142,3 +152,20 @@ def test_property_only_removes_buckets_we_placed(c, state):
 def test_property_applying_a_plan_converges(c, state):
     after = applied(state, c)
     assert plan_sync(c, RULES, after, MAPPING).is_noop
+
+
+@given(contacts, states)
+def test_property_a_create_never_answered_is_resolved_before_anything_else(c, state):
+    plan = plan_sync(c, RULES, state, MAPPING)
+    assert plan.recover_create == (state.pending_phone is not None)
+    if state.pending_phone:
+        assert not plan.is_noop
+
+
+def test_a_bucket_a_write_may_have_reached_is_removed_when_unwanted_and_re_added_when_wanted():
+    state = applied(ContactState(contact_id="c1"), contact(tags=("hot lead",)))
+    maybe = state.model_copy(update={"pending_buckets": frozenset({1})})
+    assert plan_sync(contact(tags=("hot lead",)), RULES, maybe, MAPPING).remove_buckets == {1}
+    assert plan_sync(
+        contact(tags=("cold lead", "hot lead")), RULES, maybe, MAPPING
+    ).add_buckets == {1}

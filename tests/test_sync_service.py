@@ -215,3 +215,86 @@ def test_contact_deleted_by_hand_in_calltools_is_recreated(world: World):
 def test_permanent_error_type_is_not_retried(world: World):
     world.ct.fail_next["create"] = PermanentError("400 bad")
     assert world.deliver(tagged("cold lead")) == "failed"
+
+
+# --- creates that carry their buckets (PATCH add_buckets works on the account) -----------------
+
+
+@pytest.fixture
+def carrying() -> World:
+    world = World()
+    world.ct.create_takes_buckets = True
+    return world
+
+
+def test_a_create_that_carries_the_bucket_needs_no_separate_add(carrying: World):
+    assert carrying.deliver(tagged("cold lead")) == "synced"
+    assert carrying.in_bucket()
+    assert [name for name, _ in carrying.ct.calls] == ["find", "create"]
+    state = carrying.store.get(CONTACT_ID)
+    assert state is not None and state.buckets == {70412}
+    assert state.pending_buckets == frozenset() and state.pending_phone is None
+
+
+def test_a_create_whose_reply_is_lost_leaves_a_pending_record_naming_its_phone(carrying: World):
+    carrying.ct.lose_next.add("create_reply")
+    with pytest.raises(TransientError):
+        carrying.deliver(tagged("cold lead"))
+    state = carrying.store.get(CONTACT_ID)
+    assert state is not None and state.calltools_id is None and state.lease_until is None
+    assert state.pending_phone == "+13125550147" and state.pending_buckets == {70412}
+
+
+def test_a_lost_create_is_adopted_by_the_retry_not_repeated(carrying: World):
+    carrying.ct.lose_next.add("create_reply")
+    body = tagged("cold lead")
+    with pytest.raises(TransientError):
+        carrying.deliver(body)
+    assert carrying.deliver(body) == "synced"
+    assert len(carrying.ct.contacts) == 1 and carrying.in_bucket()
+    state = carrying.store.get(CONTACT_ID)
+    assert state is not None and state.pending_phone is None and state.buckets == {70412}
+
+
+@pytest.mark.parametrize(
+    "event",
+    [ghl_event("ContactDndUpdate", dnd=True), tagged("other"), ghl_event("ContactDelete")],
+    ids=["dnd", "untagged", "deleted"],
+)
+def test_a_lost_create_is_undone_when_the_next_event_says_leave(
+    carrying: World, event: dict[str, Any]
+):
+    """The contact the lost reply made is in the bucket: our state must find it and take it out,
+    though the event alone plans nothing to remove."""
+    carrying.ct.lose_next.add("create_reply")
+    with pytest.raises(TransientError):
+        carrying.deliver(tagged("cold lead", at=ago(5)))
+    assert carrying.ct.bucket_of()  # what the lost reply made is in the dialler
+    if event["type"] == "ContactDndUpdate":
+        carrying.ghl.contacts[CONTACT_ID] = carrying.ghl.contacts[CONTACT_ID].model_copy(
+            update={"dnd_calls": True}
+        )
+    assert carrying.deliver(event) == "synced"
+    assert not carrying.ct.bucket_of()
+    assert len(carrying.ct.contacts) == 1 and carrying.ct.call_count("create") == 1
+    state = carrying.store.get(CONTACT_ID)
+    assert state is not None and state.calltools_id in carrying.ct.contacts
+    assert state.buckets == frozenset() and state.pending_buckets == frozenset()
+
+
+def test_a_create_that_never_arrived_is_sent_again(carrying: World):
+    """Failing before CallTools saw it: the retry's search finds nothing, so it creates once."""
+    carrying.ct.fail_next["create"] = TransientError("connection reset")
+    body = tagged("cold lead")
+    with pytest.raises(TransientError):
+        carrying.deliver(body)
+    assert not carrying.ct.contacts
+    assert carrying.deliver(body) == "synced"
+    assert len(carrying.ct.contacts) == 1 and carrying.in_bucket()
+
+
+def test_a_refused_create_leaves_nothing_pending(carrying: World):
+    carrying.ct.undialable.add("+13125550147")
+    assert carrying.deliver(tagged("cold lead")) == "failed"
+    state = carrying.store.get(CONTACT_ID)
+    assert state is not None and state.pending_phone is None and not state.pending_buckets

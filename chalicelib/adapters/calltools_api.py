@@ -19,7 +19,7 @@ from chalicelib.adapters.secrets import Provider, TokenAuth
 from chalicelib.errors import ConfigurationError, NotFound, PermanentError, TransientError
 from chalicelib.observability import logger
 from chalicelib.phone import to_e164
-from chalicelib.ports import CallToolsMatch
+from chalicelib.ports import CallToolsMatch, CreatedContact
 
 BUCKET_METHODS = ("contact_patch", "bucket_patch", "contactbuckets")
 PHONE_FIELDS = ("mobile_phone_number", "home_phone_number", "office_phone_number")
@@ -54,6 +54,7 @@ class CallToolsHttpApi:
         self._configured_method = bucket_method
         self._working_method: str | None = None if bucket_method == "auto" else bucket_method
         self._ghl_id_field = ghl_id_field
+        self._create_takes_buckets = True
         self._region = default_region
         self._lock = threading.Lock()
 
@@ -222,19 +223,42 @@ class CallToolsHttpApi:
                 matches.append(CallToolsMatch(int(row["id"]), str(ghl_id) if ghl_id else None))
         return matches
 
-    def create_contact(self, fields: Mapping[str, str]) -> int:
+    def create_contact(
+        self, fields: Mapping[str, str], buckets: frozenset[int] = frozenset()
+    ) -> CreatedContact:
         # Not resent after a timeout or 5xx: the contact may exist already, and a second POST would
         # duplicate it. The caller's retry searches by phone first and adopts it.
-        body = self._request("POST", "contacts/", json=dict(fields), idempotent=False)
+        carry = sorted(buckets) if self._creates_into_buckets() else []
+        payload = {**fields, "add_buckets": carry} if carry else dict(fields)
+        body = self._request("POST", "contacts/", json=payload, idempotent=False)
         if isinstance(body, dict):
             if isinstance(body.get("id"), int):
-                return int(body["id"])
-            # The account merges duplicates: the reply names the contact it merged into.
+                created = int(body["id"])
+                confirmed = frozenset(b for b in carry if _holds(body, created, b))
+                if len(confirmed) < len(carry):
+                    self._create_ignored_buckets()
+                return CreatedContact(created, confirmed)
+            # The account merges duplicates: the reply names the contact it merged into, and
+            # says nothing of its buckets.
             merged = body.get("duplicate_contacts")
             if isinstance(merged, list) and merged and isinstance(merged[0], int):
                 logger.info("CallTools merged the new contact into an existing one")
-                return int(merged[0])
-        raise PermanentError("CallTools create: reply has neither id nor duplicate_contacts")
+                return CreatedContact(int(merged[0]))
+        # A 2xx that names no contact may still have made one: leave it to the retry's search.
+        logger.error("CallTools create: reply has neither id nor duplicate_contacts")
+        raise TransientError("CallTools create: reply has neither id nor duplicate_contacts")
+
+    def _creates_into_buckets(self) -> bool:
+        """Whether a create carries `add_buckets`: only where PATCH `add_buckets` is the working
+        bucket call (calltools.md §7 candidate 1) and no create has been seen to ignore it. Each
+        create's reply is checked (see `create_contact`); what it does not show is added
+        separately, by `set_bucket_membership`."""
+        return self._working_method == "contact_patch" and self._create_takes_buckets
+
+    def _create_ignored_buckets(self) -> None:
+        if self._create_takes_buckets:
+            logger.warning("CallTools create ignored add_buckets; buckets are added separately")
+        self._create_takes_buckets = False
 
     def update_contact(self, contact_id: int, fields: Mapping[str, str]) -> None:
         self._request("PATCH", f"contacts/{contact_id}/", json=dict(fields))

@@ -45,6 +45,7 @@ def to_item(state: ContactState, version: int) -> dict[str, Any]:
         "contact_id": state.contact_id,
         "version": version,
         "buckets": sorted(state.buckets),
+        "pending_buckets": sorted(state.pending_buckets),
         # One string attribute, not a map: smaller items, cheaper reads in bulk.
         "field_hashes": json.dumps(state.field_hashes, sort_keys=True, separators=(",", ":")),
         "status": state.status,
@@ -58,6 +59,7 @@ def to_item(state: ContactState, version: int) -> dict[str, Any]:
         "lease_until": _iso(state.lease_until),
         "lease_owner": state.lease_owner,
         "failed_fingerprint": state.failed_fingerprint,
+        "pending_phone": state.pending_phone,
     }
     item.update({k: v for k, v in optional.items() if v is not None})
     return item
@@ -77,6 +79,8 @@ def from_item(item: dict[str, Any]) -> ContactState:
         contact_id=str(item["contact_id"]),
         calltools_id=num(item.get("calltools_id")),
         buckets=frozenset(int(b) for b in item.get("buckets", [])),
+        pending_buckets=frozenset(int(b) for b in item.get("pending_buckets", [])),
+        pending_phone=item.get("pending_phone"),
         field_hashes=_hashes(item.get("field_hashes")),
         source_time=parse_time(item.get("source_time")),
         version=num(item.get("version")) or 0,
@@ -182,7 +186,7 @@ class DynamoStateStore:
         kwargs: dict[str, Any] = {
             "FilterExpression": "#k = :contact",
             # Only what the census and the "left" check read.
-            "ProjectionExpression": "contact_id, buckets, #s, reason, updated_at",
+            "ProjectionExpression": "contact_id, buckets, pending_buckets, #s, reason, updated_at",
             "ExpressionAttributeNames": {"#k": "kind", "#s": "status"},
             "ExpressionAttributeValues": {":contact": "contact"},
             "Limit": limit,
