@@ -9,6 +9,7 @@ Lambda return the (remaining) batch to the queue under either FunctionResponseTy
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
@@ -17,7 +18,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from pydantic import ValidationError
 
-from chalicelib.errors import TransientError
+from chalicelib.errors import Deferred
 from chalicelib.events import ReconcileStep, SyncMessage, utcnow
 from chalicelib.observability import count, logger, milliseconds
 from chalicelib.ports import ContactQueue, Dedup
@@ -39,10 +40,6 @@ class DeadLettered(Exception):
     def __init__(self, outcome: dict[str, Any]) -> None:
         super().__init__(outcome.get("reason"))
         self.outcome = outcome
-
-
-class OutOfTime(TransientError):
-    """Too little Lambda time left to start this record; it goes back to the queue untouched."""
 
 
 class BatchConsumer:
@@ -73,9 +70,12 @@ class BatchConsumer:
         processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
         def handle_record(record: SQSRecord) -> dict[str, Any]:
-            if remaining_ms() < self._reserve_ms:
-                raise OutOfTime("not enough time left in this invocation")
-            return self._process(record)
+            try:
+                if remaining_ms() < self._reserve_ms:
+                    raise Deferred("not enough time left in this invocation", 0)
+                return self._process(record)
+            except Deferred as wait:
+                return self._defer(record, wait)
 
         with processor(records=list(records), handler=handle_record):
             processor.process()
@@ -92,6 +92,23 @@ class BatchConsumer:
             raise BatchIncomplete(failed)
         # Correct under ReportBatchItemFailures too (nothing failed); kept for that configuration.
         return {"batchItemFailures": []}
+
+    def _defer(self, record: SQSRecord, wait: Deferred) -> dict[str, Any]:
+        """A delayed copy, then the original is deleted as done: waiting is not failing, and must
+        not bring the message closer to the DLQ. If the copy cannot be sent, the record fails."""
+        self._queue.requeue(record.body, math.ceil(wait.seconds))
+        logger.info(
+            "message deferred",
+            extra={
+                "sqs_message_id": record.message_id,
+                "reason": str(wait),
+                "seconds": wait.seconds,
+            },
+        )
+        count("MessagesDeferred")
+        outcome = {"result": "deferred", "reason": str(wait)}
+        self.outcomes.append(outcome)
+        return outcome
 
     def _process(self, record: SQSRecord) -> dict[str, Any]:
         body = record.body

@@ -25,3 +25,12 @@ class PermanentError(SyncError):
 
 class NotFound(SyncError):
     """The remote object does not exist (e.g. a CallTools contact deleted by hand)."""
+
+
+class Deferred(SyncError):
+    """Not failed, not ready: run this message again in `seconds`, without counting it as a failed
+    delivery (the consumer sends a delayed copy and deletes the original)."""
+
+    def __init__(self, reason: str, seconds: float) -> None:
+        super().__init__(reason)
+        self.seconds = seconds

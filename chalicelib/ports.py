@@ -45,6 +45,10 @@ class ContactQueue(Protocol):
 
     def dead_letter(self, body: str, reason: str) -> None: ...
 
+    def requeue(self, body: str, delay_seconds: int) -> None:
+        """Send `body` again as a new message, visible after `delay_seconds` (at most 900)."""
+        ...
+
 
 class StateStore(Protocol):
     def get(self, contact_id: str) -> ContactState | None: ...

@@ -89,6 +89,9 @@ class Settings(BaseSettings):
     retry_budget_seconds: float = Field(default=20.0, gt=0)
     retry_max_attempts: int = Field(default=5, ge=1)
     contact_lease_seconds: int = Field(default=120, ge=5)
+    # How long a CallTools create whose reply was lost may still be applied on the server: until
+    # then, finding nothing by its phone does not prove nothing was made.
+    calltools_create_settle_seconds: float = Field(default=300.0, ge=0, le=900)
     # A snapshot older than this is re-read from GHL before it may add a contact to a bucket.
     snapshot_trust_seconds: float = Field(default=60.0, ge=0)
     # Stop taking new records when less than this is left of the Lambda's time.

@@ -23,6 +23,8 @@ class ContactState(BaseModel):
     # Recorded before a create: the phone it was made with, so that a retry finds what a lost
     # reply made (`calltools_id` is then still unknown). Cleared once the outcome is known.
     pending_phone: str | None = None
+    # When that create was sent: a search that finds nothing proves nothing until it has settled.
+    pending_since: datetime | None = None
     field_hashes: dict[str, str] = Field(default_factory=dict)
     # Time of the GHL data the state reflects (event timestamp, or when we re-read GHL).
     source_time: datetime | None = None

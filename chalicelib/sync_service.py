@@ -14,7 +14,13 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from chalicelib.contact import Contact
-from chalicelib.errors import ConcurrentUpdate, ConfigurationError, NotFound, PermanentError
+from chalicelib.errors import (
+    ConcurrentUpdate,
+    ConfigurationError,
+    Deferred,
+    NotFound,
+    PermanentError,
+)
 from chalicelib.events import SyncMessage, scope_rejection, utcnow
 from chalicelib.observability import logger
 from chalicelib.phone import to_e164
@@ -57,14 +63,23 @@ class _Held:
     def __init__(self, store: StateStore, state: ContactState) -> None:
         self._store = store
         self.state = state
+        self._unsaved = False
 
     def update(self, **changes: Any) -> None:
         self.state = self._store.save(self.state.model_copy(update=changes), keep_lease=True)
+        self._unsaved = False
 
     def note(self, **changes: Any) -> None:
-        """Change the state in memory only: written by the next update, the final save, or the
-        release after a failure. A crash before then is covered by what was written before."""
+        """Change the state in memory only: written by the next update or flush, the final save,
+        or the release after a failure. A crash before then is covered by what was written."""
         self.state = self.state.model_copy(update=changes)
+        self._unsaved = True
+
+    def flush(self) -> None:
+        """Write what was noted. Before a write that could put the contact in a bucket, this also
+        proves we still hold the lease: a worker whose lease ran out stops here, not after."""
+        if self._unsaved:
+            self.update()
 
 
 class RuleBook:
@@ -105,6 +120,7 @@ class ContactSync:
         app_id: str = "",
         lease_seconds: int = 120,
         snapshot_trust_seconds: float = 60.0,
+        create_settle_seconds: float = 300.0,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._ghl = ghl
@@ -116,6 +132,7 @@ class ContactSync:
         self._app_id = app_id
         self._lease = timedelta(seconds=lease_seconds)
         self._add_trust = timedelta(seconds=snapshot_trust_seconds)
+        self._create_settle = timedelta(seconds=create_settle_seconds)
         self._clock = clock
         self._owner = uuid.uuid4().hex
 
@@ -215,6 +232,7 @@ class ContactSync:
                     buckets=frozenset(),
                     pending_buckets=frozenset(),
                     pending_phone=None,
+                    pending_since=None,
                     field_hashes={},
                 )
                 fresh = plan_sync(contact, self._rulebook.resolved(), None, self._mapping)
@@ -246,7 +264,7 @@ class ContactSync:
         unknown to us; a removal is recorded once CallTools confirmed it."""
         ct = self._calltools
         if plan.recover_create:
-            self._recover_create(contact, held)
+            self._recover_create(contact, held, leaving=not plan.desired_buckets)
             plan = plan_sync(contact, self._rulebook.resolved(), held.state, self._mapping)
         ct_id = held.state.calltools_id
         removed: list[int] = []
@@ -271,6 +289,7 @@ class ContactSync:
             held.update(pending_buckets=held.state.pending_buckets | to_add)
         for bucket_id in sorted(to_add):
             assert ct_id is not None
+            held.flush()
             ct.set_bucket_membership(ct_id, bucket_id, member=True)
             held.note(
                 buckets=held.state.buckets | {bucket_id},
@@ -284,6 +303,7 @@ class ContactSync:
                 # Every bucket once pending is now confirmed in, or removed.
                 "pending_buckets": frozenset(),
                 "pending_phone": None,
+                "pending_since": None,
                 "source_time": base.source_time,
                 "dnd": base.dnd,
                 "field_hashes": dict(plan.field_hashes),
@@ -315,7 +335,9 @@ class ContactSync:
         buckets where the account allows. Returns its id and the buckets the create confirmed."""
         phone = to_e164(contact.phone, self._mapping.default_region)
         assert phone is not None  # a plan with buckets has a dialable phone
-        matches = self._own_matches(phone, contact.id)
+        matches = self._candidates(phone, contact.id)
+        if len(matches) > 1:
+            raise _conflict(matches)
         if matches:
             self._calltools.update_contact(matches[0].id, plan.fields)
             held.note(calltools_id=matches[0].id)
@@ -324,50 +346,65 @@ class ContactSync:
         # retry finds by this phone (`_recover_create`), whatever GHL says by then.
         held.update(
             pending_phone=phone,
+            pending_since=self._clock(),
             pending_buckets=held.state.pending_buckets | plan.desired_buckets,
             field_hashes=dict(plan.field_hashes),
         )
         try:
             created = self._calltools.create_contact(plan.fields, plan.desired_buckets)
         except PermanentError:
-            held.note(pending_phone=None, pending_buckets=frozenset())  # refused: nothing made
+            # Refused (4xx): nothing was made.
+            held.note(pending_phone=None, pending_since=None, pending_buckets=frozenset())
             raise
         placed = created.buckets & plan.desired_buckets
         held.note(
             calltools_id=created.id,
             pending_phone=None,
+            pending_since=None,
             buckets=held.state.buckets | placed,
             pending_buckets=held.state.pending_buckets - placed,
         )
         return created.id, placed
 
-    def _recover_create(self, contact: Contact, held: _Held) -> None:
+    def _recover_create(self, contact: Contact, held: _Held, *, leaving: bool) -> None:
         """A create went out and its answer never came back: adopt what it made, if anything.
-        Its buckets stay pending, so the plan made next removes or re-adds them (verified)."""
-        assert held.state.pending_phone is not None
-        matches = self._own_matches(held.state.pending_phone, contact.id)
+        Its buckets stay pending, so the plan made next removes or re-adds them (verified).
+
+        An empty search proves nothing while the create could still be applied (a timed-out
+        request may finish on the server later): until it has settled, the message waits."""
+        state = held.state
+        assert state.pending_phone is not None
+        matches = self._candidates(state.pending_phone, contact.id)
+        if len(matches) > 1:
+            if not leaving:
+                raise _conflict(matches)
+            # The contact must leave: take every candidate out of what the create may have
+            # joined rather than guess which one it made.
+            for match in matches:
+                for bucket_id in sorted(state.pending_buckets):
+                    self._calltools.set_bucket_membership(match.id, bucket_id, member=False)
+            held.update(pending_phone=None, pending_since=None, pending_buckets=frozenset())
+            return
         if matches:
             logger.info(
                 "adopting the contact an unanswered create made",
                 extra={"contact_id": contact.id, "calltools_id": matches[0].id},
             )
-            held.update(calltools_id=matches[0].id, pending_phone=None)
-        else:
-            held.update(pending_phone=None, pending_buckets=frozenset())
+            held.update(calltools_id=matches[0].id, pending_phone=None, pending_since=None)
+            return
+        settles_at = (state.pending_since or self._clock()) + self._create_settle
+        wait = (settles_at - self._clock()).total_seconds()
+        if wait > 0:
+            raise Deferred("an unanswered create has not shown up in CallTools yet", wait)
+        held.update(pending_phone=None, pending_since=None, pending_buckets=frozenset())
 
-    def _own_matches(self, phone: str, contact_id: str) -> list[CallToolsMatch]:
-        """The CallTools contact with this phone that is, or may be, this GHL contact: one that
-        carries our GHL id wins over those that carry none; several are a conflict."""
+    def _candidates(self, phone: str, contact_id: str) -> list[CallToolsMatch]:
+        """The CallTools contacts with this phone that are, or may be, this GHL contact: those
+        carrying our GHL id win over those carrying none."""
         found = self._calltools.find_contacts_by_phone(phone)
-        matches = [m for m in found if m.ghl_contact_id == contact_id] or [
+        return [m for m in found if m.ghl_contact_id == contact_id] or [
             m for m in found if not m.ghl_contact_id
         ]
-        if len(matches) > 1:
-            ids = ", ".join(str(m.id) for m in matches)
-            raise PermanentError(
-                f"several CallTools contacts share this phone ({ids}); not guessing"
-            )
-        return matches
 
     def _release(self, held: ContactState) -> None:
         """Best effort: free the lease so the retry need not wait for it to expire."""
@@ -375,3 +412,8 @@ class ContactSync:
             self._store.save(held)
         except Exception:  # the lease expires by itself
             logger.warning("could not release lease", extra={"contact_id": held.contact_id})
+
+
+def _conflict(matches: Sequence[CallToolsMatch]) -> PermanentError:
+    ids = ", ".join(str(m.id) for m in matches)
+    return PermanentError(f"several CallTools contacts share this phone ({ids}); not guessing")

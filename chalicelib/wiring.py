@@ -192,6 +192,7 @@ class Container:
             app_id=s.ghl_app_id,
             lease_seconds=s.contact_lease_seconds,
             snapshot_trust_seconds=s.snapshot_trust_seconds,
+            create_settle_seconds=s.calltools_create_settle_seconds,
         )
 
     @cached_property

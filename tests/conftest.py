@@ -142,6 +142,9 @@ def service(
         CALLTOOLS_API_BASE_URL=calltools.base_url,
         CALLTOOLS_API_TOKEN=calltools.token,
         HTTP_TIMEOUT_SECONDS="1",
+        # The sandbox applies a request before it loses the reply, never later: a short wait
+        # still takes the deferral path.
+        CALLTOOLS_CREATE_SETTLE_SECONDS="2",
         # chalice.test gives the consumer a 3 s context; let it start every record.
         BATCH_TIME_RESERVE_SECONDS="0",
         # Pacing is tested on its own; here it would only slow the suite down.

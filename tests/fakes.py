@@ -21,6 +21,7 @@ class FakeQueue:
         self.sent: list[QueueMessage] = []
         self.deleted: list[str] = []
         self.dead: list[tuple[str, str]] = []
+        self.requeued: list[tuple[str, int]] = []
         self.fail_send = False
         self.backlog = 0  # what depth() reports
 
@@ -46,6 +47,11 @@ class FakeQueue:
 
     def dead_letter(self, body: str, reason: str) -> None:
         self.dead.append((body, reason))
+
+    def requeue(self, body: str, delay_seconds: int) -> None:
+        if self.fail_send:
+            raise RuntimeError("SQS is down")
+        self.requeued.append((body, delay_seconds))
 
 
 class FakeStateStore:

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from chalicelib.adapters.calltools_api import CallToolsHttpApi
-from chalicelib.errors import ConfigurationError, PermanentError, TransientError
+from chalicelib.errors import ConfigurationError, NotFound, PermanentError, TransientError
 from chalicelib.ports import CreatedContact
 from tests.helpers import scripted_calltools
 
@@ -201,3 +201,25 @@ def test_501_is_not_retried():
     with pytest.raises(PermanentError):
         account.api("contact_patch").update_contact(7, {"first_name": "A"})
     assert len(account.requests) == 1
+
+
+def test_a_404_from_a_bucket_write_is_not_taken_for_a_vanished_contact():
+    """NotFound makes the sync forget the contact and recreate it: a missing bucket must not."""
+    account = Account(lambda m, p, body: httpx.Response(404, json={"detail": "Not found."}))
+    with pytest.raises(PermanentError) as refused:
+        account.api("bucket_patch").set_bucket_membership(7, BUCKET, member=True)
+    assert not isinstance(refused.value, NotFound)
+
+
+def test_auto_starts_carrying_buckets_on_creates_once_patch_add_buckets_is_verified():
+    def reply(method: str, path: str, body: Any) -> httpx.Response:
+        if method == "GET":
+            return contact(7, [])
+        return contact(7 if method == "PATCH" else 8, body.get("add_buckets", []))
+
+    account = Account(reply)
+    api = account.api("auto")
+    assert api.create_contact(FIELDS, frozenset({BUCKET})).buckets == frozenset()
+    api.set_bucket_membership(7, BUCKET, member=True)  # the probe: contact_patch works
+    assert api.create_contact(FIELDS, frozenset({BUCKET})).buckets == {BUCKET}
+    assert account.requests[-1] == ("POST", "/api/contacts/", {**FIELDS, "add_buckets": [BUCKET]})

@@ -118,8 +118,21 @@ def test_duplicate_delivery_has_no_second_effect(parts):
     assert consumer.outcomes[0]["duplicate"] is True
 
 
-def test_records_are_not_started_without_time_left(parts):
+def test_records_without_time_left_are_deferred_not_counted_as_failed_deliveries(parts):
+    """A copy goes back to the queue and the original is deleted: running out of Lambda time
+    must not walk a healthy message toward the DLQ (ApproximateReceiveCount)."""
     consumer, ct, queue = parts
+    recs = [record(message_body("c1")), record(message_body("c2", phone="+13125550148"))]
+    assert consumer.handle(recs, lambda: 500) == {"batchItemFailures": []}
+    assert ct.call_count() == 0
+    assert queue.requeued == [(r["body"], 0) for r in recs]
+    assert sorted(queue.deleted) == sorted(r["receiptHandle"] for r in recs)
+
+
+def test_a_deferral_that_cannot_be_sent_leaves_the_record_to_sqs(parts):
+    consumer, _, queue = parts
+    queue.fail_send = True
+    rec = record(message_body("c1"))
     with pytest.raises(BatchIncomplete):
-        consumer.handle([record(message_body("c1"))], lambda: 500)
-    assert ct.call_count() == 0 and not queue.deleted
+        consumer.handle([rec], lambda: 500)
+    assert not queue.deleted and not queue.requeued

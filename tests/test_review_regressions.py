@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -14,7 +15,9 @@ from chalicelib.contact import Contact
 from chalicelib.errors import ConcurrentUpdate, ConfigurationError, TransientError
 from chalicelib.events import parse_marketplace_event, parse_workflow_payload, utcnow
 from chalicelib.rules import Rule
-from tests.helpers import CONTACT_ID, ghl_event, scripted_calltools, tagged
+from chalicelib.sync_plan import FieldMapping
+from chalicelib.sync_service import ContactSync, RuleBook
+from tests.helpers import CONTACT_ID, LOCATION_ID, ghl_event, scripted_calltools, tagged
 from tests.test_sync_service import World
 
 
@@ -58,7 +61,7 @@ def test_progress_before_a_failure_is_recorded():
     w.ct.set_bucket_membership = original  # type: ignore[method-assign]
     state = w.store.get(CONTACT_ID)
     assert state is not None and state.buckets == {70412} and state.lease_until is None
-    assert state.pending_buckets == {70500}  # the failed add may have happened: removed on DND
+    assert state.pending_buckets == {70500}  # the failed add is unconfirmed, so still "maybe"
     w.deliver(ghl_event("ContactDndUpdate"))
     assert not w.ct.bucket_of(70412)
 
@@ -173,3 +176,35 @@ def test_message_without_snapshot_is_not_stale_checked_against_event_time():
     assert msg.snapshot is None
     w.ghl.contacts[CONTACT_ID] = Contact(id=CONTACT_ID, phone="+13125550147", tags=("cold lead",))
     assert w.sync.sync(msg).result == "synced"
+
+
+def test_a_worker_whose_lease_ran_out_after_its_create_adds_nothing():
+    """Worker A creates the contact (the create carries no bucket), then stalls past its lease;
+    worker B handles a DND meanwhile. A must not add the contact to the bucket when it resumes."""
+    a = World()
+    b = ContactSync(
+        ghl=a.ghl,
+        calltools=a.ct,
+        store=a.store,
+        rulebook=RuleBook([Rule(tag="cold lead", bucket="Cold Leads")], a.ct),
+        mapping=FieldMapping(),
+        location_id=LOCATION_ID,
+        clock=lambda: a.now or utcnow(),
+    )
+    create = a.ct.create_contact
+
+    def create_then_stall(fields: Any, buckets: frozenset[int] = frozenset()) -> Any:
+        created = create(fields, buckets)
+        a.now = utcnow() + timedelta(minutes=3)  # A's lease has run out
+        a.ghl.contacts[CONTACT_ID] = a.ghl.contacts[CONTACT_ID].model_copy(
+            update={"dnd_calls": True}
+        )
+        dnd = parse_marketplace_event(ghl_event("ContactDndUpdate", dnd=True))
+        assert b.sync(dnd).result == "synced"
+        return created
+
+    a.ct.create_contact = create_then_stall  # type: ignore[method-assign]
+    with pytest.raises(ConcurrentUpdate):
+        a.deliver(tagged("cold lead"))
+    assert not a.ct.bucket_of() and a.ct.call_count("add") == 0
+    assert len(a.ct.contacts) == 1

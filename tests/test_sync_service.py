@@ -8,7 +8,13 @@ from typing import Any
 import pytest
 
 from chalicelib.contact import Contact, contact_from_ghl
-from chalicelib.errors import ConcurrentUpdate, ConfigurationError, PermanentError, TransientError
+from chalicelib.errors import (
+    ConcurrentUpdate,
+    ConfigurationError,
+    Deferred,
+    PermanentError,
+    TransientError,
+)
 from chalicelib.events import SyncMessage, parse_marketplace_event, parse_workflow_payload, utcnow
 from chalicelib.rules import Rule
 from chalicelib.sync_plan import FieldMapping
@@ -282,15 +288,59 @@ def test_a_lost_create_is_undone_when_the_next_event_says_leave(
     assert state.buckets == frozenset() and state.pending_buckets == frozenset()
 
 
-def test_a_create_that_never_arrived_is_sent_again(carrying: World):
-    """Failing before CallTools saw it: the retry's search finds nothing, so it creates once."""
-    carrying.ct.fail_next["create"] = TransientError("connection reset")
+def test_a_create_not_found_waits_until_it_has_settled_then_is_sent_again(carrying: World):
+    """A timed-out create may still be applied later: an empty search defers the message until
+    the settle time is over; only then is the create sent again."""
+    carrying.now = utcnow()
+    carrying.ct.fail_next["create"] = TransientError("read timeout")  # and nothing made yet
     body = tagged("cold lead")
     with pytest.raises(TransientError):
         carrying.deliver(body)
-    assert not carrying.ct.contacts
+    with pytest.raises(Deferred) as wait:
+        carrying.deliver(body)
+    assert 0 < wait.value.seconds <= 300 and not carrying.ct.contacts
+    state = carrying.store.get(CONTACT_ID)
+    assert state is not None and state.pending_phone and state.lease_until is None
+    carrying.now += timedelta(seconds=301)
     assert carrying.deliver(body) == "synced"
     assert len(carrying.ct.contacts) == 1 and carrying.in_bucket()
+
+
+def test_a_create_applied_late_is_found_not_duplicated(carrying: World):
+    """The search during the wait finds nothing; CallTools then applies the create. The next
+    attempt adopts it, so the DND that follows takes it out of the dialler."""
+    carrying.now = utcnow()
+    carrying.ct.fail_next["create"] = TransientError("read timeout")
+    with pytest.raises(TransientError):
+        carrying.deliver(tagged("cold lead", at=ago(5)))
+    carrying.ghl.contacts[CONTACT_ID] = carrying.ghl.contacts[CONTACT_ID].model_copy(
+        update={"dnd_calls": True}
+    )
+    dnd = ghl_event("ContactDndUpdate", dnd=True)
+    with pytest.raises(Deferred):
+        carrying.deliver(dnd)
+    late = carrying.ct.create_contact(  # the lost request, applied by CallTools only now
+        {"mobile_phone_number": "+13125550147", "ghl_contact_id": CONTACT_ID},
+        frozenset({70412}),
+    )
+    assert carrying.ct.bucket_of() == {late.id}
+    carrying.now += timedelta(seconds=30)
+    assert carrying.deliver(dnd) == "synced"
+    assert not carrying.ct.bucket_of() and len(carrying.ct.contacts) == 1
+
+
+def test_two_candidates_after_a_lost_create_both_leave_when_the_contact_must(carrying: World):
+    carrying.ct.lose_next.add("create_reply")
+    with pytest.raises(TransientError):
+        carrying.deliver(tagged("cold lead", at=ago(5)))
+    twin = carrying.ct.create_contact(
+        {"mobile_phone_number": "+13125550147", "ghl_contact_id": CONTACT_ID},
+        frozenset({70412}),
+    )
+    assert len(carrying.ct.bucket_of()) == 2
+    assert carrying.deliver(tagged("other")) == "synced"
+    assert not carrying.ct.bucket_of()
+    assert twin.id in carrying.ct.contacts  # taken out of the bucket, not deleted
 
 
 def test_a_refused_create_leaves_nothing_pending(carrying: World):

@@ -174,6 +174,16 @@ class CallToolsHttpApi:
         if method == "contact_patch":
             key = "add_buckets" if member else "remove_buckets"
             return self._request("PATCH", f"contacts/{contact_id}/", json={key: [bucket_id]})
+        try:
+            return self._write_membership_row(method, contact_id, bucket_id, member)
+        except NotFound as exc:
+            # A 404 here names the bucket or the endpoint, not the contact: it must not make the
+            # caller forget the contact (NotFound means "contact gone, recreate").
+            raise PermanentError(str(exc)) from exc
+
+    def _write_membership_row(
+        self, method: str, contact_id: int, bucket_id: int, member: bool
+    ) -> None:
         if method == "bucket_patch":
             key = "add_contacts" if member else "remove_contacts"
             self._request("PATCH", f"buckets/{bucket_id}/", json={key: [contact_id]})

@@ -60,6 +60,7 @@ def to_item(state: ContactState, version: int) -> dict[str, Any]:
         "lease_owner": state.lease_owner,
         "failed_fingerprint": state.failed_fingerprint,
         "pending_phone": state.pending_phone,
+        "pending_since": _iso(state.pending_since),
     }
     item.update({k: v for k, v in optional.items() if v is not None})
     return item
@@ -81,6 +82,7 @@ def from_item(item: dict[str, Any]) -> ContactState:
         buckets=frozenset(int(b) for b in item.get("buckets", [])),
         pending_buckets=frozenset(int(b) for b in item.get("pending_buckets", [])),
         pending_phone=item.get("pending_phone"),
+        pending_since=parse_time(item.get("pending_since")),
         field_hashes=_hashes(item.get("field_hashes")),
         source_time=parse_time(item.get("source_time")),
         version=num(item.get("version")) or 0,

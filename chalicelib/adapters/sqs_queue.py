@@ -69,6 +69,13 @@ class SqsContactQueue:
                 # Harmless: the message comes back and the dedup record answers for it.
                 logger.warning("some deletes failed", extra={"failed": len(reply["Failed"])})
 
+    def requeue(self, body: str, delay_seconds: int) -> None:
+        self._client.send_message(
+            QueueUrl=self.queue_url,
+            MessageBody=body,
+            DelaySeconds=max(0, min(900, delay_seconds)),
+        )
+
     def dead_letter(self, body: str, reason: str) -> None:
         if not self.dlq_url:
             raise RuntimeError("no dead-letter queue configured (SYNC_DLQ_URL)")
