@@ -78,7 +78,13 @@ def chaos_section(runs: dict[str, Any], stamp: str) -> str:
     for r in runs.values():
         for point, n in r["kills"].items():
             kills[point] = kills.get(point, 0) + n
-    lines += ["", f"Kill points hit (both runs): {_counts(kills)}.", CHAOS_END]
+    deferred = sum(r.get("deferred", 0) for r in runs.values())
+    lines += [
+        "",
+        f"Kill points hit (both runs): {_counts(kills)}. Messages deferred to wait for an "
+        f"unanswered create to settle (both runs): {deferred:,}.",
+        CHAOS_END,
+    ]
     return "\n".join(lines)
 
 

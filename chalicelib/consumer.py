@@ -18,7 +18,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from pydantic import ValidationError
 
-from chalicelib.errors import Deferred
+from chalicelib.errors import Deferred, TransientError
 from chalicelib.events import ReconcileStep, SyncMessage, utcnow
 from chalicelib.observability import count, logger, milliseconds
 from chalicelib.ports import ContactQueue, Dedup
@@ -69,10 +69,19 @@ class BatchConsumer:
         self._remaining = remaining_ms
         processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
+        started = 0
+
         def handle_record(record: SQSRecord) -> dict[str, Any]:
+            nonlocal started
             try:
                 if remaining_ms() < self._reserve_ms:
+                    if not started:
+                        # Not one record fits: a setting, not a busy batch. Fail loudly rather
+                        # than send copies round for ever.
+                        logger.error("BATCH_TIME_RESERVE_SECONDS leaves no time for a record")
+                        raise TransientError("no time left for even one record")
                     raise Deferred("not enough time left in this invocation", 0)
+                started += 1
                 return self._process(record)
             except Deferred as wait:
                 return self._defer(record, wait)

@@ -6,6 +6,7 @@ re-read the contact from GHL; that read is as fresh as the moment it was made.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import uuid
 from collections.abc import Callable, Sequence
@@ -58,28 +59,24 @@ MAX_CLOCK_SKEW = timedelta(minutes=5)
 
 
 class _Held:
-    """The contact's state while we hold its lease: `update` writes at once, `note` later."""
+    """The contact's state while we hold its lease: `update` writes at once, `note` later.
+
+    Before each write that could put the contact in a bucket, the state is written with the
+    bucket pending and the lease renewed: the conditional write proves no other worker took the
+    contact meanwhile, and the fresh lease outlasts the call with its retries, so the add cannot
+    land after another worker has taken the contact out."""
 
     def __init__(self, store: StateStore, state: ContactState) -> None:
         self._store = store
         self.state = state
-        self._unsaved = False
 
     def update(self, **changes: Any) -> None:
         self.state = self._store.save(self.state.model_copy(update=changes), keep_lease=True)
-        self._unsaved = False
 
     def note(self, **changes: Any) -> None:
-        """Change the state in memory only: written by the next update or flush, the final save,
-        or the release after a failure. A crash before then is covered by what was written."""
+        """Change the state in memory only: written by the next update, the final save, or the
+        release after a failure. A crash before then is covered by what was written."""
         self.state = self.state.model_copy(update=changes)
-        self._unsaved = True
-
-    def flush(self) -> None:
-        """Write what was noted. Before a write that could put the contact in a bucket, this also
-        proves we still hold the lease: a worker whose lease ran out stops here, not after."""
-        if self._unsaved:
-            self.update()
 
 
 class RuleBook:
@@ -264,7 +261,7 @@ class ContactSync:
         unknown to us; a removal is recorded once CallTools confirmed it."""
         ct = self._calltools
         if plan.recover_create:
-            self._recover_create(contact, held, leaving=not plan.desired_buckets)
+            self._recover_create(contact, held, plan.desired_buckets)
             plan = plan_sync(contact, self._rulebook.resolved(), held.state, self._mapping)
         ct_id = held.state.calltools_id
         removed: list[int] = []
@@ -285,11 +282,12 @@ class ContactSync:
         if ct_id is None and plan.desired_buckets:
             ct_id, placed = self._ensure_contact(contact, plan, held)
         to_add = plan.desired_buckets - held.state.buckets
-        if to_add - held.state.pending_buckets:
-            held.update(pending_buckets=held.state.pending_buckets | to_add)
         for bucket_id in sorted(to_add):
             assert ct_id is not None
-            held.flush()
+            held.update(
+                pending_buckets=held.state.pending_buckets | {bucket_id},
+                lease_until=self._lease_end(),
+            )
             ct.set_bucket_membership(ct_id, bucket_id, member=True)
             held.note(
                 buckets=held.state.buckets | {bucket_id},
@@ -345,6 +343,7 @@ class ContactSync:
         # Before the POST: a reply lost now leaves a contact, perhaps in these buckets, that the
         # retry finds by this phone (`_recover_create`), whatever GHL says by then.
         held.update(
+            lease_until=self._lease_end(),
             pending_phone=phone,
             pending_since=self._clock(),
             pending_buckets=held.state.pending_buckets | plan.desired_buckets,
@@ -366,7 +365,7 @@ class ContactSync:
         )
         return created.id, placed
 
-    def _recover_create(self, contact: Contact, held: _Held, *, leaving: bool) -> None:
+    def _recover_create(self, contact: Contact, held: _Held, desired: frozenset[int]) -> None:
         """A create went out and its answer never came back: adopt what it made, if anything.
         Its buckets stay pending, so the plan made next removes or re-adds them (verified).
 
@@ -376,13 +375,15 @@ class ContactSync:
         assert state.pending_phone is not None
         matches = self._candidates(state.pending_phone, contact.id)
         if len(matches) > 1:
-            if not leaving:
-                raise _conflict(matches)
-            # The contact must leave: take every candidate out of what the create may have
-            # joined rather than guess which one it made.
+            # Which one the create made is unknown: take every candidate out of each bucket the
+            # contact must not be in, rather than guess. Only then is the conflict reported.
             for match in matches:
-                for bucket_id in sorted(state.pending_buckets):
-                    self._calltools.set_bucket_membership(match.id, bucket_id, member=False)
+                for bucket_id in sorted(state.pending_buckets - desired):
+                    with contextlib.suppress(NotFound):  # deleted by hand: in no bucket
+                        self._calltools.set_bucket_membership(match.id, bucket_id, member=False)
+            if desired:
+                held.update(pending_buckets=state.pending_buckets & desired)
+                raise _conflict(matches)
             held.update(pending_phone=None, pending_since=None, pending_buckets=frozenset())
             return
         if matches:
@@ -392,11 +393,14 @@ class ContactSync:
             )
             held.update(calltools_id=matches[0].id, pending_phone=None, pending_since=None)
             return
-        settles_at = (state.pending_since or self._clock()) + self._create_settle
-        wait = (settles_at - self._clock()).total_seconds()
-        if wait > 0:
-            raise Deferred("an unanswered create has not shown up in CallTools yet", wait)
+        if state.pending_since is not None:
+            wait = (state.pending_since + self._create_settle - self._clock()).total_seconds()
+            if wait > 0:
+                raise Deferred("an unanswered create has not shown up in CallTools yet", wait)
         held.update(pending_phone=None, pending_since=None, pending_buckets=frozenset())
+
+    def _lease_end(self) -> datetime:
+        return self._clock() + self._lease
 
     def _candidates(self, phone: str, contact_id: str) -> list[CallToolsMatch]:
         """The CallTools contacts with this phone that are, or may be, this GHL contact: those

@@ -173,6 +173,14 @@ def test_chaos_converges(
 
     poller._handler = invoke
     kills: dict[str, int] = {}
+    deferrals: list[int] = []  # delays of the messages sent back to wait (a create not settled)
+    requeue = service.container.queue.requeue
+
+    def counted_requeue(body: str, delay_seconds: int) -> None:
+        requeue(body, delay_seconds)
+        deferrals.append(delay_seconds)
+
+    monkeypatch.setattr(service.container.queue, "requeue", counted_requeue)
     with chaotic(service, rng, kills):
         # Deliveries arrive in waves while the consumer works (moto's SQS also slows down with
         # every message it holds: each send walks the whole queue).
@@ -242,6 +250,7 @@ def test_chaos_converges(
             "ghl_calls": len(service.ghl.calls()),
             "ghl_faults": ghl_faults,
             "kills": kills,
+            "deferred": len(deferrals),
             "failed_invocations": poller.failed_invocations,
             "dead_lettered": len(dead),
             "dead_letter_reasons": sorted(reasons),

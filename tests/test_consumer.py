@@ -122,17 +122,27 @@ def test_records_without_time_left_are_deferred_not_counted_as_failed_deliveries
     """A copy goes back to the queue and the original is deleted: running out of Lambda time
     must not walk a healthy message toward the DLQ (ApproximateReceiveCount)."""
     consumer, ct, queue = parts
-    recs = [record(message_body("c1")), record(message_body("c2", phone="+13125550148"))]
-    assert consumer.handle(recs, lambda: 500) == {"batchItemFailures": []}
-    assert ct.call_count() == 0
-    assert queue.requeued == [(r["body"], 0) for r in recs]
+    recs = [record(message_body(f"c{i}", phone=f"+1312555014{i}")) for i in range(3)]
+    budget = iter([60_000.0, 500.0, 500.0])  # time for the first record only
+    assert consumer.handle(recs, lambda: next(budget)) == {"batchItemFailures": []}
+    assert ct.call_count("create") == 1
+    assert queue.requeued == [(r["body"], 0) for r in recs[1:]]
     assert sorted(queue.deleted) == sorted(r["receiptHandle"] for r in recs)
+
+
+def test_no_time_for_even_the_first_record_is_a_failure_not_an_endless_deferral(parts):
+    consumer, ct, queue = parts
+    with pytest.raises(BatchIncomplete):
+        consumer.handle([record(message_body("c1"))], lambda: 500)
+    assert ct.call_count() == 0 and not queue.requeued and not queue.deleted
 
 
 def test_a_deferral_that_cannot_be_sent_leaves_the_record_to_sqs(parts):
     consumer, _, queue = parts
     queue.fail_send = True
-    rec = record(message_body("c1"))
-    with pytest.raises(BatchIncomplete):
-        consumer.handle([rec], lambda: 500)
-    assert not queue.deleted and not queue.requeued
+    recs = [record(message_body("c1")), record(message_body("c2", phone="+13125550148"))]
+    budget = iter([60_000.0, 500.0])
+    with pytest.raises(BatchIncomplete) as incomplete:
+        consumer.handle(recs, lambda: next(budget))
+    assert incomplete.value.failed_ids == [recs[1]["messageId"]]
+    assert queue.deleted == [recs[0]["receiptHandle"]] and not queue.requeued

@@ -17,7 +17,7 @@ from chalicelib.events import parse_marketplace_event, parse_workflow_payload, u
 from chalicelib.rules import Rule
 from chalicelib.sync_plan import FieldMapping
 from chalicelib.sync_service import ContactSync, RuleBook
-from tests.helpers import CONTACT_ID, LOCATION_ID, ghl_event, scripted_calltools, tagged
+from tests.helpers import CONTACT_ID, LOCATION_ID, ago, ghl_event, scripted_calltools, tagged
 from tests.test_sync_service import World
 
 
@@ -208,3 +208,49 @@ def test_a_worker_whose_lease_ran_out_after_its_create_adds_nothing():
         a.deliver(tagged("cold lead"))
     assert not a.ct.bucket_of() and a.ct.call_count("add") == 0
     assert len(a.ct.contacts) == 1
+
+
+def test_an_add_that_runs_long_keeps_the_contact_from_another_worker():
+    """The lease is renewed before each add: worker B, arriving while A's add is still being
+    retried past A's original lease, must wait rather than take the contact out under A."""
+    a = World()
+    b = ContactSync(
+        ghl=a.ghl,
+        calltools=a.ct,
+        store=a.store,
+        rulebook=RuleBook([Rule(tag="cold lead", bucket="Cold Leads")], a.ct),
+        mapping=FieldMapping(),
+        location_id=LOCATION_ID,
+        clock=lambda: a.now or utcnow(),
+    )
+    started = utcnow()
+    a.now = started
+    add, create = a.ct.set_bucket_membership, a.ct.create_contact
+    refused: list[Exception] = []
+
+    def slow_create(fields: Any, buckets: frozenset[int] = frozenset()) -> Any:
+        a.now = started + timedelta(seconds=110)  # most of the lease taken at the start is gone
+        return create(fields, buckets)
+
+    def slow_add(cid: int, bid: int, member: bool) -> None:
+        if not member or refused:
+            return add(cid, bid, member)
+        a.now = started + timedelta(seconds=130)  # past the lease taken at the start
+        a.ghl.contacts[CONTACT_ID] = a.ghl.contacts[CONTACT_ID].model_copy(
+            update={"dnd_calls": True}
+        )
+        try:
+            b.sync(parse_marketplace_event(ghl_event("ContactDndUpdate", dnd=True)))
+        except ConcurrentUpdate as exc:
+            refused.append(exc)
+        add(cid, bid, member)
+
+    a.ct.create_contact = slow_create  # type: ignore[method-assign]
+    a.ct.set_bucket_membership = slow_add  # type: ignore[method-assign,assignment]
+    assert a.deliver(tagged("cold lead", at=ago(1))) == "synced"
+    assert len(refused) == 1  # B waited; its retry (below) takes the contact out
+    a.ct.set_bucket_membership = add  # type: ignore[method-assign]
+    assert b.sync(parse_marketplace_event(ghl_event("ContactDndUpdate", dnd=True))).result in {
+        "synced",
+        "stale",
+    }

@@ -17,6 +17,7 @@ from chalicelib.errors import (
 )
 from chalicelib.events import SyncMessage, parse_marketplace_event, parse_workflow_payload, utcnow
 from chalicelib.rules import Rule
+from chalicelib.state import ContactState
 from chalicelib.sync_plan import FieldMapping
 from chalicelib.sync_service import ContactSync, RuleBook
 from tests.fakes import FakeCallTools, FakeGhl, FakeStateStore
@@ -348,3 +349,28 @@ def test_a_refused_create_leaves_nothing_pending(carrying: World):
     assert carrying.deliver(tagged("cold lead")) == "failed"
     state = carrying.store.get(CONTACT_ID)
     assert state is not None and state.pending_phone is None and not state.pending_buckets
+
+
+def test_a_pending_create_without_a_send_time_counts_as_settled(carrying: World):
+    """A record with no `pending_since` must not wait for ever (each deferral would restart)."""
+    carrying.store.items[CONTACT_ID] = ContactState(
+        contact_id=CONTACT_ID, pending_phone="+13125550147", pending_buckets=frozenset({70412})
+    )
+    assert carrying.deliver(tagged("cold lead")) == "synced"
+    assert len(carrying.ct.contacts) == 1 and carrying.in_bucket()
+
+
+def test_a_conflict_after_a_lost_create_still_takes_both_out_of_unwanted_buckets():
+    world = World([Rule(tag="cold lead", bucket="Cold Leads"), Rule(tag="hot", bucket="Hot")])
+    world.ct.buckets[70500] = "Hot"
+    world.ct.create_takes_buckets = True
+    world.ct.lose_next.add("create_reply")
+    with pytest.raises(TransientError):
+        world.deliver(tagged("cold lead", "hot", at=ago(5)))
+    world.ct.create_contact(
+        {"mobile_phone_number": "+13125550147", "ghl_contact_id": CONTACT_ID},
+        frozenset({70412, 70500}),
+    )
+    assert world.deliver(tagged("cold lead")) == "failed"  # which one is ours is unknowable
+    assert not world.ct.bucket_of(70500)  # but neither stays where it must not be
+    assert len(world.ct.bucket_of(70412)) == 2

@@ -66,7 +66,8 @@ class SqsContactQueue:
                 Entries=[{"Id": str(i), "ReceiptHandle": h} for i, h in enumerate(chunk)],
             )
             if reply.get("Failed"):
-                # Harmless: the message comes back and the dedup record answers for it.
+                # Harmless: the message comes back and the dedup record answers for it (or, for
+                # a deferred one, the contact's state makes the second run a no-op).
                 logger.warning("some deletes failed", extra={"failed": len(reply["Failed"])})
 
     def requeue(self, body: str, delay_seconds: int) -> None:
