@@ -15,9 +15,7 @@ from chalicelib.contact import Contact
 from chalicelib.errors import ConcurrentUpdate, ConfigurationError, TransientError
 from chalicelib.events import parse_marketplace_event, parse_workflow_payload, utcnow
 from chalicelib.rules import Rule
-from chalicelib.sync_plan import FieldMapping
-from chalicelib.sync_service import ContactSync, RuleBook
-from tests.helpers import CONTACT_ID, LOCATION_ID, ago, ghl_event, scripted_calltools, tagged
+from tests.helpers import CONTACT_ID, ago, ghl_event, scripted_calltools, tagged
 from tests.test_sync_service import World
 
 
@@ -182,23 +180,13 @@ def test_a_worker_whose_lease_ran_out_after_its_create_adds_nothing():
     """Worker A creates the contact (the create carries no bucket), then stalls past its lease;
     worker B handles a DND meanwhile. A must not add the contact to the bucket when it resumes."""
     a = World()
-    b = ContactSync(
-        ghl=a.ghl,
-        calltools=a.ct,
-        store=a.store,
-        rulebook=RuleBook([Rule(tag="cold lead", bucket="Cold Leads")], a.ct),
-        mapping=FieldMapping(),
-        location_id=LOCATION_ID,
-        clock=lambda: a.now or utcnow(),
-    )
+    b = a.another_worker()
     create = a.ct.create_contact
 
     def create_then_stall(fields: Any, buckets: frozenset[int] = frozenset()) -> Any:
         created = create(fields, buckets)
         a.now = utcnow() + timedelta(minutes=3)  # A's lease has run out
-        a.ghl.contacts[CONTACT_ID] = a.ghl.contacts[CONTACT_ID].model_copy(
-            update={"dnd_calls": True}
-        )
+        a.set_call_dnd()
         dnd = parse_marketplace_event(ghl_event("ContactDndUpdate", dnd=True))
         assert b.sync(dnd).result == "synced"
         return created
@@ -214,15 +202,7 @@ def test_an_add_that_runs_long_keeps_the_contact_from_another_worker():
     """The lease is renewed before each add: worker B, arriving while A's add is still being
     retried past A's original lease, must wait rather than take the contact out under A."""
     a = World()
-    b = ContactSync(
-        ghl=a.ghl,
-        calltools=a.ct,
-        store=a.store,
-        rulebook=RuleBook([Rule(tag="cold lead", bucket="Cold Leads")], a.ct),
-        mapping=FieldMapping(),
-        location_id=LOCATION_ID,
-        clock=lambda: a.now or utcnow(),
-    )
+    b = a.another_worker()
     started = utcnow()
     a.now = started
     add, create = a.ct.set_bucket_membership, a.ct.create_contact
@@ -236,9 +216,7 @@ def test_an_add_that_runs_long_keeps_the_contact_from_another_worker():
         if not member or refused:
             return add(cid, bid, member)
         a.now = started + timedelta(seconds=130)  # past the lease taken at the start
-        a.ghl.contacts[CONTACT_ID] = a.ghl.contacts[CONTACT_ID].model_copy(
-            update={"dnd_calls": True}
-        )
+        a.set_call_dnd()
         try:
             b.sync(parse_marketplace_event(ghl_event("ContactDndUpdate", dnd=True)))
         except ConcurrentUpdate as exc:

@@ -30,18 +30,29 @@ class World:
         self.ct = FakeCallTools()
         self.store = FakeStateStore()
         self.now: datetime | None = None  # real time unless a test sets it
-        self.sync = ContactSync(
+        self._rules = rules or [Rule(tag="cold lead", bucket="Cold Leads")]
+        self.sync = self.another_worker()
+        self.mirror = GhlMirror(
+            lambda c: self.ghl.contacts.__setitem__(c["id"], contact_from_ghl(c)),
+            lambda cid: self.ghl.contacts.pop(cid, None),
+        )
+
+    def another_worker(self) -> ContactSync:
+        """A consumer of its own (its own lease owner) over the same accounts, state and clock."""
+        return ContactSync(
             ghl=self.ghl,
             calltools=self.ct,
             store=self.store,
-            rulebook=RuleBook(rules or [Rule(tag="cold lead", bucket="Cold Leads")], self.ct),
+            rulebook=RuleBook(self._rules, self.ct),
             mapping=FieldMapping(),
             location_id=LOCATION_ID,
             clock=lambda: self.now or utcnow(),
         )
-        self.mirror = GhlMirror(
-            lambda c: self.ghl.contacts.__setitem__(c["id"], contact_from_ghl(c)),
-            lambda cid: self.ghl.contacts.pop(cid, None),
+
+    def set_call_dnd(self) -> None:
+        """GHL turns calls DND for the contact (a ContactDndUpdate follows, or not)."""
+        self.ghl.contacts[CONTACT_ID] = self.ghl.contacts[CONTACT_ID].model_copy(
+            update={"dnd_calls": True}
         )
 
     def deliver(self, body: dict[str, Any], *, mirror: bool = True) -> str:
@@ -278,9 +289,7 @@ def test_a_lost_create_is_undone_when_the_next_event_says_leave(
         carrying.deliver(tagged("cold lead", at=ago(5)))
     assert carrying.ct.bucket_of()  # what the lost reply made is in the dialler
     if event["type"] == "ContactDndUpdate":
-        carrying.ghl.contacts[CONTACT_ID] = carrying.ghl.contacts[CONTACT_ID].model_copy(
-            update={"dnd_calls": True}
-        )
+        carrying.set_call_dnd()
     assert carrying.deliver(event) == "synced"
     assert not carrying.ct.bucket_of()
     assert len(carrying.ct.contacts) == 1 and carrying.ct.call_count("create") == 1
@@ -314,9 +323,7 @@ def test_a_create_applied_late_is_found_not_duplicated(carrying: World):
     carrying.ct.fail_next["create"] = TransientError("read timeout")
     with pytest.raises(TransientError):
         carrying.deliver(tagged("cold lead", at=ago(5)))
-    carrying.ghl.contacts[CONTACT_ID] = carrying.ghl.contacts[CONTACT_ID].model_copy(
-        update={"dnd_calls": True}
-    )
+    carrying.set_call_dnd()
     dnd = ghl_event("ContactDndUpdate", dnd=True)
     with pytest.raises(Deferred):
         carrying.deliver(dnd)
