@@ -22,7 +22,8 @@ from typing import Any, NamedTuple, Self
 from urllib.parse import parse_qs, urlsplit
 
 # "lost_reply" does the work, then stalls like "timeout": the client cannot tell it happened.
-FAULT_KINDS = ("429", "500_json", "502_html", "503_html", "timeout", "lost_reply")
+# "late_apply" stalls like "timeout" and does the work only then, after the client gave up.
+FAULT_KINDS = ("429", "500_json", "502_html", "503_html", "timeout", "lost_reply", "late_apply")
 ADMIN_PREFIX = "/_sandbox/"
 
 
@@ -394,6 +395,13 @@ class SandboxServer:
             with self._lock:
                 self._dispatch(req, api=True)
             fault = "timeout"
+        if fault == "late_apply":
+            resp = self._fault_response("timeout")
+            with self._lock:
+                self._dispatch(req, api=True)
+                encoded = _encode(self._after_request(req, resp))
+            h.send(*encoded)
+            return
         if fault is not None:
             resp = self._fault_response(fault)  # outside the lock: a "timeout" stalls here
             with self._lock:  # a fault reply carries the server's usual headers (rate limits)

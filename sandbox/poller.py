@@ -19,7 +19,16 @@ from botocore.exceptions import ClientError
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_sqs.literals import QueueAttributeNameType
     from mypy_boto3_sqs.type_defs import MessageTypeDef
+
+
+# Every message the queue still holds: visible, in flight, or sent with a delay not yet over.
+PENDING_COUNTS: tuple[QueueAttributeNameType, ...] = (
+    "ApproximateNumberOfMessages",
+    "ApproximateNumberOfMessagesNotVisible",
+    "ApproximateNumberOfMessagesDelayed",
+)
 
 
 @dataclass
@@ -139,21 +148,16 @@ class SqsPoller:
                 )
 
     def drain(self, deadline_seconds: float = 30.0) -> None:
-        """Poll until the queue is empty (including in-flight retries) or the deadline passes."""
+        """Poll until the queue is empty (including in-flight retries and deferred copies still
+        delayed) or the deadline passes."""
         end = time.monotonic() + deadline_seconds
         while time.monotonic() < end:
             if self.poll_once(wait_seconds=0):
                 continue
             attrs = self._sqs.get_queue_attributes(
-                QueueUrl=self._queue_url,
-                AttributeNames=[
-                    "ApproximateNumberOfMessages",
-                    "ApproximateNumberOfMessagesNotVisible",
-                ],
+                QueueUrl=self._queue_url, AttributeNames=list(PENDING_COUNTS)
             )["Attributes"]
-            if not int(attrs["ApproximateNumberOfMessages"]) and not int(
-                attrs["ApproximateNumberOfMessagesNotVisible"]
-            ):
+            if not any(int(attrs.get(name, "0")) for name in PENDING_COUNTS):
                 return
             time.sleep(0.05)
         raise TimeoutError("queue did not drain in time")

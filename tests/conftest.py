@@ -16,7 +16,7 @@ from chalicelib.wiring import Container
 from sandbox.aws import Resources, ensure_resources
 from sandbox.calltools_server import CallToolsSandbox
 from sandbox.ghl_server import GhlSandbox
-from sandbox.poller import SqsPoller
+from sandbox.poller import PENDING_COUNTS, SqsPoller
 from tests.helpers import LOCATION_ID, GhlMirror, Signer, dumps, use_moto_env
 
 WORKFLOW_SECRET = "wf-secret-for-tests"
@@ -105,12 +105,9 @@ class Service:
 
     def queue_depth(self, url: str | None = None) -> int:
         attrs = self.container.sqs.get_queue_attributes(
-            QueueUrl=url or self.resources.queue_url,
-            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+            QueueUrl=url or self.resources.queue_url, AttributeNames=list(PENDING_COUNTS)
         )["Attributes"]
-        return int(attrs["ApproximateNumberOfMessages"]) + int(
-            attrs["ApproximateNumberOfMessagesNotVisible"]
-        )
+        return sum(int(attrs.get(name, "0")) for name in PENDING_COUNTS)
 
     def dlq_messages(self) -> list[dict[str, Any]]:
         reply = self.container.sqs.receive_message(
@@ -121,6 +118,10 @@ class Service:
     def calltools_id(self, ghl_id: str) -> int | None:
         state = self.container.state_store.get(ghl_id)
         return state.calltools_id if state else None
+
+    def calltools_ids(self, ghl_id: str) -> set[int]:
+        """Every CallTools contact that carries this GHL id (more than one is a duplicate)."""
+        return {c["id"] for c in self.calltools.contacts() if c.get("ghl_contact_id") == ghl_id}
 
     def in_bucket(self, ghl_id: str, bucket_id: int = 70412) -> bool:
         ct_id = self.calltools_id(ghl_id)

@@ -151,8 +151,10 @@ def test_chaos_converges(
     delivered = deliveries(rng, events)
     started = time.monotonic()
 
-    faults = ["500_json", "502_html", "503_html", "timeout", "lost_reply", "429"]
-    service.calltools.timeout_seconds = 1.5  # a "timeout" outlasts the client's 1 s
+    faults = ["500_json", "502_html", "503_html", "timeout", "lost_reply", "late_apply", "429"]
+    # A "timeout" outlasts the client's 1 s; a "late_apply" is applied only then, within the
+    # 2 s a pending create is given to settle (CALLTOOLS_CREATE_SETTLE_SECONDS in conftest).
+    service.calltools.timeout_seconds = 1.5
     service.calltools.set_fault_rate(0.1, kinds=faults, seed=3)
     service.ghl.set_fault_rate(0.1, kinds=["429"], seed=4)
     # GHL announces its rate window on every reply and the client holds off for that long after a

@@ -3,6 +3,8 @@ CallTools facts the public docs leave open (bucket assignment, duplicate merge).
 
 from __future__ import annotations
 
+import time
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -39,15 +41,18 @@ def test_timeouts_are_retried(service: Service):
     assert service.in_bucket(CONTACT_ID)
 
 
-def lose_next_create_reply(service: Service, monkeypatch: pytest.MonkeyPatch) -> None:
-    """CallTools makes the next contact created, but its reply never arrives (client timeout)."""
-    service.calltools.timeout_seconds = 1.5  # longer than the client's 1 s timeout
+def lose_next_create_reply(
+    service: Service, monkeypatch: pytest.MonkeyPatch, kind: str = "lost_reply", stall: float = 1.5
+) -> None:
+    """CallTools makes the next contact created, but its reply never arrives (client timeout):
+    made at once ("lost_reply"), or only when the `stall` is over ("late_apply")."""
+    service.calltools.timeout_seconds = stall  # longer than the client's 1 s timeout
     api = service.container.calltools
     create = api.create_contact
 
     def lose_the_reply(*args: Any, **kwargs: Any) -> Any:
         monkeypatch.setattr(api, "create_contact", create)
-        service.calltools.script_faults(["lost_reply"])
+        service.calltools.script_faults([kind])
         return create(*args, **kwargs)
 
     monkeypatch.setattr(api, "create_contact", lose_the_reply)
@@ -90,6 +95,39 @@ def test_a_lost_create_followed_by_dnd_leaves_nothing_in_the_bucket(
     assert mine == {
         c["id"] for c in service.calltools.contacts() if c["ghl_contact_id"] == CONTACT_ID
     }
+
+
+def test_a_create_applied_after_the_client_gave_up_is_still_taken_out_on_dnd(
+    service: Service, monkeypatch: pytest.MonkeyPatch
+):
+    """The create times out and CallTools applies it only 3 s later, bucket included. The DND
+    that arrives meanwhile finds nothing by phone: it must wait (deferred) for the create to
+    settle, not forget it, or the late contact would stay in the dialler."""
+    monkeypatch.setattr(service.container.contact_sync, "_create_settle", timedelta(seconds=6))
+    deferred: list[int] = []
+    requeue = service.container.queue.requeue
+
+    def counted_requeue(body: str, delay_seconds: int) -> None:
+        deferred.append(delay_seconds)
+        requeue(body, delay_seconds)
+
+    monkeypatch.setattr(service.container.queue, "requeue", counted_requeue)
+    contacts_event(service, 1)  # another contact first: the bucket method is known by then
+    service.drain()
+    lose_next_create_reply(service, monkeypatch, kind="late_apply", stall=3.0)
+    service.post(tagged("cold lead"))
+    service.poller().poll_once(0)  # the client gives up after 1 s; nothing made yet
+    assert not [c for c in service.calltools.contacts() if c["ghl_contact_id"] == CONTACT_ID]
+    service.ghl.set_dnd(CONTACT_ID, True)
+    assert service.post(ghl_event("ContactDndUpdate", dnd=True)).status_code == 200
+    service.drain(retry_delay_seconds=4, deadline_seconds=60)
+    deadline = time.monotonic() + 10  # the late create has certainly landed by then
+    while not (mine := service.calltools_ids(CONTACT_ID)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(mine) == 1
+    assert not mine & service.calltools.bucket_members(70412)
+    assert deferred  # the DND waited for the create to settle
+    assert service.queue_depth() == 0 and not service.dlq_messages()
 
 
 @pytest.mark.parametrize("report_batch_item_failures", [False, True])
