@@ -116,6 +116,24 @@ def test_contactbuckets_add_after_a_lost_reply_is_judged_by_the_read_back():
     assert [m for m, _, _ in account.requests] == ["POST", "GET"]
 
 
+def test_a_refused_add_that_changed_nothing_is_a_refusal_and_auto_tries_the_next_call(
+    caplog: pytest.LogCaptureFixture,
+):
+    def reply(method: str, path: str, body: Any) -> httpx.Response:
+        if path.endswith("/contactbuckets/"):
+            return httpx.Response(400, json={"bucket": ["Invalid pk."]})
+        return contact(7, [])
+
+    with pytest.raises(PermanentError, match="400"):
+        Account(reply).api("contactbuckets").set_bucket_membership(7, BUCKET, member=True)
+    caplog.clear()
+    with pytest.raises(ConfigurationError, match="no bucket-assignment call"):
+        Account(reply).api("auto").set_bucket_membership(7, BUCKET, member=True)
+    messages = [r.getMessage() for r in caplog.records]
+    assert "bucket method refused" in messages
+    assert "CallTools accepted a bucket change that did not happen" in messages  # the PATCHes
+
+
 def test_contactbuckets_add_is_not_resent_after_a_5xx():
     account = Account(lambda m, p, body: httpx.Response(502, text="<html></html>"))
     with pytest.raises(TransientError):
@@ -205,7 +223,13 @@ def test_501_is_not_retried():
 
 def test_a_404_from_a_bucket_write_is_not_taken_for_a_vanished_contact():
     """NotFound makes the sync forget the contact and recreate it: a missing bucket must not."""
-    account = Account(lambda m, p, body: httpx.Response(404, json={"detail": "Not found."}))
+
+    def reply(method: str, path: str, body: Any) -> httpx.Response:
+        if path.startswith("/api/buckets/"):
+            return httpx.Response(404, json={"detail": "Not found."})
+        return contact(7, [])
+
+    account = Account(reply)
     with pytest.raises(PermanentError) as refused:
         account.api("bucket_patch").set_bucket_membership(7, BUCKET, member=True)
     assert not isinstance(refused.value, NotFound)

@@ -157,7 +157,14 @@ class CallToolsHttpApi:
     def _write_verified(self, method: str, contact_id: int, bucket_id: int, member: bool) -> bool:
         """Write, then verify: a reply that shows the contact as wanted is enough; any other
         reply (none, another shape, or one that disagrees) is checked by reading the contact."""
-        reply = self._write_membership(method, contact_id, bucket_id, member)
+        try:
+            reply = self._write_membership(method, contact_id, bucket_id, member)
+        except PermanentError:
+            # Refused, perhaps because the change exists already (the row a lost reply's write
+            # made): that counts as done. A refusal that changed nothing is reported as one.
+            if self.is_member(contact_id, bucket_id) == member:
+                return True
+            raise
         if _holds(reply, contact_id, bucket_id) == member:
             return True
         return self.is_member(contact_id, bucket_id) == member
@@ -188,17 +195,14 @@ class CallToolsHttpApi:
             key = "add_contacts" if member else "remove_contacts"
             self._request("PATCH", f"buckets/{bucket_id}/", json={key: [contact_id]})
         elif member:
-            try:
-                # A resent POST after a lost reply would meet the row it made: not resent here,
-                # and a refusal is judged by the read-back that follows.
-                self._request(
-                    "POST",
-                    "contactbuckets/",
-                    json={"contact": contact_id, "bucket": bucket_id},
-                    idempotent=False,
-                )
-            except PermanentError as exc:
-                logger.info("contactbuckets write refused", extra={"error": str(exc)})
+            # A resent POST after a lost reply would meet the row it made: not resent here, and
+            # a refusal is judged by reading membership back (`_write_verified`).
+            self._request(
+                "POST",
+                "contactbuckets/",
+                json={"contact": contact_id, "bucket": bucket_id},
+                idempotent=False,
+            )
         else:
             rows = self._pages(
                 "contactbuckets/",
