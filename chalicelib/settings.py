@@ -74,7 +74,8 @@ class Settings(BaseSettings):
     # not wait out the spacing; the sustained rates above still hold. Lowered so that every
     # instance bursting at once stays within one second of the total rate (rate_limit.shared_burst).
     ghl_burst: int = Field(default=2, ge=1, le=10)
-    calltools_burst: int = Field(default=3, ge=1, le=10)  # a new contact's three calls
+    # A new contact's calls: search and create, and an add where the create cannot carry it.
+    calltools_burst: int = Field(default=3, ge=1, le=10)
 
     # --- Secrets Manager (deployed stages): when an id is set, the secret's value replaces the
     # plain setting of the same name, read at run time and cached `secrets_max_age_seconds`.

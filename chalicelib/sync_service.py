@@ -54,6 +54,11 @@ class SyncOutcome:
         }
 
 
+# A create's outcome is known (made, or certainly not): its phone and send time go together.
+CREATE_RESOLVED: dict[str, Any] = {"pending_phone": None, "pending_since": None}
+# Nothing can be in flight: no create unresolved and no bucket maybe joined.
+NOTHING_PENDING: dict[str, Any] = {**CREATE_RESOLVED, "pending_buckets": frozenset()}
+
 # Event timestamps are GHL's clock; re-reads are ours. Tolerate this much difference.
 MAX_CLOCK_SKEW = timedelta(minutes=5)
 
@@ -225,12 +230,7 @@ class ContactSync:
                     "CallTools contact vanished; recreating", extra={"contact_id": contact.id}
                 )
                 held.update(
-                    calltools_id=None,
-                    buckets=frozenset(),
-                    pending_buckets=frozenset(),
-                    pending_phone=None,
-                    pending_since=None,
-                    field_hashes={},
+                    calltools_id=None, buckets=frozenset(), field_hashes={}, **NOTHING_PENDING
                 )
                 fresh = plan_sync(contact, self._rulebook.resolved(), None, self._mapping)
                 return self._apply_held(contact, fresh, held, base)
@@ -297,11 +297,8 @@ class ContactSync:
 
         final = held.state.model_copy(
             update={
-                "calltools_id": ct_id,
                 # Every bucket once pending is now confirmed in, or removed.
-                "pending_buckets": frozenset(),
-                "pending_phone": None,
-                "pending_since": None,
+                **NOTHING_PENDING,
                 "source_time": base.source_time,
                 "dnd": base.dnd,
                 "field_hashes": dict(plan.field_hashes),
@@ -353,15 +350,14 @@ class ContactSync:
             created = self._calltools.create_contact(plan.fields, plan.desired_buckets)
         except PermanentError:
             # Refused (4xx): nothing was made.
-            held.note(pending_phone=None, pending_since=None, pending_buckets=frozenset())
+            held.note(**NOTHING_PENDING)
             raise
         placed = created.buckets & plan.desired_buckets
         held.note(
             calltools_id=created.id,
-            pending_phone=None,
-            pending_since=None,
             buckets=held.state.buckets | placed,
             pending_buckets=held.state.pending_buckets - placed,
+            **CREATE_RESOLVED,
         )
         return created.id, placed
 
@@ -384,20 +380,20 @@ class ContactSync:
             if desired:
                 held.update(pending_buckets=state.pending_buckets & desired)
                 raise _conflict(matches)
-            held.update(pending_phone=None, pending_since=None, pending_buckets=frozenset())
+            held.update(**NOTHING_PENDING)
             return
         if matches:
             logger.info(
                 "adopting the contact an unanswered create made",
                 extra={"contact_id": contact.id, "calltools_id": matches[0].id},
             )
-            held.update(calltools_id=matches[0].id, pending_phone=None, pending_since=None)
+            held.update(calltools_id=matches[0].id, **CREATE_RESOLVED)
             return
         if state.pending_since is not None:
             wait = (state.pending_since + self._create_settle - self._clock()).total_seconds()
             if wait > 0:
                 raise Deferred("an unanswered create has not shown up in CallTools yet", wait)
-        held.update(pending_phone=None, pending_since=None, pending_buckets=frozenset())
+        held.update(**NOTHING_PENDING)
 
     def _lease_end(self) -> datetime:
         return self._clock() + self._lease
