@@ -49,6 +49,12 @@ class World:
             clock=lambda: self.now or utcnow(),
         )
 
+    def made_in_calltools(self, *buckets: int) -> int:
+        """A CallTools contact for our GHL contact, in `buckets`, made behind the sync's back (a
+        lost request applied late, or a twin); returns its id."""
+        fields = {"mobile_phone_number": "+13125550147", "ghl_contact_id": CONTACT_ID}
+        return self.ct.create_contact(fields, frozenset(buckets)).id
+
     def set_call_dnd(self) -> None:
         """GHL turns calls DND for the contact (a ContactDndUpdate follows, or not)."""
         self.ghl.contacts[CONTACT_ID] = self.ghl.contacts[CONTACT_ID].model_copy(
@@ -327,11 +333,8 @@ def test_a_create_applied_late_is_found_not_duplicated(carrying: World):
     dnd = ghl_event("ContactDndUpdate", dnd=True)
     with pytest.raises(Deferred):
         carrying.deliver(dnd)
-    late = carrying.ct.create_contact(  # the lost request, applied by CallTools only now
-        {"mobile_phone_number": "+13125550147", "ghl_contact_id": CONTACT_ID},
-        frozenset({70412}),
-    )
-    assert carrying.ct.bucket_of() == {late.id}
+    late = carrying.made_in_calltools(70412)  # the lost request, applied by CallTools only now
+    assert carrying.ct.bucket_of() == {late}
     carrying.now += timedelta(seconds=30)
     assert carrying.deliver(dnd) == "synced"
     assert not carrying.ct.bucket_of() and len(carrying.ct.contacts) == 1
@@ -341,14 +344,11 @@ def test_two_candidates_after_a_lost_create_both_leave_when_the_contact_must(car
     carrying.ct.lose_next.add("create_reply")
     with pytest.raises(TransientError):
         carrying.deliver(tagged("cold lead", at=ago(5)))
-    twin = carrying.ct.create_contact(
-        {"mobile_phone_number": "+13125550147", "ghl_contact_id": CONTACT_ID},
-        frozenset({70412}),
-    )
+    twin = carrying.made_in_calltools(70412)
     assert len(carrying.ct.bucket_of()) == 2
     assert carrying.deliver(tagged("other")) == "synced"
     assert not carrying.ct.bucket_of()
-    assert twin.id in carrying.ct.contacts  # taken out of the bucket, not deleted
+    assert twin in carrying.ct.contacts  # taken out of the bucket, not deleted
 
 
 def test_a_refused_create_leaves_nothing_pending(carrying: World):
@@ -374,10 +374,7 @@ def test_a_conflict_after_a_lost_create_still_takes_both_out_of_unwanted_buckets
     world.ct.lose_next.add("create_reply")
     with pytest.raises(TransientError):
         world.deliver(tagged("cold lead", "hot", at=ago(5)))
-    world.ct.create_contact(
-        {"mobile_phone_number": "+13125550147", "ghl_contact_id": CONTACT_ID},
-        frozenset({70412, 70500}),
-    )
+    world.made_in_calltools(70412, 70500)
     assert world.deliver(tagged("cold lead")) == "failed"  # which one is ours is unknowable
     assert not world.ct.bucket_of(70500)  # but neither stays where it must not be
     assert len(world.ct.bucket_of(70412)) == 2
