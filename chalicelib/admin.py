@@ -10,6 +10,7 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
+from chalicelib.errors import ConfigurationError
 from chalicelib.replies import HttpReply, reply
 from chalicelib.runs import Mode, Run, RunActive
 from chalicelib.webhook_auth import Secret, header_value, reveal
@@ -61,6 +62,8 @@ class AdminApi:
             run = self._reconciler().start(mode=mode, trigger="api")
         except RunActive as active:
             return reply(409, "conflict", reason="a run is active", active_run_id=active.run_id)
+        except ConfigurationError as exc:
+            return reply(503, "unavailable", reason=str(exc))
         return reply(202, "started", run_id=run.id, mode=run.mode)
 
     def stats(self, headers: Mapping[str, str]) -> HttpReply:

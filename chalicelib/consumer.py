@@ -18,11 +18,14 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from pydantic import ValidationError
 
-from chalicelib.errors import Deferred, TransientError
+from chalicelib.errors import ConcurrentUpdate, Deferred, TransientError
 from chalicelib.events import ReconcileStep, SyncMessage, utcnow
 from chalicelib.observability import count, logger, milliseconds
 from chalicelib.ports import ContactQueue, Dedup
 from chalicelib.sync_service import ContactSync
+
+# A conflict with another worker resolves within one contact's sync.
+CONFLICT_DELAY_SECONDS = 5
 
 
 class BatchIncomplete(Exception):
@@ -85,6 +88,11 @@ class BatchConsumer:
                 return self._process(record)
             except Deferred as wait:
                 return self._defer(record, wait)
+            except ConcurrentUpdate as busy:
+                # Another worker has the contact (or this very delivery): it will be done in
+                # moments. Waiting for the visibility timeout, and counting a receive towards
+                # the DLQ, would punish a healthy message.
+                return self._defer(record, Deferred(str(busy), CONFLICT_DELAY_SECONDS))
 
         with processor(records=list(records), handler=handle_record):
             processor.process()
@@ -105,7 +113,7 @@ class BatchConsumer:
     def _defer(self, record: SQSRecord, wait: Deferred) -> dict[str, Any]:
         """A delayed copy, then the original is deleted as done: waiting is not failing, and must
         not bring the message closer to the DLQ. If the copy cannot be sent, the record fails."""
-        self._queue.requeue(record.body, math.ceil(wait.seconds))
+        self._queue.requeue(_deferred_once_more(record.body), math.ceil(wait.seconds))
         logger.info(
             "message deferred",
             extra={
@@ -182,6 +190,19 @@ class BatchConsumer:
             self._queue.dead_letter(body, outcome.get("reason") or "failed")
             raise DeadLettered(outcome)
         return outcome
+
+
+def _deferred_once_more(body: str) -> str:
+    """The body with its deferral count raised (contact messages; others go back as they are)."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return body
+    if not isinstance(data, dict) or data.get("kind", "contact") != "contact":
+        return body
+    deferrals = data.get("deferrals")
+    data["deferrals"] = (deferrals if isinstance(deferrals, int) else 0) + 1
+    return json.dumps(data, separators=(",", ":"))
 
 
 def _kind(body: str) -> str | None:

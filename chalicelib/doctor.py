@@ -36,8 +36,8 @@ def diagnose(settings: Settings, probe_contact: int | None = None) -> list[Check
     checks = [
         Check(
             "settings: location",
-            "ok" if s.ghl_location_id else "fail",
-            s.ghl_location_id or "GHL_LOCATION_ID is not set",
+            "fail" if s.scope_problem else "ok",
+            s.scope_problem or s.ghl_location_id,
         ),
         Check("settings: rules", "ok", ", ".join(f"{r.tag!r} → {r.bucket!r}" for r in s.rules)),
     ]

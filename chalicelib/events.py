@@ -7,7 +7,7 @@ make the consumer re-read the contact from GHL is decided here, in `_needs_refet
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -53,6 +53,9 @@ class SyncMessage(BaseModel):
     event_time: datetime | None = None
     snapshot: Contact | None = None
     received_at: datetime
+    # How often this message was put back to wait (a lease, a settling create, a removal that
+    # CallTools did not take yet): counted apart from SQS receives, which lead to the DLQ.
+    deferrals: int = 0
 
     @property
     def dedup_key(self) -> str | None:
@@ -98,13 +101,17 @@ def _unwrap(body: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _needs_refetch(event_type: str, flat: Mapping[str, Any], event_time: datetime | None) -> bool:
-    """A snapshot is trusted only with a timestamp, the full tag array and a DND flag."""
+    """A snapshot is trusted only with a timestamp, the full tag array and a DND flag. Tags that
+    are null, a string or hold non-strings mean "tags unknown": the contact is re-read, never
+    taken as tagless (GHL does not resend a 4xx, so a signed event is not refused for them)."""
     if event_time is None:
         return True
     if event_type == "ContactDelete":
         return False
     has_dnd = isinstance(flat.get("dnd"), bool) or isinstance(flat.get("dndSettings"), Mapping)
-    return not (isinstance(flat.get("tags"), list) and has_dnd)
+    tags = flat.get("tags")
+    tags_known = isinstance(tags, list) and all(isinstance(t, str) for t in tags)
+    return not (tags_known and has_dnd)
 
 
 def _optional_str(flat: Mapping[str, Any], key: str) -> str | None:
@@ -116,8 +123,14 @@ def _optional_str(flat: Mapping[str, Any], key: str) -> str | None:
     return value.strip() or None
 
 
-def parse_marketplace_event(body: Any, received_at: datetime | None = None) -> SyncMessage:
-    """A signed marketplace webhook body → SyncMessage; IgnoredEvent / InvalidEvent otherwise."""
+def parse_marketplace_event(
+    body: Any, received_at: datetime | None = None, *, max_age: timedelta | None = None
+) -> SyncMessage:
+    """A signed marketplace webhook body → SyncMessage; IgnoredEvent / InvalidEvent otherwise.
+
+    An event whose `timestamp` is older than `max_age` (the dedup window) is a replay: its
+    webhookId may be forgotten already, so it is ignored rather than synced again."""
+    received_at = received_at or utcnow()
     if not isinstance(body, Mapping):
         raise InvalidEvent("body must be a JSON object")
     flat = _unwrap(body)
@@ -131,15 +144,18 @@ def parse_marketplace_event(body: Any, received_at: datetime | None = None) -> S
         raise InvalidEvent("contact event without a contact id")
     location_id = _optional_str(flat, "locationId")
     event_time = parse_time(flat.get("timestamp"))
-    try:
-        if event_type == "ContactDelete":
-            snapshot: Contact | None = Contact.gone(contact_id, location_id)
-        else:
-            snapshot = contact_from_ghl(flat)
-    except ValueError as exc:
-        raise InvalidEvent(str(exc)) from exc
+    if max_age is not None and event_time is not None and event_time < received_at - max_age:
+        raise IgnoredEvent("replay: the event is older than the dedup window")
+    snapshot: Contact | None = None
     if _needs_refetch(event_type, flat, event_time):
-        snapshot, event_time = None, None
+        event_time = None
+    elif event_type == "ContactDelete":
+        snapshot = Contact.gone(contact_id, location_id)
+    else:
+        try:
+            snapshot = contact_from_ghl(flat)
+        except ValueError as exc:
+            raise InvalidEvent(str(exc)) from exc
     return SyncMessage(
         origin="marketplace",
         event_type=event_type,
@@ -149,7 +165,7 @@ def parse_marketplace_event(body: Any, received_at: datetime | None = None) -> S
         webhook_id=_optional_str(flat, "webhookId"),
         event_time=event_time,
         snapshot=snapshot,
-        received_at=received_at or utcnow(),
+        received_at=received_at,
     )
 
 
@@ -181,9 +197,15 @@ def parse_workflow_payload(body: Any, received_at: datetime | None = None) -> Sy
 
 
 def scope_rejection(message: SyncMessage, location_id: str, app_id: str) -> str | None:
-    """Why this message belongs to another location or app, or None if it is ours."""
-    if location_id and message.location_id and message.location_id != location_id:
+    """Why this message is not ours to sync, or None. GHL signs every app's webhooks with one
+    key, so a valid signature does not make an event ours: it must name our location. An
+    `appId` is compared only when present (GHL's contact-event examples carry none)."""
+    if not location_id:
+        return "no location configured"
+    if message.location_id is None:
+        return "no location in the event"
+    if message.location_id != location_id:
         return "other location"
-    if app_id and message.origin == "marketplace" and message.app_id != app_id:
+    if app_id and message.origin == "marketplace" and message.app_id not in (None, app_id):
         return "other app"
     return None

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from chalicelib.events import (
@@ -47,6 +47,7 @@ class WebhookIntake:
         workflow_secret: Secret,
         location_id: str,
         app_id: str = "",
+        replay_after: timedelta = timedelta(days=14),
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._verifier = verifier
@@ -54,6 +55,7 @@ class WebhookIntake:
         self._workflow_secret = workflow_secret
         self._location_id = location_id
         self._app_id = app_id
+        self._replay_after = replay_after
         self._clock = clock
 
     def handle(self, raw_body: bytes | str | None, headers: Mapping[str, str]) -> IntakeReply:
@@ -63,6 +65,13 @@ class WebhookIntake:
         if len(raw_body) > MAX_BODY_BYTES:
             count("WebhooksRejectedTooLarge")
             return reply(413, "rejected", reason=f"body over {MAX_BODY_BYTES} bytes")
+
+        if not self._location_id:
+            # Without it every GHL location's events would be ours: refuse, loudly, and let GHL
+            # retry once the setting is there.
+            logger.error("GHL_LOCATION_ID is not set; refusing every webhook")
+            count("WebhooksRefusedUnconfigured")
+            return reply(503, "unavailable", reason="GHL_LOCATION_ID is not configured")
 
         signed = header_value(headers, ED25519_HEADER) or header_value(headers, RSA_HEADER)
         auth = (
@@ -92,8 +101,9 @@ class WebhookIntake:
 
         out_of_scope = scope_rejection(message, self._location_id, self._app_id)
         if out_of_scope:
-            logger.info("webhook ignored", extra={"reason": out_of_scope})
+            logger.warning("webhook ignored", extra={"reason": out_of_scope})
             count("WebhooksIgnored")
+            count("WebhooksOutOfScope")
             return reply(200, "ignored", reason=out_of_scope)
 
         try:
@@ -119,4 +129,4 @@ class WebhookIntake:
         now = self._clock()
         if auth.scheme == "workflow-secret":
             return parse_workflow_payload(body, received_at=now)
-        return parse_marketplace_event(body, received_at=now)
+        return parse_marketplace_event(body, received_at=now, max_age=self._replay_after)

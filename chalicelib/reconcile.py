@@ -14,14 +14,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from chalicelib.contact import Contact
-from chalicelib.errors import ConcurrentUpdate
+from chalicelib.errors import ConcurrentUpdate, ConfigurationError
 from chalicelib.events import ReconcileStep, SyncMessage, parse_time, utcnow
 from chalicelib.observability import logger
 from chalicelib.ports import ContactQueue, GhlSearch, RunStore, StateIndex
 from chalicelib.runs import Mode, Run, new_run_id
 from chalicelib.state import ContactState
 from chalicelib.stats import add_to_census, empty_census
-from chalicelib.sync_plan import FieldMapping, fingerprint, plan_sync
+from chalicelib.sync_plan import FieldMapping, failed_alike, plan_sync
 from chalicelib.sync_service import RuleBook
 
 SCAN_PAGE = 1000
@@ -76,6 +76,8 @@ class Reconciler:
     # --- starting ------------------------------------------------------------------------------
     def start(self, mode: Mode = "reconcile", trigger: str = "manual") -> Run:
         """Begin a run (raises RunActive if one is going) and queue its first step."""
+        if not self._location_id:
+            raise ConfigurationError("GHL_LOCATION_ID is not set: no location to reconcile")
         now = self._clock()
         run = Run(id=new_run_id(now), mode=mode, trigger=trigger, started_at=now, heartbeat_at=now)
         run = self._runs.start(run, stale_before=now - self._stale_after)
@@ -182,11 +184,7 @@ class Reconciler:
                 plan = plan_sync(contact, rules, state, self._mapping)
                 if plan.is_noop:
                     continue  # in sync: costs nothing downstream
-                if (
-                    state is not None
-                    and state.status == "failed"
-                    and state.failed_fingerprint == fingerprint(plan)
-                ):
+                if state is not None and failed_alike(state, plan):
                     continue  # failed with exactly this data already: not again every night
                 if state is not None and state.is_newer_than(event_time):
                     # Our state's clock and dateUpdated can disagree: let GHL settle it.

@@ -6,7 +6,7 @@ import json
 from functools import lru_cache
 from typing import Any
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from chalicelib.rules import Rule, parse_rules
@@ -20,6 +20,7 @@ class Settings(BaseSettings):
     )
 
     # --- GoHighLevel ---------------------------------------------------------------------------
+    # Required: events of any other location (or of none) are ignored; without it, none are taken.
     ghl_location_id: str = Field(default="", description="Only events of this location are synced")
     ghl_app_id: str = Field(
         default="", description="When set, marketplace events of other apps are ignored"
@@ -120,6 +121,26 @@ class Settings(BaseSettings):
         if value not in allowed:
             raise ValueError(f"must be one of {sorted(allowed)}")
         return value
+
+    @model_validator(mode="after")
+    def _lease_outlasts_a_call(self) -> Settings:
+        # A worker holds a contact's lease across one CallTools call with all its retries; a
+        # shorter lease would let a second worker act on the contact while the call runs.
+        longest_call = self.retry_budget_seconds + self.http_timeout_seconds
+        if self.contact_lease_seconds <= longest_call:
+            raise ValueError(
+                f"CONTACT_LEASE_SECONDS ({self.contact_lease_seconds}) must exceed "
+                f"RETRY_BUDGET_SECONDS + HTTP_TIMEOUT_SECONDS ({longest_call:g})"
+            )
+        return self
+
+    @property
+    def scope_problem(self) -> str | None:
+        """Why no webhook may be accepted with these settings (GHL signs every app's events with
+        one key, so without our location id anyone's events would pass)."""
+        if not self.ghl_location_id.strip():
+            return "GHL_LOCATION_ID is not set: refusing every event rather than accepting all"
+        return None
 
     @property
     def rules(self) -> list[Rule]:

@@ -26,8 +26,12 @@ class ContactState(BaseModel):
     # When that create was sent: a search that finds nothing proves nothing until it has settled.
     pending_since: datetime | None = None
     field_hashes: dict[str, str] = Field(default_factory=dict)
-    # Time of the GHL data the state reflects (event timestamp, or when we re-read GHL).
+    # GHL changes up to this time are reflected (an event's timestamp, or for a re-read a time
+    # safely before GHL served it): an event older than this is stale.
     source_time: datetime | None = None
+    # After a re-read: changes up to this time (after the reply, plus clock skew) may or may not
+    # be in what GHL served, so an event between `source_time` and this is confirmed by GHL.
+    read_until: datetime | None = None
     version: int = 0
     status: Status = "new"
     # Why the contact is in no bucket (dnd, no_phone, ...) or why the last sync failed.
@@ -49,6 +53,14 @@ class ContactState(BaseModel):
     def create_unresolved(self) -> bool:
         """A create was sent and its outcome never reached us."""
         return self.pending_phone is not None and self.calltools_id is None
+
+    def may_reflect(self, event_time: datetime) -> bool:
+        """True when a re-read may or may not have included a change made at `event_time`."""
+        return (
+            self.read_until is not None
+            and event_time <= self.read_until
+            and not self.is_newer_than(event_time)
+        )
 
     def is_newer_than(self, event_time: datetime | None) -> bool:
         """True when the stored state reflects later GHL data than `event_time` (a stale event)."""

@@ -63,6 +63,15 @@ def fingerprint(plan: SyncPlan) -> str:
     return field_hash("|".join(f"{k}={v}" for k, v in parts))
 
 
+def failed_alike(state: ContactState, plan: SyncPlan) -> bool:
+    """The contact failed before with exactly this plan, so running it again is pointless. Never
+    true for a plan that takes the contact out of a bucket or keeps it out: a removal is retried
+    until it happens, and every removal plan would share one fingerprint."""
+    if plan.remove_buckets or plan.exclusion is not None:
+        return False
+    return state.status == "failed" and state.failed_fingerprint == fingerprint(plan)
+
+
 def calltools_fields(contact: Contact, phone_e164: str, mapping: FieldMapping) -> dict[str, str]:
     """GHL contact → CallTools contact fields. Empty values are left out (merge mode blanks them)."""
     fields = {

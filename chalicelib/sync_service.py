@@ -16,11 +16,12 @@ from typing import Any, Literal
 
 from chalicelib.contact import Contact
 from chalicelib.errors import (
-    ConcurrentUpdate,
     ConfigurationError,
     Deferred,
     NotFound,
     PermanentError,
+    SyncError,
+    TransientError,
 )
 from chalicelib.events import SyncMessage, scope_rejection, utcnow
 from chalicelib.observability import logger
@@ -59,8 +60,10 @@ CREATE_RESOLVED: dict[str, Any] = {"pending_phone": None, "pending_since": None}
 # Nothing can be in flight: no create unresolved and no bucket maybe joined.
 NOTHING_PENDING: dict[str, Any] = {**CREATE_RESOLVED, "pending_buckets": frozenset()}
 
-# Event timestamps are GHL's clock; re-reads are ours. Tolerate this much difference.
+# Event timestamps are GHL's clock: one this far ahead of ours is clamped.
 MAX_CLOCK_SKEW = timedelta(minutes=5)
+# How far GHL's clock and ours may disagree when a re-read is placed among events.
+READ_SKEW = timedelta(seconds=30)
 
 
 class _Held:
@@ -140,6 +143,8 @@ class ContactSync:
 
     def sync(self, message: SyncMessage) -> SyncOutcome:
         cid = message.contact_id
+        if not self._location_id:
+            raise ConfigurationError("GHL_LOCATION_ID is not set; no contact is synced")
         out_of_scope = scope_rejection(message, self._location_id, self._app_id)
         if out_of_scope:
             return SyncOutcome("ignored", cid, reason=out_of_scope)
@@ -148,38 +153,62 @@ class ContactSync:
         now = self._clock()
         if state.lease_until and state.lease_until > now and state.lease_owner != self._owner:
             # Even a no-op write would bump the version under the worker applying changes.
-            raise ConcurrentUpdate("another worker holds this contact")
+            raise Deferred(
+                "another worker holds this contact",
+                max(1.0, (state.lease_until - now).total_seconds()),
+            )
 
+        rules = self._rulebook.resolved()
         contact, source_time = message.snapshot, message.event_time
+        plan = None
         if contact is not None and source_time is not None:
             # A signed timestamp far in the future must not freeze the contact.
             source_time = min(source_time, now + MAX_CLOCK_SKEW)
-            if state.is_newer_than(source_time):
+            plan = plan_sync(contact, rules, state, self._mapping)
+            if state.is_newer_than(source_time) and not plan.remove_buckets:
                 logger.info("stale event dropped", extra={"contact_id": cid})
                 return SyncOutcome(
                     "stale", cid, state.calltools_id, reason="older than stored state"
                 )
-
-        rules = self._rulebook.resolved()
-        plan = plan_sync(contact, rules, state, self._mapping) if contact else None
-        adds = plan is not None and bool(plan.add_buckets or plan.needs_contact)
-        if (
-            contact is None
-            or plan is None
-            or (adds and not self._fit_to_add(message, contact, now))
-        ):
-            # No snapshot, or one that would put the contact in the dialler without saying whether
-            # calls are DND right now: ask GHL.
-            contact, source_time = self._reread(cid, state, source_time)
+            if not self._trusted(message, contact, plan, state, source_time, now):
+                plan = None
+        if contact is None or plan is None:
+            # No snapshot, or one whose place in time against what we stored is unsure, or one
+            # that would put the contact in the dialler without saying whether calls are DND
+            # right now: ask GHL. A removal is never dropped for looking old; it is confirmed.
+            try:
+                contact, source_time, read_until = self._reread(cid, state, source_time)
+            except PermanentError as exc:
+                # GHL refused the read (a 4xx other than 404/429): retrying will not help.
+                logger.warning("GHL refused the re-read", extra={"contact_id": cid})
+                return SyncOutcome("failed", cid, state.calltools_id, reason=str(exc))
             if contact is None:
                 return SyncOutcome("ignored", cid, reason="other location")
+            state = state.model_copy(update={"read_until": read_until})
             plan = plan_sync(contact, rules, state, self._mapping)
 
         newest = max(filter(None, (source_time, state.source_time)), default=None)
         base = state.model_copy(update={"source_time": newest, "dnd": contact.dnd_calls})
         if plan.is_noop:
             return self._record_unchanged(state, base, plan)
-        return self._apply(contact, plan, state, base)
+        return self._apply(contact, plan, state, base, message.deferrals)
+
+    def _trusted(
+        self,
+        message: SyncMessage,
+        contact: Contact,
+        plan: SyncPlan,
+        state: ContactState,
+        event_time: datetime,
+        now: datetime,
+    ) -> bool:
+        """Whether a snapshot may be applied as delivered, without asking GHL first."""
+        if state.is_newer_than(event_time):
+            return False  # older, and it would take the contact out: confirm with GHL
+        if state.may_reflect(event_time) and not plan.is_noop:
+            return False  # a re-read may hold newer data than this event: GHL settles it
+        adds = bool(plan.add_buckets or plan.needs_contact)
+        return not adds or self._fit_to_add(message, contact, now)
 
     def _fit_to_add(self, message: SyncMessage, contact: Contact, now: datetime) -> bool:
         """A snapshot may add to a bucket only if it states call DND and is recent: a delayed or
@@ -190,20 +219,20 @@ class ContactSync:
 
     def _reread(
         self, cid: str, state: ContactState, event_time: datetime | None
-    ) -> tuple[Contact | None, datetime]:
-        """GHL's current data is never stale: it is at least as new as the event that prompted the
-        read and as what we stored, whatever the clocks say."""
+    ) -> tuple[Contact | None, datetime, datetime]:
+        """GHL's current data, with the span of time it may reflect: every change before the
+        request was sent (less clock skew) is in it, and none after the reply (plus skew) is. The
+        first is its `source_time`, never later than the data, so a change GHL makes while the
+        read is in flight is not dropped as stale; events in the span are confirmed by GHL."""
+        sent = self._clock()
         fetched = self._ghl.get_contact(cid)
-        if (
-            fetched
-            and fetched.location_id
-            and self._location_id
-            and fetched.location_id != self._location_id
-        ):
-            return None, self._clock()
+        answered = self._clock()
+        if fetched and fetched.location_id and fetched.location_id != self._location_id:
+            return None, sent, answered
         contact = (fetched or Contact.gone(cid)).model_copy(update={"dnd_known": True})
-        stamp = max(filter(None, (self._clock(), event_time, state.source_time)))
-        return contact, stamp
+        stamp = max(filter(None, (sent - READ_SKEW, event_time, state.source_time)))
+        read_until = max(filter(None, (answered + READ_SKEW, state.read_until)))
+        return contact, stamp, read_until
 
     def _record_unchanged(
         self, state: ContactState, base: ContactState, plan: SyncPlan
@@ -215,7 +244,12 @@ class ContactSync:
         return SyncOutcome("unchanged", state.contact_id, state.calltools_id, reason=plan.exclusion)
 
     def _apply(
-        self, contact: Contact, plan: SyncPlan, state: ContactState, base: ContactState
+        self,
+        contact: Contact,
+        plan: SyncPlan,
+        state: ContactState,
+        base: ContactState,
+        deferrals: int = 0,
     ) -> SyncOutcome:
         """Apply under a lease. Only the final save advances `source_time`: a retry after a
         failure part-way must not be dropped as stale."""
@@ -234,6 +268,8 @@ class ContactSync:
                 )
                 fresh = plan_sync(contact, self._rulebook.resolved(), None, self._mapping)
                 return self._apply_held(contact, fresh, held, base)
+        except RemovalNotDone as exc:
+            return self._removal_not_done(held, exc, deferrals)
         except PermanentError as exc:
             held.state = held.state.model_copy(
                 update={
@@ -268,7 +304,11 @@ class ContactSync:
         # Removals first: a contact that must not be dialled leaves before anything else happens.
         for bucket_id in sorted(plan.remove_buckets & held.state.maybe_in):
             if ct_id is not None:
-                ct.set_bucket_membership(ct_id, bucket_id, member=False)
+                try:
+                    ct.set_bucket_membership(ct_id, bucket_id, member=False)
+                except (TransientError, PermanentError) as exc:
+                    # The contact must leave whatever CallTools says: never a final failure.
+                    raise RemovalNotDone(str(exc)) from exc
             held.update(
                 buckets=held.state.buckets - {bucket_id},
                 pending_buckets=held.state.pending_buckets - {bucket_id},
@@ -395,6 +435,25 @@ class ContactSync:
                 raise Deferred("an unanswered create has not shown up in CallTools yet", wait)
         held.update(**NOTHING_PENDING)
 
+    def _removal_not_done(self, held: _Held, exc: RemovalNotDone, deferrals: int) -> SyncOutcome:
+        """A removal CallTools refused or could not take: the state keeps the bucket (so every
+        later delivery and every nightly run tries again) and the message comes back after a
+        growing delay, without walking towards the DLQ. Only after about a day of refusals is
+        it dead-lettered, for a person to look at; the nightly run still retries it."""
+        reason = f"removal not done yet: {exc}"
+        held.state = held.state.model_copy(
+            update={"status": "failed", "reason": reason, "updated_at": self._clock()}
+        )
+        self._release(held.state)
+        logger.warning(
+            "bucket removal not done; retrying", extra={"contact_id": held.state.contact_id}
+        )
+        if deferrals >= MAX_REMOVAL_DEFERRALS:
+            return SyncOutcome(
+                "failed", held.state.contact_id, held.state.calltools_id, reason=reason
+            )
+        raise Deferred(reason, removal_backoff(deferrals)) from exc
+
     def _lease_end(self) -> datetime:
         return self._clock() + self._lease
 
@@ -412,6 +471,18 @@ class ContactSync:
             self._store.save(held)
         except Exception:  # the lease expires by itself
             logger.warning("could not release lease", extra={"contact_id": held.contact_id})
+
+
+class RemovalNotDone(SyncError):
+    """A bucket removal did not happen (refused, or CallTools unavailable)."""
+
+
+# Removal retries back off from 30 s to SQS's longest delay (15 min); 100 of them span a day.
+MAX_REMOVAL_DEFERRALS = 100
+
+
+def removal_backoff(deferrals: int) -> float:
+    return float(min(900, 30 * 2 ** min(deferrals, 5)))
 
 
 def _conflict(matches: Sequence[CallToolsMatch]) -> PermanentError:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -158,6 +159,7 @@ class Container:
             workflow_secret=self.secret("ghl_workflow_secret"),
             location_id=s.ghl_location_id,
             app_id=s.ghl_app_id,
+            replay_after=timedelta(days=s.dedup_ttl_days),
         )
 
     @cached_property

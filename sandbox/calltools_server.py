@@ -66,6 +66,9 @@ class CallToolsSandbox(SandboxServer):
         self.custom_fields = tuple(custom_fields)
         self.undialable_prefixes = tuple(undialable_prefixes)
         self.rate_limit_per_second = rate_limit_per_second
+        # Answer every bucket removal with a 400 (a locked bucket, an account-side rule): tests
+        # of a removal that must be retried until CallTools takes it.
+        self.refuse_removals = False
         buckets = buckets if buckets is not None else [{"id": 70412, "name": "Cold Leads"}]
         self._initial_buckets = {int(b["id"]): str(b["name"]) for b in buckets}
         self._uuid_rng = random.Random(seed)
@@ -309,7 +312,12 @@ class CallToolsSandbox(SandboxServer):
         if self.bucket_method == "contact_patch":  # otherwise bucket keys are silently ignored
             for key in ("add_buckets", "remove_buckets"):
                 changes[key] = self._ids(data, key, self._buckets)
+        self._check_removal(bool(changes.get("remove_buckets")))
         return changes
+
+    def _check_removal(self, removes: bool) -> None:
+        if removes and self.refuse_removals:
+            raise HttpError(400, "This bucket is locked; contacts cannot be removed from it.")
 
     def _apply(self, c: Contact, fields: dict[str, Any], changes: dict[str, list[int]]) -> None:
         c.update(fields)
@@ -375,6 +383,7 @@ class CallToolsSandbox(SandboxServer):
     def _patch_bucket(self, req: Request) -> Response:
         bid, data = self._bucket(req.params["id"])["id"], req.json_object()
         add, remove = self._ids(data, "add_contacts"), self._ids(data, "remove_contacts")
+        self._check_removal(bool(remove))
         if self.bucket_method == "bucket_patch":
             for cid in remove:
                 self._remove_member(cid, bid)
@@ -414,6 +423,7 @@ class CallToolsSandbox(SandboxServer):
 
     def _delete_row(self, req: Request) -> Response:
         row = int(req.params["id"])
+        self._check_removal(True)
         if self.bucket_method == "contactbuckets":  # otherwise: 204, nothing removed
             if row not in self._rows:
                 raise HttpError(404, "Not found.")
@@ -443,7 +453,13 @@ class CallToolsSandbox(SandboxServer):
         except (TypeError, ValueError) as exc:
             raise HttpError(400, str(exc)) from exc
         self.bucket_method, self.duplicate_mode, self.rate_limit_per_second = method, mode, rate
-        config = {"bucket_method": method, "duplicate_mode": mode, "rate_limit_per_second": rate}
+        self.refuse_removals = bool(data.get("refuse_removals", self.refuse_removals))
+        config = {
+            "bucket_method": method,
+            "duplicate_mode": mode,
+            "rate_limit_per_second": rate,
+            "refuse_removals": self.refuse_removals,
+        }
         return 200, config, {}
 
 

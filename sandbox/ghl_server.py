@@ -113,6 +113,7 @@ class GhlSandbox(SandboxServer):
         self.route("PUT", r"/_sandbox/contacts/(?P<id>[^/]+)", self._admin_put)
         self.route("DELETE", r"/_sandbox/contacts/(?P<id>[^/]+)", self._admin_delete)
         self.route("POST", r"/_sandbox/generate", self._admin_generate)
+        self.route("POST", r"/_sandbox/contacts/(?P<id>[^/]+)/after_read", self._admin_after_read)
 
     def _reset_data(self) -> None:
         with self._lock:
@@ -124,6 +125,9 @@ class GhlSandbox(SandboxServer):
             self._totals: dict[str, tuple[int, int]] = {}
             self._window: deque[float] = deque()  # times of the requests in the rate window
             self._daily_used = self._phone_seq = 0
+            # Changes made the moment the next GET of a contact has been served (a change racing
+            # the sync's own re-read).
+            self._after_read: dict[str, dict[str, Any]] = {}
 
     # Python API for tests
 
@@ -319,7 +323,10 @@ class GhlSandbox(SandboxServer):
         c = self._contacts.get(cid := req.params["id"])
         if c is None or c.get("locationId") != self.location_id:
             raise HttpError(404, "Contact not found")
-        return 200, {"contact": self._render_get(cid)}, {}
+        served = self._render_get(cid)
+        if (change := self._after_read.pop(cid, None)) is not None:
+            self.upsert_contact({**change, "id": cid})
+        return 200, {"contact": served}, {}
 
     def _get_location(self, req: Request) -> Response:
         """GET /locations/{id}: what `doctor` reads to prove the token reaches the location."""
@@ -396,6 +403,13 @@ class GhlSandbox(SandboxServer):
             return 200, {"contact": self.upsert_contact({**data, "id": req.params["id"]})}, {}
         except (TypeError, ValueError) as exc:
             raise HttpError(400, str(exc)) from exc
+
+    def _admin_after_read(self, req: Request) -> Response:
+        """Arm a change (the fields given) to apply right after the next GET of the contact."""
+        if self.contact(cid := req.params["id"]) is None:
+            raise HttpError(404, "Contact not found")
+        self._after_read[cid] = req.json_object()
+        return 200, {"armed": cid}, {}
 
     def _admin_delete(self, req: Request) -> Response:
         if not self.delete_contact(req.params["id"]):

@@ -83,6 +83,8 @@ def default_queue_arn(queue_name: str) -> str:
     return f"arn:${{AWS::Partition}}:sqs:${{AWS::Region}}:${{AWS::AccountId}}:{queue_name}"
 
 
+TENANCY_SETTINGS = ("GHL_LOCATION_ID", "GHL_APP_ID")
+
 # --- 1. staging project -----------------------------------------------------------------------------
 
 
@@ -96,7 +98,18 @@ def stage_project(project: Path, stage: str, config: dict[str, Any], root: Path 
         project / "chalicelib",
         ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
     )
-    shutil.copy2(root / ".chalice" / "config.json", project / ".chalice" / "config.json")
+    # The stage's location may come from the deploying environment instead of config.json.
+    staged = json.loads(json.dumps(config))
+    variables = stage_config(staged, stage).setdefault("environment_variables", {})
+    for name in TENANCY_SETTINGS:
+        if os.environ.get(name):
+            variables[name] = os.environ[name]
+    if not variables.get("GHL_LOCATION_ID"):
+        raise PackagingError(
+            f"stage {stage!r} has no GHL_LOCATION_ID: set it in .chalice/config.json or the "
+            "environment (without it the deployed functions refuse every event)"
+        )
+    (project / ".chalice" / "config.json").write_text(json.dumps(staged, indent=2))
     policy_file = stage_config(config, stage).get("iam_policy_file")
     if policy_file:
         shutil.copy2(root / ".chalice" / policy_file, project / ".chalice" / policy_file)

@@ -195,7 +195,9 @@ def test_not_json_is_400_and_other_events_200(service: Service):
 def test_generated_sqs_events_with_rewritten_ids_are_each_processed(service: Service):
     """chalice.test's generate_sqs_event gives every record the same id; rewrite them."""
     bodies = [
-        SyncMessage(origin="workflow", contact_id=f"c{i}", received_at=utcnow()).model_dump_json()
+        SyncMessage(
+            origin="workflow", contact_id=f"c{i}", location_id=LOCATION_ID, received_at=utcnow()
+        ).model_dump_json()
         for i in range(3)
     ]
     for i in range(3):

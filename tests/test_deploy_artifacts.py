@@ -395,6 +395,7 @@ def packaged(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
                 for k, v in os.environ.items()
                 if k not in ("SYNC_QUEUE_ARN", "CONSUMER_MAX_CONCURRENCY")
             }
+            env["GHL_LOCATION_ID"] = LOCATION_ID  # the stage's location, from the environment
             result = subprocess.run(  # noqa: S603 - our packaging script
                 [
                     sys.executable,
@@ -496,6 +497,18 @@ def test_packaged_roles_carry_the_stage_policy_with_account_and_region_filled(sa
 def test_packaged_template_passes_cfn_lint(packaged):
     result = cfn_lint(packaged / "sam.json")
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_packaged_functions_carry_the_stage_location(sam):
+    for props in _functions(sam).values():
+        assert props["Environment"]["Variables"]["GHL_LOCATION_ID"] == LOCATION_ID
+
+
+def test_package_refuses_a_stage_without_a_location(tmp_path, monkeypatch):
+    """Without GHL_LOCATION_ID the deployed functions would refuse every event: say so now."""
+    monkeypatch.delenv("GHL_LOCATION_ID", raising=False)
+    with pytest.raises(packaging.PackagingError, match="GHL_LOCATION_ID"):
+        packaging.package("dev", tmp_path)
 
 
 def test_package_refuses_another_stages_queue(tmp_path):
@@ -606,6 +619,7 @@ def test_deploy_script_runs_the_four_steps_in_order(tmp_path):
         "PYTHON": sys.executable,
         "OUT": str(out),
         "CONSUMER_MAX_CONCURRENCY": "3",
+        "GHL_LOCATION_ID": LOCATION_ID,
     }
     result = subprocess.run(  # noqa: S603 - our deploy script, with a stand-in AWS CLI
         [BASH, str(ROOT / "scripts" / "deploy.sh")],

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from chalicelib.contact import is_dnd_for_calls
@@ -9,6 +11,7 @@ from chalicelib.events import (
     IgnoredEvent,
     InvalidEvent,
     parse_marketplace_event,
+    parse_time,
     parse_workflow_payload,
     scope_rejection,
 )
@@ -66,6 +69,27 @@ def test_missing_tags_means_refetch():
     assert parse_marketplace_event(body).snapshot is None
 
 
+@pytest.mark.parametrize("tags", [None, "cold lead", "not,a,list", [1, 2], ["cold lead", None]])
+def test_signed_event_with_unusable_tags_rereads_the_contact(tags):
+    """GHL does not resend a 4xx: tags it sent in a shape we cannot use mean "unknown", so the
+    consumer re-reads the contact (never treats it as tagless, never refuses the event)."""
+    body = {**fixture("ghl/ContactDndUpdate.json"), "tags": tags}
+    msg = parse_marketplace_event(body)
+    assert msg.snapshot is None and msg.event_time is None
+    assert msg.contact_id == CONTACT_ID
+
+
+def test_an_event_older_than_the_dedup_window_is_a_replay():
+    body = fixture("ghl/ContactUpdate.json")
+    sent = parse_time(body["timestamp"])
+    assert sent is not None
+    window = timedelta(days=14)
+    with pytest.raises(IgnoredEvent, match="replay"):
+        parse_marketplace_event(body, sent + window + timedelta(seconds=1), max_age=window)
+    fresh = parse_marketplace_event(body, sent + window - timedelta(seconds=1), max_age=window)
+    assert fresh.snapshot is not None
+
+
 def test_other_event_types_are_ignored():
     with pytest.raises(IgnoredEvent):
         parse_marketplace_event({"type": "OpportunityCreate", "id": "x"})
@@ -79,8 +103,6 @@ def test_other_event_types_are_ignored():
         {},
         {"type": "ContactCreate"},
         {"type": "ContactCreate", "id": 5},
-        {"type": "ContactCreate", "id": "x", "tags": "not,a,list", "timestamp": 3},
-        {"type": "ContactCreate", "id": "x", "tags": [1, 2]},
         {"type": 7, "id": "x"},
     ],
 )
@@ -106,3 +128,26 @@ def test_scope():
     assert scope_rejection(msg, "other", "") == "other location"
     assert scope_rejection(msg, LOCATION_ID, "another-app") == "other app"
     assert scope_rejection(msg, LOCATION_ID, msg.app_id or "") is None
+
+
+def test_an_event_naming_no_location_is_never_ours():
+    body = fixture("ghl/ContactTagUpdate.json")
+    del body["locationId"]
+    msg = parse_marketplace_event(body)
+    assert scope_rejection(msg, LOCATION_ID, "") == "no location in the event"
+    workflow = fixture("ghl/workflow-webhook.json")
+    del workflow["location"]
+    assert scope_rejection(parse_workflow_payload(workflow), LOCATION_ID, "") is not None
+
+
+def test_an_app_id_is_compared_only_when_the_event_carries_one():
+    body = fixture("ghl/ContactTagUpdate.json")
+    body.pop("appId", None)
+    assert scope_rejection(parse_marketplace_event(body), LOCATION_ID, "our-app") is None
+    body["appId"] = "their-app"
+    assert scope_rejection(parse_marketplace_event(body), LOCATION_ID, "our-app") == "other app"
+
+
+def test_without_a_configured_location_nothing_is_in_scope():
+    msg = parse_marketplace_event(fixture("ghl/ContactTagUpdate.json"))
+    assert scope_rejection(msg, "", "") is not None

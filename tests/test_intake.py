@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
 from chalicelib.intake import MAX_BODY_BYTES, WebhookIntake
@@ -9,6 +11,7 @@ from tests.fakes import FakeQueue, FakeVerifier
 from tests.helpers import LOCATION_ID, dumps, fixture
 
 SIGNED = {"X-GHL-Signature": "good"}
+FIXTURES_NOW = datetime(2026, 3, 2, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -18,7 +21,16 @@ def queue() -> FakeQueue:
 
 @pytest.fixture
 def intake(queue: FakeQueue) -> WebhookIntake:
-    return WebhookIntake(FakeVerifier(), queue, workflow_secret="s3cret", location_id=LOCATION_ID)
+    # The fixtures' events span early 2026: the intake's clock is a day after the newest and its
+    # replay window wide enough for all of them.
+    return WebhookIntake(
+        FakeVerifier(),
+        queue,
+        workflow_secret="s3cret",
+        location_id=LOCATION_ID,
+        replay_after=timedelta(days=60),
+        clock=lambda: FIXTURES_NOW,
+    )
 
 
 def test_signed_contact_event_is_enqueued(intake: WebhookIntake, queue: FakeQueue):
@@ -78,3 +90,45 @@ def test_queue_failure_is_503_so_ghl_retries(intake, queue):
     queue.fail_send = True
     reply = intake.handle(dumps(fixture("ghl/ContactCreate.json")), SIGNED)
     assert reply.status == 503
+
+
+def test_an_event_older_than_the_dedup_window_is_ignored_not_enqueued(queue: FakeQueue):
+    intake = WebhookIntake(
+        FakeVerifier(),
+        queue,
+        workflow_secret="s3cret",
+        location_id=LOCATION_ID,
+        replay_after=timedelta(days=14),
+        clock=lambda: FIXTURES_NOW,
+    )
+    reply = intake.handle(dumps(fixture("ghl/ContactTagUpdate.json")), SIGNED)  # 49 days old
+    assert reply.status == 200 and reply.body["status"] == "ignored"
+    assert "replay" in reply.body["reason"] and not queue.sent
+
+
+@pytest.mark.parametrize("location", [None, "someone-elses-location"])
+def test_an_event_of_no_or_another_location_is_ignored_not_enqueued(
+    intake: WebhookIntake, queue: FakeQueue, location: str | None
+):
+    body = fixture("ghl/ContactTagUpdate.json")
+    body.pop("locationId")
+    if location:
+        body["locationId"] = location
+    reply = intake.handle(dumps(body), SIGNED)
+    assert reply.status == 200 and reply.body["status"] == "ignored" and not queue.sent
+
+
+def test_without_a_configured_location_every_webhook_is_refused_with_503(queue: FakeQueue):
+    intake = WebhookIntake(FakeVerifier(), queue, workflow_secret="s3cret", location_id="")
+    reply = intake.handle(dumps(fixture("ghl/ContactTagUpdate.json")), SIGNED)
+    assert reply.status == 503 and "GHL_LOCATION_ID" in reply.body["reason"]
+    assert not queue.sent
+
+
+def test_a_signed_event_with_null_tags_is_accepted_and_rereads(
+    intake: WebhookIntake, queue: FakeQueue
+):
+    body = {**fixture("ghl/ContactTagUpdate.json"), "tags": None}
+    reply = intake.handle(dumps(body), SIGNED)
+    assert reply.status == 200 and reply.body["status"] == "accepted"
+    assert [m.snapshot for m in queue.sent if hasattr(m, "snapshot")] == [None]

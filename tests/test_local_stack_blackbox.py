@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.helpers import EVENT_KEYS, Signer, dumps, tagged
+from tests.helpers import EVENT_KEYS, Signer, dumps, ghl_event, tagged
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -268,3 +268,104 @@ def test_dlq_list_shows_reasons_and_redrive_moves_back(stack: Stack):
     assert "invalid message" in listed
     moved = cli(stack, "dlq", "redrive")
     assert moved.returncode == 0 and "Moved 1 message(s)" in moved.stdout, listed
+
+
+# --- Fail closed (issue 10), over HTTP -------------------------------------------------------------
+def in_calltools(stack: Stack, ghl_id: str) -> list[dict[str, Any]]:
+    return [c for c in stack.calltools_state()["contacts"] if c.get("ghl_contact_id") == ghl_id]
+
+
+def removal_attempts(calltools_admin: str) -> int:
+    """Bucket removals CallTools was asked for, whichever call the account uses."""
+    calls = httpx.get(f"{calltools_admin}/_sandbox/calls", timeout=5).json()["calls"]
+    return sum(
+        (c["method"] == "PATCH" and "remove_" in json.dumps(c["body"]))
+        or (c["method"] == "DELETE" and "/contactbuckets/" in c["path"])
+        for c in calls
+    )
+
+
+def ghl_contact(stack: Stack, ghl_id: str) -> dict[str, Any]:
+    reply = httpx.get(f"{stack.info['ghl_url']}/_sandbox/contacts/{ghl_id}", timeout=5)
+    contact: dict[str, Any] = reply.json()["contact"]
+    return contact
+
+
+@pytest.mark.parametrize("location", [None, "AnotherAgencysLocation1"])
+def test_a_signed_event_of_another_or_no_location_changes_nothing(
+    stack: Stack, signer: Signer, location: str | None
+):
+    """GHL signs every app's webhooks with one key: a valid signature is not enough."""
+    ghl_id = f"foreign-{location or 'none'}"
+    body = tagged("cold lead", id=ghl_id, phone="+13035550171")
+    body.pop("locationId")
+    if location:
+        body["locationId"] = location
+    reply = stack.post(body, signer)
+    assert reply.status_code == 200 and reply.json()["status"] == "ignored"
+    assert "location" in reply.json()["reason"]
+    wait_for(stack.queue_empty, 20, "the queue to be empty")
+    assert not in_calltools(stack, ghl_id)
+
+
+def test_a_signed_event_with_null_tags_is_accepted_and_the_contact_reread(
+    stack: Stack, signer: Signer
+):
+    body = tagged("cold lead", id="nulltags1", phone="+13035550172")
+    contact = {k: v for k, v in body.items() if k not in EVENT_KEYS}
+    httpx.put(f"{stack.info['ghl_url']}/_sandbox/contacts/nulltags1", json=contact, timeout=5)
+    reply = stack.post({**body, "tags": None}, signer, seed=False)
+    assert reply.status_code == 200 and reply.json()["status"] == "accepted"
+    # Tags unknown: GHL was asked, and it says "cold lead".
+    wait_for(lambda: in_calltools(stack, "nulltags1"), 20, "the re-read contact in CallTools")
+
+
+def test_a_dnd_set_while_the_sync_rereads_the_contact_takes_it_out(stack: Stack, signer: Signer):
+    """GHL serves the sync's re-read, then the contact becomes DND for calls. The DND event is
+    newer than the data read, though older than our clock when the reply arrived."""
+    body = tagged("cold lead", id="racing1", phone="+13035550173")
+    contact = {k: v for k, v in body.items() if k not in EVENT_KEYS}
+    ghl = stack.info["ghl_url"]
+    httpx.put(f"{ghl}/_sandbox/contacts/racing1", json=contact, timeout=5)
+    dnd: dict[str, Any] = {
+        "dnd": True,
+        "dndSettings": {"Call": {"status": "active", "message": "", "code": ""}},
+    }
+    httpx.post(f"{ghl}/_sandbox/contacts/racing1/after_read", json=dnd, timeout=5)
+    assert stack.post(body, signer, seed=False).status_code == 200
+    ct = wait_for(lambda: in_calltools(stack, "racing1"), 20, "the contact in CallTools")
+    wait_for(lambda: ct[0]["id"] in stack.bucket_members(), 20, "the contact in the bucket")
+    now_dnd = ghl_contact(stack, "racing1")
+    assert now_dnd["dnd"] is True  # applied right after GHL served the read
+    event = ghl_event(
+        "ContactDndUpdate", id="racing1", phone="+13035550173", tags=["cold lead"], **dnd
+    )
+    event["timestamp"] = now_dnd["dateUpdated"]
+    assert stack.post(event, signer, seed=False).status_code == 200
+    wait_for(lambda: ct[0]["id"] not in stack.bucket_members(), 20, "the DND contact out")
+
+
+def test_a_removal_calltools_refuses_is_done_once_it_accepts_and_a_run_is_triggered(
+    stack: Stack, signer: Signer
+):
+    admin = stack.info["calltools_url"].removesuffix("/api/")
+    body = tagged("cold lead", id="locked1", phone="+13035550174")
+    assert stack.post(body, signer).status_code == 200
+    ct = wait_for(lambda: in_calltools(stack, "locked1"), 20, "the contact in CallTools")
+    wait_for(lambda: ct[0]["id"] in stack.bucket_members(), 20, "the contact in the bucket")
+    httpx.post(f"{admin}/_sandbox/config", json={"refuse_removals": True}, timeout=5)
+    try:
+        before = removal_attempts(admin)
+        assert stack.post(tagged("other", id="locked1", phone="+13035550174"), signer).is_success
+        wait_for(lambda: removal_attempts(admin) > before, 20, "CallTools to be asked to remove")
+        assert ct[0]["id"] in stack.bucket_members()  # still in: CallTools said no
+    finally:
+        httpx.post(f"{admin}/_sandbox/config", json={"refuse_removals": False}, timeout=5)
+    token = stack.info["admin_token"]
+    reply = httpx.post(
+        stack.info["url"] + "/sync/trigger",
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
+    )
+    assert reply.status_code in (202, 409)
+    wait_for(lambda: ct[0]["id"] not in stack.bucket_members(), 60, "the removal once accepted")

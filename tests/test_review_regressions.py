@@ -12,11 +12,11 @@ import pytest
 from chalicelib.adapters.calltools_api import CallToolsHttpApi
 from chalicelib.adapters.http_retry import RetryPolicy, body_excerpt
 from chalicelib.contact import Contact
-from chalicelib.errors import ConcurrentUpdate, ConfigurationError, TransientError
+from chalicelib.errors import ConcurrentUpdate, ConfigurationError, Deferred, TransientError
 from chalicelib.events import parse_marketplace_event, parse_workflow_payload, utcnow
 from chalicelib.rules import Rule
-from tests.helpers import CONTACT_ID, ago, ghl_event, scripted_calltools, tagged
-from tests.test_sync_service import World
+from tests.helpers import CONTACT_ID, LOCATION_ID, ago, ghl_event, scripted_calltools, tagged
+from tests.worlds import World
 
 
 def test_call_only_dnd_is_not_undone_by_a_later_contact_update():
@@ -39,7 +39,7 @@ def test_no_op_path_respects_a_live_lease():
     assert state is not None
     now = utcnow()
     w.store.acquire(state, "worker-a", now + timedelta(minutes=1), now)
-    with pytest.raises(ConcurrentUpdate):
+    with pytest.raises(Deferred):
         w.deliver(tagged("other"))  # a no-op for us, but worker A is mid-change
 
 
@@ -80,7 +80,7 @@ def test_reread_is_never_stale_under_clock_skew():
     ahead = utcnow() + timedelta(seconds=3)  # GHL's clock runs 3 s ahead of ours
     w.deliver(tagged("cold lead", at=ahead))
     w.ghl.contacts[CONTACT_ID] = Contact(id=CONTACT_ID, phone="+13125550147", tags=("other",))
-    w.sync.sync(parse_workflow_payload({"contact_id": CONTACT_ID}))
+    w.sync.sync(parse_workflow_payload({"contact_id": CONTACT_ID, "locationId": LOCATION_ID}))
     assert not w.in_bucket()
 
 
@@ -219,7 +219,7 @@ def test_an_add_that_runs_long_keeps_the_contact_from_another_worker():
         a.set_call_dnd()
         try:
             b.sync(parse_marketplace_event(ghl_event("ContactDndUpdate", dnd=True)))
-        except ConcurrentUpdate as exc:
+        except Deferred as exc:
             refused.append(exc)
         add(cid, bid, member)
 

@@ -121,8 +121,13 @@ class CallToolsHttpApi:
         return int(matches[0]["id"]), str(matches[0]["name"])
 
     def is_member(self, contact_id: int, bucket_id: int) -> bool:
+        """Read back from the contact. A reply that does not list its buckets says nothing: it is
+        never taken for "not a member" (that would count a removal as done)."""
         body = self._request("GET", f"contacts/{contact_id}/")
-        return bool(_holds(body, contact_id, bucket_id, same_id=False))
+        member = _holds(body, contact_id, bucket_id, same_id=False)
+        if member is None:
+            raise TransientError("CallTools did not say which buckets the contact is in")
+        return member
 
     def set_bucket_membership(self, contact_id: int, bucket_id: int, member: bool) -> None:
         """The only place that writes bucket membership. See calltools.md §7 for the candidates.

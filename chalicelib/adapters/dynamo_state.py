@@ -54,6 +54,7 @@ def to_item(state: ContactState, version: int) -> dict[str, Any]:
     optional = {
         "calltools_id": state.calltools_id,
         "source_time": _iso(state.source_time),
+        "read_until": _iso(state.read_until),
         "reason": state.reason,
         "updated_at": _iso(state.updated_at),
         "lease_until": _iso(state.lease_until),
@@ -85,6 +86,7 @@ def from_item(item: dict[str, Any]) -> ContactState:
         pending_since=parse_time(item.get("pending_since")),
         field_hashes=_hashes(item.get("field_hashes")),
         source_time=parse_time(item.get("source_time")),
+        read_until=parse_time(item.get("read_until")),
         version=num(item.get("version")) or 0,
         status=item.get("status", "new"),
         reason=item.get("reason"),

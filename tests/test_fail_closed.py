@@ -1,0 +1,206 @@
+"""Fail closed (issue 10): only our location gets in, DND always wins, a refused removal is never
+forgotten. Each test names the behaviour; each failed on the main before the fix."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+from pydantic import ValidationError
+
+from chalicelib.consumer import BatchConsumer
+from chalicelib.contact import Contact
+from chalicelib.errors import (
+    ConcurrentUpdate,
+    ConfigurationError,
+    Deferred,
+    PermanentError,
+    SyncError,
+    TransientError,
+)
+from chalicelib.events import SyncMessage, parse_marketplace_event, utcnow
+from chalicelib.rules import Rule
+from chalicelib.settings import Settings
+from chalicelib.state import ContactState
+from chalicelib.sync_plan import FieldMapping, failed_alike, fingerprint, plan_sync
+from chalicelib.sync_service import MAX_REMOVAL_DEFERRALS, ContactSync, RuleBook
+from tests.fakes import FakeDedup, FakeQueue
+from tests.helpers import CONTACT_ID, LOCATION_ID, ghl_event, scripted_calltools, tagged
+from tests.worlds import World
+
+BUCKET = 70412
+
+
+def dnd_event(**changes: Any) -> dict[str, Any]:
+    """GHL turns calls DND: the ContactDndUpdate, and GHL's own data."""
+    return ghl_event("ContactDndUpdate", dnd=True, **changes)
+
+
+# --- 1. tenancy ------------------------------------------------------------------------------------
+def test_the_consumer_syncs_nothing_without_a_configured_location():
+    world = World()
+    unscoped = ContactSync(
+        ghl=world.ghl,
+        calltools=world.ct,
+        store=world.store,
+        rulebook=RuleBook([], world.ct),
+        mapping=FieldMapping(),
+        location_id="",
+    )
+    with pytest.raises(ConfigurationError, match="GHL_LOCATION_ID"):
+        unscoped.sync(parse_marketplace_event(tagged("cold lead")))
+    assert world.ct.call_count() == 0 and world.ghl.reads == 0
+
+
+def test_a_message_naming_no_location_changes_nothing(world: World):
+    body = tagged("cold lead")
+    del body["locationId"]
+    assert world.deliver(body) == "ignored"
+    assert world.ct.call_count() == 0 and world.ghl.reads == 0
+
+
+def test_settings_name_the_missing_location():
+    assert Settings(ghl_location_id="").scope_problem is not None
+    assert Settings(ghl_location_id=LOCATION_ID).scope_problem is None
+
+
+# --- 2. ordering never drops a change that takes a contact out --------------------------------------
+def test_a_dnd_set_while_the_sync_reread_is_in_flight_takes_the_contact_out(world: World):
+    """GHL serves the re-read, then the contact becomes DND, then our clock reads the time: the
+    DND event is newer than the data yet older than our clock after the read."""
+    start = utcnow()
+    world.now = start
+    read = world.ghl.get_contact
+
+    def slow_read(cid: str) -> Contact | None:
+        served = read(cid)
+        world.now = start + timedelta(seconds=2)  # the reply took two seconds to reach us
+        return served
+
+    world.ghl.get_contact = slow_read  # type: ignore[method-assign,assignment]
+    world.deliver(tagged("cold lead", at=start - timedelta(seconds=1)))
+    assert world.in_bucket()
+    world.deliver(dnd_event(at=start + timedelta(seconds=1)))
+    assert not world.in_bucket()
+
+
+def test_an_older_event_that_takes_the_contact_out_is_confirmed_with_ghl_not_dropped(world: World):
+    """Our clock runs a minute ahead of GHL's: a re-read looks newer than a DND GHL made after
+    serving it. The DND event looks stale, but a removal is never dropped for that: GHL is
+    asked, and the contact leaves."""
+    ghl_now = utcnow()
+    world.now = ghl_now + timedelta(seconds=60)
+    world.deliver(tagged("cold lead", at=ghl_now - timedelta(seconds=5)))
+    assert world.in_bucket()
+    reads = world.ghl.reads
+    assert world.deliver(dnd_event(at=ghl_now + timedelta(seconds=10))) == "synced"
+    assert world.ghl.reads == reads + 1 and not world.in_bucket()
+
+
+def test_an_older_event_that_would_add_is_still_dropped_as_stale(world: World):
+    world.deliver(tagged("other", at=utcnow() - timedelta(seconds=30)))
+    assert world.deliver(tagged("cold lead", at=utcnow() - timedelta(seconds=90))) == "stale"
+    assert not world.in_bucket()
+
+
+# --- 3. a removal is retried until it happens --------------------------------------------------------
+def test_every_removal_plan_shares_one_fingerprint_so_none_may_be_skipped_as_failed():
+    world = World()
+    resolved = RuleBook([Rule(tag="cold lead", bucket="Cold Leads")], world.ct).resolved()
+    plans = []
+    for cid in ("a", "b"):
+        state = ContactState(contact_id=cid, calltools_id=1, buckets=frozenset({BUCKET}))
+        gone = Contact(id=cid, tags=("other",), phone="+13125550147")
+        plans.append((state, plan_sync(gone, resolved, state, FieldMapping())))
+    assert fingerprint(plans[0][1]) == fingerprint(plans[1][1])  # why the old rule was wrong
+    for state, plan in plans:
+        failed = state.model_copy(
+            update={"status": "failed", "failed_fingerprint": fingerprint(plan)}
+        )
+        assert not failed_alike(failed, plan)
+
+
+def test_a_refused_removal_keeps_the_bucket_and_comes_back_until_it_happens(world: World):
+    world.deliver(tagged("cold lead"))
+    world.ct.fail_next["remove"] = PermanentError("CallTools PATCH: 400 locked")
+    world.set_call_dnd()
+    with pytest.raises(Deferred) as wait:
+        world.deliver(dnd_event(), mirror=False)
+    assert wait.value.seconds == 30
+    state = world.store.get(CONTACT_ID)
+    assert state is not None and BUCKET in state.buckets and state.status == "failed"
+    assert state.lease_until is None and "removal" in (state.reason or "")
+    # CallTools takes it now: the next delivery (the deferred copy) takes the contact out.
+    world.deliver(dnd_event(), mirror=False)
+    assert not world.in_bucket()
+
+
+def test_a_removal_refused_for_a_day_is_dead_lettered_and_still_in_the_state(world: World):
+    world.deliver(tagged("cold lead"))
+    world.ct.fail_next["remove"] = PermanentError("CallTools PATCH: 400 locked")
+    world.set_call_dnd()
+    message = parse_marketplace_event(dnd_event()).model_copy(
+        update={"deferrals": MAX_REMOVAL_DEFERRALS}
+    )
+    outcome = world.sync.sync(message)
+    assert outcome.result == "failed" and "removal" in (outcome.reason or "")
+    state = world.store.get(CONTACT_ID)
+    assert state is not None and BUCKET in state.buckets  # the nightly run tries again
+
+
+def test_membership_that_cannot_be_read_is_not_counted_as_removed():
+    """A contact read that does not list buckets says nothing: the removal is not done."""
+    writes = []
+
+    def handler(req: httpx.Request) -> httpx.Response:
+        if req.method == "GET" and req.url.path == "/api/contacts/5/":
+            return httpx.Response(200, json={"id": 5, "first_name": "Jo"})  # no `buckets`
+        writes.append(req)
+        return httpx.Response(400, json={"detail": "refused"})
+
+    api = scripted_calltools(handler)
+    with pytest.raises(TransientError, match="did not say which buckets"):
+        api.set_bucket_membership(5, 9, False)
+    configured = scripted_calltools(handler, "contactbuckets")
+    with pytest.raises(SyncError, match=r"refused|did not say"):
+        configured.set_bucket_membership(5, 9, False)
+
+
+def test_a_lease_conflict_defers_the_message_instead_of_failing_a_receive():
+    class Busy:
+        def sync(self, message: SyncMessage) -> Any:
+            raise ConcurrentUpdate("another worker holds this contact")
+
+    queue = FakeQueue()
+    consumer = BatchConsumer(Busy(), FakeDedup(), queue)  # type: ignore[arg-type]
+    body = SyncMessage(
+        origin="workflow", contact_id="c1", location_id=LOCATION_ID, received_at=utcnow()
+    ).model_dump_json()
+    record = {"messageId": "m1", "receiptHandle": "r1", "body": body, "attributes": {}}
+    assert consumer.handle([record], lambda: 60_000.0) == {"batchItemFailures": []}
+    assert queue.deleted == ["r1"] and len(queue.requeued) == 1
+    copy, delay = queue.requeued[0]
+    assert SyncMessage.model_validate_json(copy).deferrals == 1 and 0 < delay <= 60
+
+
+# --- 4. smaller holes ----------------------------------------------------------------------------------
+def test_a_ghl_refusal_of_the_reread_fails_at_once_with_its_reason(world: World):
+    def refuse(cid: str) -> Contact | None:
+        raise PermanentError("GHL GET contact: 422 contact id is malformed")
+
+    world.ghl.get_contact = refuse  # type: ignore[method-assign,assignment]
+    outcome = world.sync.sync(parse_marketplace_event(tagged("cold lead")))
+    assert outcome.result == "failed" and "422" in (outcome.reason or "")
+
+
+def test_a_lease_shorter_than_one_call_with_its_retries_is_refused_at_start():
+    with pytest.raises(ValidationError, match="CONTACT_LEASE_SECONDS"):
+        Settings(contact_lease_seconds=25, retry_budget_seconds=20, http_timeout_seconds=10)
+    assert Settings(contact_lease_seconds=31, retry_budget_seconds=20, http_timeout_seconds=10)
+
+
+@pytest.fixture
+def world() -> World:
+    return World()
