@@ -88,6 +88,14 @@ class StateIndex(Protocol):
 
     def last_webhook_at(self) -> datetime | None: ...
 
+    def note_bucket_names(self, names: dict[int, str]) -> None:
+        """Remember the rules' buckets by id, as the consumer resolved them in CallTools."""
+        ...
+
+    def bucket_names(self) -> dict[int, str]:
+        """What `note_bucket_names` remembered (the API function holds no CallTools token)."""
+        ...
+
 
 class RunStore(Protocol):
     def start(self, run: Run, stale_before: datetime) -> Run:

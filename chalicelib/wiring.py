@@ -166,7 +166,9 @@ class Container:
     def rulebook(self) -> RuleBook:
         from chalicelib.sync_service import RuleBook
 
-        return RuleBook(self.settings.rules, self.calltools)
+        return RuleBook(
+            self.settings.rules, self.calltools, on_resolved=self.state_store.note_bucket_names
+        )
 
     @cached_property
     def field_mapping(self) -> FieldMapping:
@@ -237,29 +239,14 @@ class Container:
 
     @cached_property
     def stats(self) -> StatsService:
-        from chalicelib.adapters.calltools_api import CallToolsHttpApi
-        from chalicelib.adapters.http_retry import RetryPolicy
         from chalicelib.stats import StatsService
-        from chalicelib.sync_service import RuleBook
 
-        # The stats route must answer within the API function's timeout: one short try only.
-        s = self.settings
-        quick = CallToolsHttpApi(
-            s.calltools_api_base_url,
-            self.secret("calltools_api_token"),
-            timeout=2.0,
-            retry=RetryPolicy(budget_seconds=2.0, max_attempts=1),
-        )
-        names = RuleBook(s.rules, quick)
-
-        def bucket_names() -> dict[int, str]:
-            return {r.bucket_id: r.bucket_name for r in names.resolved()}
-
+        # Bucket names as the consumer resolved them: this function holds no CallTools token.
         return StatsService(
             states=self.state_store,
             runs=self.run_store,
             queue=self.queue,
-            bucket_names=bucket_names,
+            bucket_names=self.state_store.bucket_names,
         )
 
     @cached_property

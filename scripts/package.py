@@ -88,6 +88,14 @@ TENANCY_SETTINGS = ("GHL_LOCATION_ID", "GHL_APP_ID")
 # --- 1. staging project -----------------------------------------------------------------------------
 
 
+def policy_files(config: dict[str, Any], stage: str) -> list[str]:
+    """The stage's IAM policy files: its own and each function's (one role per function)."""
+    settings = stage_config(config, stage)
+    files = [settings.get("iam_policy_file")]
+    files += [f.get("iam_policy_file") for f in settings.get("lambda_functions", {}).values()]
+    return sorted({f for f in files if f})
+
+
 def stage_project(project: Path, stage: str, config: dict[str, Any], root: Path = ROOT) -> None:
     if project.exists():
         shutil.rmtree(project)
@@ -110,8 +118,7 @@ def stage_project(project: Path, stage: str, config: dict[str, Any], root: Path 
             "environment (without it the deployed functions refuse every event)"
         )
     (project / ".chalice" / "config.json").write_text(json.dumps(staged, indent=2))
-    policy_file = stage_config(config, stage).get("iam_policy_file")
-    if policy_file:
+    for policy_file in policy_files(config, stage):
         shutil.copy2(root / ".chalice" / policy_file, project / ".chalice" / policy_file)
 
 

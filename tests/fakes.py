@@ -217,6 +217,12 @@ class FakeStateIndex(FakeStateStore):
         more = start + limit < len(keys)
         return [self.items[k] for k in chunk], {"i": start + limit} if more else None
 
+    def note_bucket_names(self, names: dict[int, str]) -> None:
+        self.names = dict(names)
+
+    def bucket_names(self) -> dict[int, str]:
+        return dict(getattr(self, "names", {}))
+
     def note_webhook(self, received_at: datetime) -> None:
         self.webhook_at = max(filter(None, (self.webhook_at, received_at)))
 

@@ -62,8 +62,13 @@ def config() -> dict[str, Any]:
     return data
 
 
-def policy(stage: str) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((ROOT / ".chalice" / f"policy-{stage}.json").read_text())
+# Each function has a role of its own (Chalice's per-function iam_policy_file).
+FUNCTIONS = {"api_handler": "api", "sync_contacts": "consumer", "daily_reconciliation": "schedule"}
+
+
+def policy(stage: str, function: str) -> dict[str, Any]:
+    path = ROOT / ".chalice" / f"policy-{stage}-{function}.json"
+    data: dict[str, Any] = json.loads(path.read_text())
     return data
 
 
@@ -237,7 +242,9 @@ def test_stage_config_matches_the_resources_stack(infra, config):
         cfg = config["stages"][stage]
         n = names(infra, stage)
         assert cfg["autogen_policy"] is False
-        assert cfg["iam_policy_file"] == f"policy-{stage}.json"
+        assert (
+            "iam_policy_file" not in cfg
+        )  # one per function (test_each_function_has_its_own_policy_file)
         env = cfg["environment_variables"]
         assert env["SYNC_QUEUE_NAME"] == n["queue"] == f"ghl-calltools-contacts-{stage}"
         assert env["STATE_TABLE_NAME"] == n["table"] == f"ghl-calltools-state-{stage}"
@@ -273,12 +280,21 @@ def wildcard_violations(document: dict[str, Any]) -> list[str]:
 
 
 @pytest.mark.parametrize("stage", STAGES)
-def test_policy_has_no_wildcard_outside_logs(stage):
-    assert wildcard_violations(policy(stage)) == []
+@pytest.mark.parametrize("function", FUNCTIONS.values())
+def test_policy_has_no_wildcard_outside_logs(stage, function):
+    assert wildcard_violations(policy(stage, function)) == []
+
+
+def test_each_function_has_its_own_policy_file(config):
+    for stage in STAGES:
+        functions = config["stages"][stage]["lambda_functions"]
+        assert "iam_policy_file" not in config["stages"][stage]
+        for name, short in FUNCTIONS.items():
+            assert functions[name]["iam_policy_file"] == f"policy-{stage}-{short}.json"
 
 
 def test_wildcard_check_catches_every_widening():
-    base = policy("prod")
+    base = policy("prod", "consumer")
     assert wildcard_violations(base) == []
 
     def mutated(change: Any) -> dict[str, Any]:
@@ -318,12 +334,69 @@ def _valid_iam_actions() -> set[str]:
     }
 
 
+# What each function calls, and nothing more. The internet-facing API function (webhook and
+# admin routes) enqueues, reads queue depths and the run and state items (stats scans the table
+# for a live census), and reads only the workflow and admin secrets; the consumer does the sync
+# (its GHL and CallTools tokens); the schedule only starts a run. IAM has no
+# sqs:DeleteMessageBatch (batch deletes are authorized by sqs:DeleteMessage).
+LEAST = {
+    "api": {
+        "ContactQueue": {"sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"},
+        "DeadLetterQueue": {"sqs:GetQueueAttributes", "sqs:GetQueueUrl"},
+        "StateTable": {
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+            "dynamodb:DeleteItem",
+            "dynamodb:Scan",
+        },
+        "Secrets": {"secretsmanager:GetSecretValue"},
+    },
+    "consumer": {
+        "ContactQueue": {
+            "sqs:SendMessage",
+            "sqs:ReceiveMessage",
+            "sqs:DeleteMessage",
+            "sqs:ChangeMessageVisibility",
+            "sqs:GetQueueAttributes",
+            "sqs:GetQueueUrl",
+        },
+        "DeadLetterQueue": {"sqs:SendMessage", "sqs:GetQueueUrl"},
+        "StateTable": {
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+            "dynamodb:DeleteItem",
+            "dynamodb:BatchGetItem",
+            "dynamodb:Scan",
+        },
+        "Secrets": {"secretsmanager:GetSecretValue"},
+    },
+    "schedule": {
+        "ContactQueue": {"sqs:SendMessage", "sqs:GetQueueUrl"},
+        "DeadLetterQueue": {"sqs:GetQueueUrl"},
+        "StateTable": {
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+            "dynamodb:DeleteItem",
+        },
+    },
+}
+SECRETS = {
+    "api": {"ghl-workflow-secret", "admin-api-token"},
+    "consumer": {"ghl-api-token", "calltools-api-token"},
+    "schedule": set[str](),
+}
+
+
 @pytest.mark.parametrize("stage", STAGES)
-def test_policy_is_scoped_to_the_stage_resources(stage, infra):
+@pytest.mark.parametrize("function", FUNCTIONS.values())
+def test_policy_is_scoped_to_the_stage_resources_and_the_function(stage, function, infra):
     n = names(infra, stage)
     other = next(s for s in STAGES if s != stage)
     prefix = "arn:${AWS::Partition}:{svc}:${AWS::Region}:${AWS::AccountId}:"
-    statements = {s["Sid"]: s for s in policy(stage)["Statement"]}
+    statements = {s["Sid"]: s for s in policy(stage, function)["Statement"]}
     assert all(s["Effect"] == "Allow" for s in statements.values())
 
     def arns(svc: str, *rest: str) -> list[str]:
@@ -332,11 +405,14 @@ def test_policy_is_scoped_to_the_stage_resources(stage, infra):
     assert statements["ContactQueue"]["Resource"] == arns("sqs", n["queue"])
     assert statements["DeadLetterQueue"]["Resource"] == arns("sqs", n["dlq"])
     assert statements["StateTable"]["Resource"] == arns("dynamodb", f"table/{n['table']}")
-    secret_names = [v for k, v in n.items() if k.endswith("Secret")]
+    secret_names = {v for k, v in n.items() if k.endswith("Secret")}
     assert len(secret_names) == 4
+    wanted = {name for name in secret_names if name.rsplit("/", 1)[-1] in SECRETS[function]}
+    assert len(wanted) == len(SECRETS[function])
     # Secrets Manager appends six random characters to a secret's ARN.
-    assert sorted(statements["Secrets"]["Resource"]) == sorted(
-        arns("secretsmanager", *(f"secret:{name}-??????" for name in secret_names))
+    granted = statements.get("Secrets", {}).get("Resource", [])
+    assert sorted(granted) == sorted(
+        arns("secretsmanager", *(f"secret:{w}-??????" for w in wanted))
     )
     for statement in statements.values():
         for resource in statement["Resource"]:
@@ -344,30 +420,10 @@ def test_policy_is_scoped_to_the_stage_resources(stage, infra):
                 stage in resource and f"-{other}" not in resource and f"/{other}/" not in resource
             )
 
-    # The action list; IAM has no sqs:DeleteMessageBatch (batch deletes are authorized by
-    # sqs:DeleteMessage). Beyond it: dynamodb:Scan (the reconciliation walks the state table) and
-    # sqs:GetQueueAttributes on the DLQ (the stats endpoint reports its depth).
     actions = {s: set(_as_list(st["Action"])) for s, st in statements.items()}
-    assert actions["ContactQueue"] >= {
-        "sqs:SendMessage",
-        "sqs:ReceiveMessage",
-        "sqs:DeleteMessage",
-        "sqs:GetQueueAttributes",
-        "sqs:GetQueueUrl",
-        "sqs:ChangeMessageVisibility",
-    }
-    assert actions["DeadLetterQueue"] >= {"sqs:SendMessage", "sqs:GetQueueUrl"}
-    assert actions["StateTable"] >= {
-        "dynamodb:GetItem",
-        "dynamodb:PutItem",
-        "dynamodb:UpdateItem",
-        "dynamodb:DeleteItem",
-        "dynamodb:BatchGetItem",
-        "dynamodb:Query",
-        "dynamodb:ConditionCheckItem",
-    }
-    assert actions["Secrets"] == {"secretsmanager:GetSecretValue"}
-    assert actions["Logs"] == {"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"}
+    logs = actions.pop("Logs")
+    assert logs == {"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"}
+    assert actions == LEAST[function]
     valid = _valid_iam_actions()
     unknown = {a for acts in actions.values() for a in acts if a.lower() not in valid}
     assert not unknown
@@ -483,15 +539,22 @@ def _bare_placeholders(value: Any, path: str = "") -> list[str]:
     return [path] if isinstance(value, str) and "${" in value else []
 
 
-def test_packaged_roles_carry_the_stage_policy_with_account_and_region_filled(sam):
+def test_each_packaged_function_has_a_role_with_its_own_policy_filled_in(sam):
     assert _bare_placeholders(sam) == []
-    expected = packaging.fn_sub(policy("dev"))
     roles = resources_of(sam, "AWS::IAM::Role")
-    assert roles
-    for role in roles.values():
-        (inline,) = role["Properties"]["Policies"]
-        assert inline["PolicyDocument"] == expected
-        assert "ManagedPolicyArns" not in role["Properties"]
+    functions = _functions(sam)
+    assert len(roles) == len(functions) == len(FUNCTIONS)
+    by_handler = {
+        props["Handler"].rsplit(".", 1)[-1]: props["Role"]["Fn::GetAtt"][0]
+        for props in functions.values()
+    }
+    handlers = {"app": "api_handler"}  # Chalice's API handler is `app.app`
+    for handler, role_name in by_handler.items():
+        short = FUNCTIONS[handlers.get(handler, handler)]
+        (inline,) = roles[role_name]["Properties"]["Policies"]
+        assert inline["PolicyDocument"] == packaging.fn_sub(policy("dev", short))
+        assert "ManagedPolicyArns" not in roles[role_name]["Properties"]
+    assert len(set(by_handler.values())) == len(FUNCTIONS)  # no role shared
 
 
 def test_packaged_template_passes_cfn_lint(packaged):

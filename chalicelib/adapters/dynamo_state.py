@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 PK = "pk"
 WEBHOOK_CLOCK_KEY = {PK: "stats#webhooks"}
+BUCKET_NAMES_KEY = {PK: "stats#buckets"}
 
 
 # A run's "seen" pages outlive it long enough for a paused or stale run to be taken over.
@@ -218,3 +219,19 @@ class DynamoStateStore:
     def last_webhook_at(self) -> datetime | None:
         item = self._table.get_item(Key=WEBHOOK_CLOCK_KEY).get("Item") or {}
         return parse_time(item.get("last_webhook_at"))
+
+    def note_bucket_names(self, names: dict[int, str]) -> None:
+        self._table.put_item(
+            Item={
+                **BUCKET_NAMES_KEY,
+                "kind": "buckets",
+                "names": {str(k): v for k, v in names.items()},
+            }
+        )
+
+    def bucket_names(self) -> dict[int, str]:
+        item = self._table.get_item(Key=BUCKET_NAMES_KEY).get("Item") or {}
+        names = item.get("names")
+        if not isinstance(names, dict):
+            return {}
+        return {int(k): str(v) for k, v in names.items() if str(k).isdigit()}
