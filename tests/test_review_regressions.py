@@ -15,8 +15,8 @@ from chalicelib.contact import Contact
 from chalicelib.errors import ConcurrentUpdate, ConfigurationError, TransientError
 from chalicelib.events import parse_marketplace_event, parse_workflow_payload, utcnow
 from chalicelib.rules import Rule
+from tests.fakes import World
 from tests.helpers import CONTACT_ID, ago, ghl_event, scripted_calltools, tagged
-from tests.test_sync_service import World
 
 
 def test_call_only_dnd_is_not_undone_by_a_later_contact_update():

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
-from chalicelib.contact import Contact, contact_from_ghl
+from chalicelib.contact import Contact
 from chalicelib.errors import (
     ConcurrentUpdate,
     ConfigurationError,
@@ -15,60 +15,11 @@ from chalicelib.errors import (
     PermanentError,
     TransientError,
 )
-from chalicelib.events import SyncMessage, parse_marketplace_event, parse_workflow_payload, utcnow
+from chalicelib.events import SyncMessage, parse_workflow_payload, utcnow
 from chalicelib.rules import Rule
 from chalicelib.state import ContactState
-from chalicelib.sync_plan import FieldMapping
-from chalicelib.sync_service import ContactSync, RuleBook
-from tests.fakes import FakeCallTools, FakeGhl, FakeStateStore
-from tests.helpers import CONTACT_ID, LOCATION_ID, GhlMirror, ago, fixture, ghl_event, tagged
-
-
-class World:
-    def __init__(self, rules: list[Rule] | None = None) -> None:
-        self.ghl = FakeGhl()
-        self.ct = FakeCallTools()
-        self.store = FakeStateStore()
-        self.now: datetime | None = None  # real time unless a test sets it
-        self._rules = rules or [Rule(tag="cold lead", bucket="Cold Leads")]
-        self.sync = self.another_worker()
-        self.mirror = GhlMirror(
-            lambda c: self.ghl.contacts.__setitem__(c["id"], contact_from_ghl(c)),
-            lambda cid: self.ghl.contacts.pop(cid, None),
-        )
-
-    def another_worker(self) -> ContactSync:
-        """A consumer of its own (its own lease owner) over the same accounts, state and clock."""
-        return ContactSync(
-            ghl=self.ghl,
-            calltools=self.ct,
-            store=self.store,
-            rulebook=RuleBook(self._rules, self.ct),
-            mapping=FieldMapping(),
-            location_id=LOCATION_ID,
-            clock=lambda: self.now or utcnow(),
-        )
-
-    def made_in_calltools(self, *buckets: int) -> int:
-        """A CallTools contact for our GHL contact, in `buckets`, made behind the sync's back (a
-        lost request applied late, or a twin); returns its id."""
-        fields = {"mobile_phone_number": "+13125550147", "ghl_contact_id": CONTACT_ID}
-        return self.ct.create_contact(fields, frozenset(buckets)).id
-
-    def set_call_dnd(self) -> None:
-        """GHL turns calls DND for the contact (a ContactDndUpdate follows, or not)."""
-        self.ghl.contacts[CONTACT_ID] = self.ghl.contacts[CONTACT_ID].model_copy(
-            update={"dnd_calls": True}
-        )
-
-    def deliver(self, body: dict[str, Any], *, mirror: bool = True) -> str:
-        if mirror:
-            self.mirror(body)
-        return self.sync.sync(parse_marketplace_event(body)).result
-
-    def in_bucket(self) -> bool:
-        state = self.store.get(CONTACT_ID)
-        return bool(state and state.calltools_id in self.ct.bucket_of())
+from tests.fakes import World
+from tests.helpers import CONTACT_ID, LOCATION_ID, ago, fixture, ghl_event, tagged
 
 
 @pytest.fixture
