@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
 from chalicelib.adapters.ghl_signature import GhlSignatureVerifier, load_public_keys
+from chalicelib.intake import WebhookIntake
 from chalicelib.webhook_auth import shared_secret_matches
-from tests.helpers import Signer, dumps, fixture
+from tests.fakes import FakeQueue
+from tests.helpers import LOCATION_ID, Signer, dumps, fixture, public_pem
 
 BODY = dumps(fixture("ghl/ContactTagUpdate.json"))
 
@@ -21,9 +27,44 @@ def verifier(signer: Signer) -> GhlSignatureVerifier:
     return GhlSignatureVerifier.from_pem(signer.public_pem)
 
 
+# GHL's published webhook keys, copied from the reference (gohighlevel.md §7) on purpose: the
+# product's copy is what is under test.
+PUBLISHED_ED25519 = """-----BEGIN PUBLIC KEY-----
+MCowBQYDK2VwAyEAi2HR1srL4o18O8BRa7gVJY7G7bupbN3H9AwJrHCDiOg=
+-----END PUBLIC KEY-----
+"""
+PUBLISHED_RSA = """-----BEGIN PUBLIC KEY-----
+MIICIjANBgkqhkiG9w0BAQEFAAOCAg8AMIICCgKCAgEAokvo/r9tVgcfZ5DysOSC
+Frm602qYV0MaAiNnX9O8KxMbiyRKWeL9JpCpVpt4XHIcBOK4u3cLSqJGOLaPuXw6
+dO0t6Q/ZVdAV5Phz+ZtzPL16iCGeK9po6D6JHBpbi989mmzMryUnQJezlYJ3DVfB
+csedpinheNnyYeFXolrJvcsjDtfAeRx5ByHQmTnSdFUzuAnC9/GepgLT9SM4nCpv
+uxmZMxrJt5Rw+VUaQ9B8JSvbMPpez4peKaJPZHBbU3OdeCVx5klVXXZQGNHOs8gF
+3kvoV5rTnXV0IknLBXlcKKAQLZcY/Q9rG6Ifi9c+5vqlvHPCUJFT5XUGG5RKgOKU
+J062fRtN+rLYZUV+BjafxQauvC8wSWeYja63VSUruvmNj8xkx2zE/Juc+yjLjTXp
+IocmaiFeAO6fUtNjDeFVkhf5LNb59vECyrHD2SQIrhgXpO4Q3dVNA5rw576PwTzN
+h/AMfHKIjE4xQA1SZuYJmNnmVZLIZBlQAF9Ntd03rfadZ+yDiOXCCs9FkHibELhC
+HULgCsnuDJHcrGNd5/Ddm5hxGQ0ASitgHeMZ0kcIOwKDOzOU53lDza6/Y09T7sYJ
+PQe7z0cvj7aE4B+Ax1ZoZGPzpJlZtGXCsu9aTEGEnKzmsFqwcSsnw3JB31IGKAyk
+T1hhTiaCeIY/OwwwNUY2yvcCAwEAAQ==
+-----END PUBLIC KEY-----
+"""
+
+
+def _pem(keys: Sequence[ed25519.Ed25519PublicKey | rsa.RSAPublicKey]) -> list[str]:
+    return [public_pem(k) for k in keys]
+
+
 def test_default_keys_are_ghls_published_pair():
     v = GhlSignatureVerifier.from_pem("")
+    assert v.key_counts() == "1 Ed25519 + 1 RSA key(s)"
+    assert _pem(v._ed25519) == [PUBLISHED_ED25519]
+    assert _pem(v._rsa) == [PUBLISHED_RSA]
     assert not v.verify(BODY, {"X-GHL-Signature": Signer().ed25519(BODY)}).ok
+
+
+def test_configured_keys_replace_the_published_ones(signer: Signer):
+    v = GhlSignatureVerifier.from_pem(signer.public_pem)
+    assert _pem(v._ed25519) == [signer.ed25519_pem] and _pem(v._rsa) == [signer.rsa_pem]
 
 
 def test_env_style_escaped_newlines_are_accepted(signer: Signer):
@@ -45,6 +86,84 @@ def test_rsa_legacy_valid_when_ed25519_absent_or_na(verifier: GhlSignatureVerifi
 def test_bad_ed25519_does_not_fall_back_to_rsa(verifier: GhlSignatureVerifier, signer: Signer):
     headers = {"X-GHL-Signature": signer.ed25519(b"other"), "X-WH-Signature": signer.rsa_sig(BODY)}
     assert not verifier.verify(BODY, headers).ok
+
+
+# --- legacy RSA (X-WH-Signature): only a valid signature by a configured key passes ------------
+
+TAMPERED = BODY.replace(b"cold lead", b"cold leaf")
+GARBAGE_SIGNATURES = ["not base64!!", "AAAA", "=" * 88, "%%%%", "QUJD" * 128]
+GARBAGE_IDS = ["not-base64", "three-bytes", "padding-only", "percent", "512-bytes-of-abc"]
+
+
+def test_rsa_signature_over_a_tampered_body_is_refused(
+    verifier: GhlSignatureVerifier, signer: Signer
+):
+    result = verifier.verify(TAMPERED, {"X-WH-Signature": signer.rsa_sig(BODY)})
+    assert not result.ok and result.scheme == "rsa"
+
+
+def test_rsa_signature_made_by_another_key_is_refused(verifier: GhlSignatureVerifier):
+    result = verifier.verify(BODY, {"X-WH-Signature": Signer().rsa_sig(BODY)})
+    assert not result.ok and result.scheme == "rsa"
+
+
+@pytest.mark.parametrize("sig", GARBAGE_SIGNATURES, ids=GARBAGE_IDS)
+def test_rsa_signature_that_is_garbage_is_refused(verifier: GhlSignatureVerifier, sig: str):
+    result = verifier.verify(BODY, {"X-WH-Signature": sig})
+    assert not result.ok and result.scheme == "rsa"
+
+
+def test_ed25519_signature_is_refused_when_only_rsa_keys_are_configured(signer: Signer):
+    """Keys given only as RSA PEM: no Ed25519 signature can verify, however well formed."""
+    rsa_only = GhlSignatureVerifier.from_pem(signer.rsa_pem)
+    assert rsa_only.key_counts() == "0 Ed25519 + 1 RSA key(s)"
+    result = rsa_only.verify(BODY, {"X-GHL-Signature": signer.ed25519(BODY)})
+    assert not result.ok and result.scheme == "ed25519"
+    assert rsa_only.verify(BODY, {"X-WH-Signature": signer.rsa_sig(BODY)}).ok  # the control
+
+
+def test_rsa_signature_is_refused_when_only_ed25519_keys_are_configured(signer: Signer):
+    ed_only = GhlSignatureVerifier.from_pem(signer.ed25519_pem)
+    assert not ed_only.verify(BODY, {"X-WH-Signature": signer.rsa_sig(BODY)}).ok
+    assert ed_only.verify(BODY, {"X-GHL-Signature": signer.ed25519(BODY)}).ok  # the control
+
+
+def _intake(verifier: GhlSignatureVerifier, queue: FakeQueue) -> WebhookIntake:
+    return WebhookIntake(verifier, queue, workflow_secret="s3cret", location_id=LOCATION_ID)
+
+
+def test_valid_rsa_signature_is_accepted_by_the_intake(
+    verifier: GhlSignatureVerifier, signer: Signer
+):
+    queue = FakeQueue()
+    reply = _intake(verifier, queue).handle(BODY, {"X-WH-Signature": signer.rsa_sig(BODY)})
+    assert reply.status == 200 and len(queue.sent) == 1
+
+
+@pytest.mark.parametrize(
+    ("raw", "make_sig"),
+    [
+        (TAMPERED, lambda s: s.rsa_sig(BODY)),
+        (BODY, lambda s: Signer().rsa_sig(BODY)),
+        *[(BODY, lambda s, g=g: g) for g in GARBAGE_SIGNATURES],
+    ],
+    ids=["tampered-body", "other-key", *GARBAGE_IDS],
+)
+def test_forged_rsa_signature_is_refused_by_the_intake_with_401(
+    verifier: GhlSignatureVerifier, signer: Signer, raw: bytes, make_sig: Any
+):
+    queue = FakeQueue()
+    reply = _intake(verifier, queue).handle(raw, {"X-WH-Signature": make_sig(signer)})
+    assert reply.status == 401 and not queue.sent
+
+
+def test_ed25519_signature_is_refused_by_the_intake_when_no_ed25519_key_is_configured(
+    signer: Signer,
+):
+    queue = FakeQueue()
+    intake = _intake(GhlSignatureVerifier.from_pem(signer.rsa_pem), queue)
+    reply = intake.handle(BODY, {"X-GHL-Signature": signer.ed25519(BODY)})
+    assert reply.status == 401 and not queue.sent
 
 
 def test_tampered_body_fails(verifier: GhlSignatureVerifier, signer: Signer):
