@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chalicelib.contact import Contact
+from chalicelib.contact import Contact, contact_from_ghl
 from chalicelib.rules import ResolvedRule, Rule
 from chalicelib.state import ContactState
 from chalicelib.sync_plan import FieldMapping, plan_sync
@@ -91,6 +91,18 @@ def test_dnd_contact_is_never_added_and_is_removed():
     state = applied(ContactState(contact_id="c1"), contact())
     plan = plan_sync(contact(dnd_calls=True), RULES, state, MAPPING)
     assert plan.remove_buckets == {1} and not plan.add_buckets and not plan.changed_fields
+
+
+def test_top_level_dnd_flag_alone_keeps_a_new_contact_out_and_takes_a_synced_one_out():
+    """A webhook body with `dnd: true` and no dndSettings at all."""
+    flagged = contact_from_ghl(
+        {"id": "c1", "firstName": "Avery", "phone": PHONE, "tags": ["cold lead"], "dnd": True}
+    )
+    plan = plan_sync(flagged, RULES, None, MAPPING)
+    assert plan.exclusion == "dnd" and plan.is_noop and not plan.desired_buckets
+    state = applied(ContactState(contact_id="c1"), contact())
+    plan = plan_sync(flagged, RULES, state, MAPPING)
+    assert plan.exclusion == "dnd" and plan.remove_buckets == {1} and not plan.add_buckets
 
 
 def test_deleted_contact_leaves_our_buckets_only():

@@ -74,6 +74,26 @@ def test_dnd_contact_with_tag_never_added(world: World):
     assert world.store.get(CONTACT_ID).reason == "dnd"  # type: ignore[union-attr]
 
 
+def test_top_level_dnd_flag_alone_keeps_a_tagged_contact_out(world: World):
+    """`dnd: true` with no dndSettings (as ContactTagUpdate/ContactUpdate bodies carry it)."""
+    body = tagged("cold lead", dnd=True)
+    assert "dndSettings" not in body
+    assert world.deliver(body) == "unchanged"
+    assert world.ct.call_count() == 0 and not world.in_bucket()
+    state = world.store.get(CONTACT_ID)
+    assert state is not None and state.reason == "dnd" and state.dnd
+
+
+def test_top_level_dnd_flag_alone_takes_a_contact_out(world: World):
+    world.deliver(tagged("cold lead"))
+    assert world.in_bucket()
+    body = tagged("cold lead", dnd=True)
+    assert "dndSettings" not in body
+    assert world.deliver(body) == "synced"
+    assert not world.in_bucket() and world.ct.call_count("remove") == 1
+    assert world.store.get(CONTACT_ID).reason == "dnd"  # type: ignore[union-attr]
+
+
 def test_dnd_turned_on_removes(world: World):
     world.deliver(tagged("cold lead"))
     world.deliver(ghl_event("ContactDndUpdate"))
