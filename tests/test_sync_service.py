@@ -61,6 +61,17 @@ def test_reordered_remove_after_add_ends_out(world: World):
     assert not world.ct.contacts and not world.in_bucket()
 
 
+def test_an_event_with_exactly_the_stored_source_time_is_applied_not_dropped(world: World):
+    """Two events with the same timestamp: the second is not older, so it is not stale."""
+    at, calls_allowed = ago(30), {"Call": {"status": "inactive"}}
+    assert world.deliver(tagged("cold lead", at=at, dndSettings=calls_allowed)) == "synced"
+    assert world.in_bucket() and world.ghl.reads == 0  # the snapshot itself was trusted
+    stored = world.store.get(CONTACT_ID)
+    assert stored is not None and stored.source_time == at
+    assert world.deliver(tagged("other", at=at, dndSettings=calls_allowed)) == "synced"
+    assert not world.in_bucket() and world.ct.call_count("remove") == 1
+
+
 def test_tag_removed_takes_contact_out(world: World):
     world.deliver(tagged("cold lead"))
     world.deliver(tagged("facebook lead"))
