@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from chalicelib.admin import AdminApi
+from chalicelib.replies import HttpReply
 from chalicelib.runs import Mode, Run, RunActive
 
 TOKEN = "Adm1n-Token-For-Tests"
@@ -127,3 +128,43 @@ def test_trigger_while_a_run_is_active_is_a_conflict():
     api, _ = admin(starter=FakeStarter(active="run_0"))
     reply = api.trigger(bearer(TOKEN), None)
     assert reply.status == 409 and reply.body["active_run_id"] == "run_0"
+
+
+def test_refusals_say_why():
+    api, _ = admin()
+    assert api.stats({}) == HttpReply(
+        401, {"status": "unauthorized", "reason": "admin bearer token required"}
+    )
+    off, _ = admin(token="")
+    assert off.stats(bearer(TOKEN)) == HttpReply(
+        503,
+        {"status": "unavailable", "reason": "admin routes are off: ADMIN_API_TOKEN not set"},
+    )
+
+
+def test_a_seven_character_scheme_other_than_bearer_is_refused():
+    """Only "Bearer " introduces the token, not any scheme of the same length."""
+    api, _ = admin()
+    for scheme in ("Digest ", "Token  ", "Basic: "):
+        assert api.stats({"Authorization": scheme + TOKEN}).status == 401
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b"{not json", "body is not JSON"),
+        (b'{"mode": "drop"}', 'mode must be "reconcile" or "backfill"'),
+    ],
+)
+def test_a_bad_trigger_body_says_why(body: bytes, reason: str):
+    api, _ = admin()
+    assert api.trigger(bearer(TOKEN), body) == HttpReply(
+        400, {"status": "invalid", "reason": reason}
+    )
+
+
+def test_a_conflict_names_the_active_run():
+    api, _ = admin(starter=FakeStarter(active="run_0"))
+    assert api.trigger(bearer(TOKEN), None) == HttpReply(
+        409, {"status": "conflict", "reason": "a run is active", "active_run_id": "run_0"}
+    )

@@ -82,3 +82,58 @@ def test_the_sync_logger_has_the_redacting_filter_on_every_handler():
     assert logger.handlers
     for handler in logger.handlers:
         assert any(isinstance(f, RedactingFilter) for f in handler.filters)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("call +13125550147 now", "call ***47 now"),
+        ("mail avery.lindqvist@example.com", "mail a***@example.com"),
+        ("(312) 555-0147 and 312.555.0147", "***47 and ***47"),
+        # a UUID whose last group holds an 11-digit run stays whole
+        (
+            "webhook 6b0f2d7e-1c3a-4f59-9e84-a31255501470 ok",
+            "webhook 6b0f2d7e-1c3a-4f59-9e84-a31255501470 ok",
+        ),
+        (
+            "ids 6b0f2d7e-1c3a-4f59-9e84-a31255501470 and 7c1f2d7e-1c3a-4f59-9e84-a31255501471",
+            "ids 6b0f2d7e-1c3a-4f59-9e84-a31255501470 and 7c1f2d7e-1c3a-4f59-9e84-a31255501471",
+        ),
+        ("epoch 1768234831482 and date 2026-01-12", "epoch 1768234831482 and date 2026-01-12"),
+    ],
+)
+def test_redact_exact_output(text: str, expected: str):
+    from chalicelib.observability import redact
+
+    assert redact(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("run", "masked"),
+    [
+        ("+1234567", False),  # + and 7 digits: too short for a phone
+        ("+12345678", True),  # + and 8
+        ("+123456789012345", True),  # + and 15
+        ("+1234567890123456", False),  # + and 16: not E.164
+        ("123456789", False),  # 9 digits, no +: an id
+        ("1234567890", True),  # 10
+        ("123456789012", True),  # 12
+        ("1234567890123", False),  # 13: an epoch in ms
+    ],
+)
+def test_phone_length_boundaries(run: str, masked: bool):
+    from chalicelib.observability import redact
+
+    assert redact(f"x {run} y") == (f"x ***{run[-2:]} y" if masked else f"x {run} y")
+
+
+def test_the_redacting_filter_leaves_a_records_standard_fields_alone():
+    """Only what the caller logged is masked: the logger name and source path are not PII."""
+    from chalicelib.observability import RedactingFilter
+
+    record = logging.LogRecord(
+        "jobs.2026030112", logging.INFO, "/srv/build-2026030112/app.py", 7, "ok", None, None
+    )
+    RedactingFilter().filter(record)
+    assert record.name == "jobs.2026030112"
+    assert record.pathname == "/srv/build-2026030112/app.py"

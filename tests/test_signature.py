@@ -6,11 +6,12 @@ from collections.abc import Sequence
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from chalicelib.adapters.ghl_signature import GhlSignatureVerifier, load_public_keys
 from chalicelib.intake import WebhookIntake
-from chalicelib.webhook_auth import shared_secret_matches
+from chalicelib.ports import AuthResult
+from chalicelib.webhook_auth import header_value, shared_secret_matches
 from tests.fakes import FakeQueue
 from tests.helpers import LOCATION_ID, Signer, dumps, fixture, public_pem
 
@@ -209,3 +210,103 @@ def test_workflow_secret(headers: dict[str, str], ok: bool):
 def test_workflow_refused_when_no_secret_configured():
     assert not shared_secret_matches("", {"X-Webhook-Secret": ""}).ok
     assert not shared_secret_matches("", {"Authorization": "Bearer anything"}).ok
+
+
+# --- exact answers: the reason reaches GHL in the 401 body and the log ---------------------------
+
+
+def test_verifier_answers_name_the_scheme_and_the_reason(
+    verifier: GhlSignatureVerifier, signer: Signer
+):
+    other = Signer()
+    cases = [
+        ({}, AuthResult(False, "none", "no signature header")),
+        ({"X-GHL-Signature": signer.ed25519(BODY)}, AuthResult(True, "ed25519")),
+        ({"X-GHL-Signature": "AAAA"}, AuthResult(False, "ed25519", "malformed X-GHL-Signature")),
+        (
+            {"X-GHL-Signature": other.ed25519(BODY)},
+            AuthResult(False, "ed25519", "X-GHL-Signature does not match"),
+        ),
+        ({"X-WH-Signature": signer.rsa_sig(BODY)}, AuthResult(True, "rsa")),
+        ({"X-WH-Signature": "%%%%"}, AuthResult(False, "rsa", "malformed X-WH-Signature")),
+        (
+            {"X-WH-Signature": other.rsa_sig(BODY)},
+            AuthResult(False, "rsa", "X-WH-Signature does not match"),
+        ),
+    ]
+    for headers, expected in cases:
+        assert verifier.verify(BODY, headers) == expected, headers
+
+
+def test_a_signature_by_any_configured_key_is_accepted():
+    """Rotation: GHL_WEBHOOK_PUBLIC_KEYS may hold the old and the new key; either verifies."""
+    old, new = Signer(), Signer()
+    both = GhlSignatureVerifier.from_pem(old.public_pem + new.public_pem)
+    assert both.key_counts() == "2 Ed25519 + 2 RSA key(s)"
+    for signer in (old, new):
+        assert both.verify(BODY, {"X-GHL-Signature": signer.ed25519(BODY)}).ok
+        assert both.verify(BODY, {"X-WH-Signature": signer.rsa_sig(BODY)}).ok
+
+
+@pytest.mark.parametrize("stray", ["*", " ", "\n", "!"])
+def test_a_valid_signature_with_characters_outside_base64_is_refused(signer: Signer, stray: str):
+    verifier = GhlSignatureVerifier.from_pem(signer.public_pem)
+    ed, rsa_sig = signer.ed25519(BODY), signer.rsa_sig(BODY)
+    assert not verifier.verify(BODY, {"X-GHL-Signature": ed[:10] + stray + ed[10:]}).ok
+    assert not verifier.verify(BODY, {"X-WH-Signature": rsa_sig[:10] + stray + rsa_sig[10:]}).ok
+
+
+def test_a_pem_with_no_public_key_block_is_refused_with_its_reason():
+    with pytest.raises(ValueError, match=r"^no PEM public key block found$"):
+        load_public_keys("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")
+
+
+def test_a_key_of_another_type_is_refused_by_name():
+    ec_key = ec.generate_private_key(ec.SECP256R1()).public_key()
+    with pytest.raises(
+        ValueError, match=r"^unsupported webhook key type \w*(EC|EllipticCurve)\w*PublicKey$"
+    ):
+        load_public_keys(public_pem(ec_key))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("secret", "headers", "expected"),
+    [
+        ("s3cret", {"X-Webhook-Secret": "s3cret"}, AuthResult(True, "workflow-secret")),
+        (
+            "",
+            {"X-Webhook-Secret": "s3cret"},
+            AuthResult(
+                False, "workflow-secret", "workflow webhooks are off (no secret configured)"
+            ),
+        ),
+        (
+            "s3cret",
+            {"X-Webhook-Secret": "wrong"},
+            AuthResult(False, "workflow-secret", "wrong secret"),
+        ),
+        (
+            "s3cret",
+            {"Authorization": "Bearer wrong"},
+            AuthResult(False, "workflow-secret", "wrong secret"),
+        ),
+        ("s3cret", {}, AuthResult(False, "workflow-secret", "no signature or secret")),
+        (
+            "s3cret",
+            {"Authorization": "Basic s3cret"},
+            AuthResult(False, "workflow-secret", "no signature or secret"),
+        ),
+    ],
+)
+def test_workflow_secret_answers_name_the_reason(
+    secret: str, headers: dict[str, str], expected: AuthResult
+):
+    assert shared_secret_matches(secret, headers) == expected
+
+
+def test_header_lookup_is_case_insensitive_and_na_or_blank_is_absent():
+    assert header_value({"X-GHL-Signature": " abc "}, "x-ghl-signature") == "abc"
+    assert header_value({"x-ghl-signature": "abc"}, "x-ghl-signature") == "abc"
+    for blank in ("", "  ", "N/A", "n/a "):
+        assert header_value({"X-GHL-Signature": blank}, "x-ghl-signature") is None
+    assert header_value({}, "x-ghl-signature") is None
