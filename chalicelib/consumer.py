@@ -113,7 +113,7 @@ class BatchConsumer:
     def _defer(self, record: SQSRecord, wait: Deferred) -> dict[str, Any]:
         """A delayed copy, then the original is deleted as done: waiting is not failing, and must
         not bring the message closer to the DLQ. If the copy cannot be sent, the record fails."""
-        self._queue.requeue(_deferred_once_more(record.body), math.ceil(wait.seconds))
+        self._queue.requeue(_deferred_once_more(record.body, wait.counter), math.ceil(wait.seconds))
         logger.info(
             "message deferred",
             extra={
@@ -192,17 +192,19 @@ class BatchConsumer:
         return outcome
 
 
-def _deferred_once_more(body: str) -> str:
-    """The body with its deferral count raised (contact messages; others go back as they are)."""
+def _deferred_once_more(body: str, counter: str | None = None) -> str:
+    """The body with its deferral counts raised (contact messages; others go back as they are)."""
     try:
         data = json.loads(body)
     except ValueError:
         return body
     if not isinstance(data, dict) or data.get("kind", "contact") != "contact":
         return body
-    deferrals = data.get("deferrals")
-    data["deferrals"] = (deferrals if isinstance(deferrals, int) else 0) + 1
-    return json.dumps(data, separators=(",", ":"))
+    for name in ("deferrals", counter):
+        if name:
+            count = data.get(name)
+            data[name] = (count if isinstance(count, int) else 0) + 1
+    return json.dumps(data, ensure_ascii=True, separators=(",", ":"))
 
 
 def _kind(body: str) -> str | None:

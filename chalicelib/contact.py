@@ -50,7 +50,8 @@ def _text(data: Mapping[str, Any], *keys: str) -> str:
     for key in keys:
         value = data.get(key)
         if isinstance(value, str) and value.strip():
-            return value.strip()
+            # A lone surrogate (valid in JSON, not in UTF-8) could not be queued or stored.
+            return value.strip().encode("utf-8", "replace").decode("utf-8")
     return ""
 
 
@@ -76,10 +77,14 @@ def is_dnd_for_calls(data: Mapping[str, Any]) -> bool:
 def parse_tags(value: Any) -> tuple[str, ...] | None:
     """A tag list (marketplace) or comma string (workflow); None when it is neither."""
     if isinstance(value, str):
-        return tuple(t.strip() for t in value.split(",") if t.strip())
+        return tuple(_clean(t) for t in value.split(",") if t.strip())
     if isinstance(value, list) and all(isinstance(t, str) for t in value):
-        return tuple(t.strip() for t in value if t.strip())
+        return tuple(_clean(t) for t in value if t.strip())
     return None
+
+
+def _clean(tag: str) -> str:
+    return tag.strip().encode("utf-8", "replace").decode("utf-8")
 
 
 def contact_from_ghl(data: Mapping[str, Any]) -> Contact:

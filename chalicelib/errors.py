@@ -31,6 +31,8 @@ class Deferred(SyncError):
     """Not failed, not ready: run this message again in `seconds`, without counting it as a failed
     delivery (the consumer sends a delayed copy and deletes the original)."""
 
-    def __init__(self, reason: str, seconds: float) -> None:
+    def __init__(self, reason: str, seconds: float, counter: str | None = None) -> None:
         super().__init__(reason)
         self.seconds = seconds
+        # The message's own count this wait adds to, beside its total of deferrals.
+        self.counter = counter

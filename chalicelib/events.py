@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from chalicelib.contact import Contact, contact_from_ghl
+from chalicelib.contact import Contact, contact_from_ghl, is_dnd_for_calls
 
 CONTACT_EVENTS = frozenset(
     {"ContactCreate", "ContactUpdate", "ContactTagUpdate", "ContactDndUpdate", "ContactDelete"}
@@ -56,6 +56,8 @@ class SyncMessage(BaseModel):
     # How often this message was put back to wait (a lease, a settling create, a removal that
     # CallTools did not take yet): counted apart from SQS receives, which lead to the DLQ.
     deferrals: int = 0
+    # Of those, the waits for a removal CallTools did not take yet (dead-lettered after a day).
+    removal_deferrals: int = 0
 
     @property
     def dedup_key(self) -> str | None:
@@ -148,7 +150,11 @@ def parse_marketplace_event(
         raise IgnoredEvent("replay: the event is older than the dedup window")
     snapshot: Contact | None = None
     if _needs_refetch(event_type, flat, event_time):
-        event_time = None
+        if event_time is not None and is_dnd_for_calls(flat):
+            # DND for calls keeps the contact out whatever its tags: unknown tags change nothing.
+            snapshot = contact_from_ghl({**flat, "tags": []})
+        else:
+            event_time = None
     elif event_type == "ContactDelete":
         snapshot = Contact.gone(contact_id, location_id)
     else:

@@ -69,6 +69,12 @@ class RedactingFilter(logging.Filter):
         for key, value in list(record.__dict__.items()):
             if key not in _STANDARD_ATTRS and isinstance(value, str | dict | list):
                 setattr(record, key, _redact_value(value))
+        if record.exc_info and record.exc_info[1] is not None:
+            # An exception's text may quote what it failed on: format it here, masked, and
+            # drop the raw one so no formatter prints it again.
+            record.exception = redact(logging.Formatter().formatException(record.exc_info))
+            record.exception_name = type(record.exc_info[1]).__name__
+            record.exc_info = None
         return True
 
 

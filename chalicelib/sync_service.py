@@ -10,7 +10,7 @@ import contextlib
 import threading
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -156,7 +156,10 @@ class ContactSync:
         cid = message.contact_id
         if not self._location_id:
             raise ConfigurationError("GHL_LOCATION_ID is not set; no contact is synced")
-        out_of_scope = scope_rejection(message, self._location_id, self._app_id)
+        # A message naming no location was queued before every event had to name ours: GHL,
+        # asked with our location's token, decides whether the contact is ours.
+        strict = message.location_id is None
+        out_of_scope = None if strict else scope_rejection(message, self._location_id, self._app_id)
         if out_of_scope:
             return SyncOutcome("ignored", cid, reason=out_of_scope)
 
@@ -169,27 +172,32 @@ class ContactSync:
                 max(1.0, (state.lease_until - now).total_seconds()),
             )
 
-        rules = self._rulebook.resolved()
-        contact, source_time = message.snapshot, message.event_time
-        plan = None
+        rules = self._rules(message)
+        contact, source_time = (None, None) if strict else (message.snapshot, message.event_time)
+        plan = snapshot_plan = None
         if contact is not None and source_time is not None:
             # A signed timestamp far in the future must not freeze the contact.
             source_time = min(source_time, now + MAX_CLOCK_SKEW)
-            plan = plan_sync(contact, rules, state, self._mapping)
-            if state.is_newer_than(source_time) and not plan.remove_buckets:
+            snapshot_plan = plan_sync(contact, rules, state, self._mapping)
+            if state.is_newer_than(source_time) and not snapshot_plan.remove_buckets:
                 logger.info("stale event dropped", extra={"contact_id": cid})
                 return SyncOutcome(
                     "stale", cid, state.calltools_id, reason="older than stored state"
                 )
-            if not self._trusted(message, contact, plan, state, source_time, now):
-                plan = None
+            if self._trusted(message, contact, snapshot_plan, state, source_time, now):
+                plan = snapshot_plan
         if contact is None or plan is None:
             # No snapshot, or one whose place in time against what we stored is unsure, or one
             # that would put the contact in the dialler without saying whether calls are DND
             # right now: ask GHL. A removal is never dropped for looking old; it is confirmed.
             try:
-                contact, source_time, read_until = self._reread(cid, state, source_time)
-            except PermanentError as exc:
+                contact, source_time, read_until = self._reread(cid, state, source_time, strict)
+            except (TransientError, PermanentError) as exc:
+                if contact is not None and snapshot_plan is not None:
+                    # The signed event says the contact must leave: that never waits for GHL.
+                    self._remove_only(contact, snapshot_plan, state, message)
+                if isinstance(exc, TransientError):
+                    raise
                 # GHL refused the read (a 4xx other than 404/429): retrying will not help.
                 logger.warning("GHL refused the re-read", extra={"contact_id": cid})
                 return SyncOutcome("failed", cid, state.calltools_id, reason=str(exc))
@@ -202,7 +210,45 @@ class ContactSync:
         base = state.model_copy(update={"source_time": newest, "dnd": contact.dnd_calls})
         if plan.is_noop:
             return self._record_unchanged(state, base, plan)
-        return self._apply(contact, plan, state, base, message.deferrals)
+        return self._apply(contact, plan, state, base, message.removal_deferrals)
+
+    def _rules(self, message: SyncMessage) -> list[ResolvedRule]:
+        """The rules' buckets; resolving them needs CallTools once per process. While CallTools
+        cannot answer, the message waits (a removal among them must not walk to the DLQ)."""
+        try:
+            return self._rulebook.resolved()
+        except TransientError as exc:
+            if message.deferrals >= MAX_REMOVAL_DEFERRALS:
+                raise
+            logger.error("rules cannot be resolved; message deferred", extra={"error": str(exc)})
+            raise Deferred(
+                f"rules not resolved: {exc}", removal_backoff(message.deferrals)
+            ) from exc
+
+    def _remove_only(
+        self, contact: Contact, plan: SyncPlan, state: ContactState, message: SyncMessage
+    ) -> None:
+        """Take the contact out of the buckets the snapshot's plan removes, nothing else: no add,
+        no field, and the stored time unmoved, so GHL's answer still counts when it comes."""
+        if not plan.remove_buckets or plan.desired_buckets or state.calltools_id is None:
+            # Only a contact that must leave every bucket (DND, deleted, untagged) leaves on the
+            # event alone; nothing we placed is reachable before a pending create is resolved.
+            return
+        removal = replace(
+            plan,
+            desired_buckets=frozenset(),
+            add_buckets=frozenset(),
+            needs_contact=False,
+            fields={},
+            changed_fields={},
+            field_hashes=dict(state.field_hashes),
+            exclusion=plan.exclusion or "removed_unconfirmed",
+            recover_create=False,
+        )
+        logger.warning(
+            "GHL unavailable; removing on the event alone", extra={"contact_id": contact.id}
+        )
+        self._apply(contact, removal, state, state, message.removal_deferrals)
 
     def _trusted(
         self,
@@ -229,7 +275,7 @@ class ContactSync:
         return contact.dnd_known and read_at is not None and now - read_at <= self._add_trust
 
     def _reread(
-        self, cid: str, state: ContactState, event_time: datetime | None
+        self, cid: str, state: ContactState, event_time: datetime | None, strict: bool = False
     ) -> tuple[Contact | None, datetime, datetime]:
         """GHL's current data, with the span of time it may reflect: every change before the
         request was sent (less clock skew) is in it, and none after the reply (plus skew) is. The
@@ -238,7 +284,7 @@ class ContactSync:
         sent = self._clock()
         fetched = self._ghl.get_contact(cid)
         answered = self._clock()
-        if fetched and fetched.location_id and fetched.location_id != self._location_id:
+        if fetched and (fetched.location_id or strict) and fetched.location_id != self._location_id:
             return None, sent, answered
         contact = (fetched or Contact.gone(cid)).model_copy(update={"dnd_known": True})
         stamp = max(filter(None, (sent - READ_SKEW, event_time, state.source_time)))
@@ -427,7 +473,10 @@ class ContactSync:
             for match in matches:
                 for bucket_id in sorted(state.pending_buckets - desired):
                     with contextlib.suppress(NotFound):  # deleted by hand: in no bucket
-                        self._calltools.set_bucket_membership(match.id, bucket_id, member=False)
+                        try:
+                            self._calltools.set_bucket_membership(match.id, bucket_id, False)
+                        except (TransientError, PermanentError) as exc:
+                            raise RemovalNotDone(str(exc)) from exc
             if desired:
                 held.update(pending_buckets=state.pending_buckets & desired)
                 raise _conflict(matches)
@@ -463,7 +512,7 @@ class ContactSync:
             return SyncOutcome(
                 "failed", held.state.contact_id, held.state.calltools_id, reason=reason
             )
-        raise Deferred(reason, removal_backoff(deferrals)) from exc
+        raise Deferred(reason, removal_backoff(deferrals), counter="removal_deferrals") from exc
 
     def _lease_end(self) -> datetime:
         return self._clock() + self._lease

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -165,6 +167,29 @@ def service(
         with svc.client:
             yield svc
     wiring.reset()
+
+
+class _CurrentStdout:
+    """Writes to whatever sys.stdout is at the moment of writing."""
+
+    def write(self, text: str) -> int:
+        return sys.stdout.write(text)
+
+    def flush(self) -> None:
+        sys.stdout.flush()
+
+
+@pytest.fixture
+def logs_on_stdout(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The sync logger's handler writes to the stream that was sys.stdout when chalicelib was
+    first imported: under pytest, a capture file that capsys never reads. Point it at the
+    sys.stdout capsys captures, so a test sees the printed JSON lines, `extra` fields included
+    (caplog sees only the message)."""
+    from chalicelib.observability import logger
+
+    for handler in logger.handlers:
+        if isinstance(handler, logging.StreamHandler):
+            monkeypatch.setattr(handler, "stream", _CurrentStdout())
 
 
 def Client_for_app() -> Client:  # noqa: N802 - reads like the class it returns

@@ -88,6 +88,11 @@ def ago(seconds: float) -> datetime:
     return datetime.now(UTC) - timedelta(seconds=seconds)
 
 
+def public_pem(key: ed25519.Ed25519PublicKey | rsa.RSAPublicKey) -> str:
+    fmt = serialization.PublicFormat.SubjectPublicKeyInfo
+    return key.public_bytes(serialization.Encoding.PEM, fmt).decode()
+
+
 class Signer:
     """A throwaway Ed25519 + RSA key pair standing in for GHL's."""
 
@@ -97,12 +102,15 @@ class Signer:
 
     @property
     def public_pem(self) -> str:
-        fmt = serialization.PublicFormat.SubjectPublicKeyInfo
-        enc = serialization.Encoding.PEM
-        return (
-            self.ed.public_key().public_bytes(enc, fmt).decode()
-            + self.rsa.public_key().public_bytes(enc, fmt).decode()
-        )
+        return self.ed25519_pem + self.rsa_pem
+
+    @property
+    def ed25519_pem(self) -> str:
+        return public_pem(self.ed.public_key())
+
+    @property
+    def rsa_pem(self) -> str:
+        return public_pem(self.rsa.public_key())
 
     def ed25519(self, body: bytes) -> str:
         return base64.b64encode(self.ed.sign(body)).decode()

@@ -146,21 +146,22 @@ def test_no_message_lost_under_either_response_configuration(
     assert service.queue_depth() == 0 and not service.dlq_messages()
 
 
-def test_control_a_handler_that_only_returns_failures_loses_messages_without_the_setting(
+def test_the_real_consumer_keeps_a_failed_record_without_report_batch_item_failures(
     service: Service,
 ):
-    """Why the consumer raises: Chalice's trigger ignores a returned batchItemFailures."""
-    contacts_event(service, 1)
-    calls: list[Any] = []
-
-    def naive(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        calls.append(event)
-        return {"batchItemFailures": [{"itemIdentifier": r["messageId"]} for r in event["Records"]]}
-
-    from sandbox.poller import SqsPoller
-
-    SqsPoller(service.container.sqs, service.resources.queue_url, naive).poll_once(0)
-    assert calls and service.queue_depth() == 0  # lost
+    """Chalice's SQS trigger ignores a returned batchItemFailures: without the setting, Lambda
+    deletes every record of a batch that returned. The real consumer must raise instead, having
+    deleted its successes itself, so that only the failed record comes back."""
+    first, second = contacts_event(service, 2)
+    service.calltools.script_faults(["503_html"] * 5)  # every attempt of the first record
+    poller = service.poller(report_batch_item_failures=False)
+    assert poller.poll_once(0) == 2
+    assert poller.failed_invocations == 1  # the consumer raised
+    assert service.queue_depth() == 1  # the failed record was kept; the success was deleted
+    assert service.in_bucket(second) and not service.in_bucket(first)
+    service.drain(report_batch_item_failures=False)
+    assert service.in_bucket(first) and service.queue_depth() == 0 and not service.dlq_messages()
+    assert len(service.calltools.contacts()) == 2
 
 
 def test_consumer_raises_after_deleting_successes_so_only_failures_return(service: Service):

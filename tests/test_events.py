@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from chalicelib.contact import is_dnd_for_calls
+from chalicelib.contact import contact_from_ghl, is_dnd_for_calls
 from chalicelib.events import (
     IgnoredEvent,
     InvalidEvent,
@@ -45,6 +45,38 @@ def test_dnd_settings_call_alone_decides_when_dnd_flag_false():
     assert not is_dnd_for_calls({"dnd": False, "dndSettings": {"SMS": {"status": "active"}}})
 
 
+def test_top_level_dnd_flag_alone_is_dnd_for_calls():
+    """`dnd: true` blocks every channel, calls included, with no dndSettings at all."""
+    assert is_dnd_for_calls({"dnd": True})
+    assert is_dnd_for_calls({"dnd": True, "dndSettings": {"Call": {"status": "inactive"}}})
+    contact = contact_from_ghl({"id": CONTACT_ID, "phone": "+13125550147", "dnd": True})
+    assert contact.dnd_calls and contact.dnd_known
+
+
+def test_tag_update_with_only_the_dnd_flag_carries_a_dnd_snapshot():
+    body = {**fixture("ghl/ContactTagUpdate.json"), "dnd": True}
+    assert "dndSettings" not in body
+    msg = parse_marketplace_event(body)
+    assert msg.snapshot is not None and msg.snapshot.dnd_calls and msg.snapshot.dnd_known
+
+
+def test_dnd_flag_false_without_settings_is_not_dnd_and_not_known():
+    contact = contact_from_ghl({"id": CONTACT_ID, "dnd": False})
+    assert not contact.dnd_calls and not contact.dnd_known
+
+
+@pytest.mark.parametrize("status", ["inactive", "", None, 1])
+def test_call_status_other_than_active_or_permanent_is_not_dnd(status: object):
+    assert not is_dnd_for_calls({"dnd": False, "dndSettings": {"Call": {"status": status}}})
+    assert not is_dnd_for_calls({"dndSettings": {"Call": "active"}})
+    assert not is_dnd_for_calls({"dnd": "true"})  # only the JSON boolean counts
+
+
+def test_call_status_is_compared_trimmed_and_case_insensitive():
+    assert is_dnd_for_calls({"dndSettings": {"Call": {"status": " Active "}}})
+    assert is_dnd_for_calls({"dndSettings": {"Call": {"status": "PERMANENT"}}})
+
+
 def test_delete_event_is_a_gone_contact():
     msg = parse_marketplace_event(fixture("ghl/ContactDelete.json"))
     assert msg.snapshot is not None and msg.snapshot.deleted
@@ -73,10 +105,20 @@ def test_missing_tags_means_refetch():
 def test_signed_event_with_unusable_tags_rereads_the_contact(tags):
     """GHL does not resend a 4xx: tags it sent in a shape we cannot use mean "unknown", so the
     consumer re-reads the contact (never treats it as tagless, never refuses the event)."""
-    body = {**fixture("ghl/ContactDndUpdate.json"), "tags": tags}
+    body = {**fixture("ghl/ContactDndUpdate.json"), "tags": tags, "dnd": False}
+    body["dndSettings"]["Call"]["status"] = "inactive"
     msg = parse_marketplace_event(body)
     assert msg.snapshot is None and msg.event_time is None
     assert msg.contact_id == CONTACT_ID
+
+
+@pytest.mark.parametrize("tags", [None, "cold lead", [1, 2]])
+def test_a_dnd_event_with_unusable_tags_still_takes_the_contact_out(tags):
+    """DND for calls keeps a contact out whatever its tags: the event needs no re-read to say so,
+    so a GHL outage cannot keep the contact in the dialler."""
+    msg = parse_marketplace_event({**fixture("ghl/ContactDndUpdate.json"), "tags": tags})
+    assert msg.snapshot is not None and msg.snapshot.dnd_calls and msg.snapshot.tags == ()
+    assert msg.event_time is not None
 
 
 def test_an_event_older_than_the_dedup_window_is_a_replay():

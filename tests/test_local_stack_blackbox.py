@@ -179,16 +179,24 @@ def test_forged_and_dnd_over_http(stack: Stack, signer: Signer):
     assert reply.status_code == 400
     dnd = tagged("cold lead", id="blackbox3", phone="+12065550189", dnd=True)
     assert stack.post(dnd, signer).status_code == 200
+    wait_for(stack.queue_empty, 20, "the DND snapshot to be consumed")
+
+    def blackbox3() -> list[dict[str, Any]]:
+        state = stack.calltools_state()["contacts"]
+        return [c for c in state if c.get("ghl_contact_id") == "blackbox3"]
+
+    # The DND snapshot, tagged for the bucket, kept the contact out of it (and out of CallTools).
+    assert not blackbox3()
     off = tagged("cold lead", id="blackbox3", phone="+12065550189")
     assert stack.post(off, signer).status_code == 200
-    # DND lifted later: it arrives; the earlier DND snapshot never put it in the bucket.
-    wait_for(
-        lambda: [
-            c for c in stack.calltools_state()["contacts"] if c.get("ghl_contact_id") == "blackbox3"
-        ],
+    # DND lifted later: now it arrives, in the bucket, added once.
+    [contact] = wait_for(
+        lambda: [c for c in blackbox3() if 70412 in c.get("buckets", [])],
         20,
-        "the contact after DND was lifted",
+        "the contact in the bucket after DND was lifted",
     )
+    events = stack.calltools_state()["membership_events"]
+    assert len([e for e in events if e["contact_id"] == contact["id"]]) == 1
     assert not [
         c for c in stack.calltools_state()["contacts"] if c.get("ghl_contact_id") == "blackbox2"
     ]

@@ -227,8 +227,11 @@ def test_an_add_that_runs_long_keeps_the_contact_from_another_worker():
     a.ct.set_bucket_membership = slow_add  # type: ignore[method-assign,assignment]
     assert a.deliver(tagged("cold lead", at=ago(1))) == "synced"
     assert len(refused) == 1  # B waited; its retry (below) takes the contact out
+    assert a.in_bucket()  # A's add went through, under its renewed lease
     a.ct.set_bucket_membership = add  # type: ignore[method-assign]
-    assert b.sync(parse_marketplace_event(ghl_event("ContactDndUpdate", dnd=True))).result in {
-        "synced",
-        "stale",
-    }
+    retry = b.sync(parse_marketplace_event(ghl_event("ContactDndUpdate", dnd=True)))
+    assert retry.result == "synced" and retry.removed == (70412,)
+    # The end state that matters: GHL says DND, so the contact is out of the dialler.
+    assert not a.in_bucket() and not a.ct.bucket_of()
+    state = a.store.get(CONTACT_ID)
+    assert state is not None and state.reason == "dnd" and not state.maybe_in

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chalicelib.contact import Contact
+from chalicelib.contact import Contact, contact_from_ghl
 from chalicelib.rules import ResolvedRule, Rule
 from chalicelib.state import ContactState
-from chalicelib.sync_plan import FieldMapping, plan_sync
+from chalicelib.sync_plan import FieldMapping, calltools_fields, field_hash, fingerprint, plan_sync
 
 MAPPING = FieldMapping()
 COLD = ResolvedRule(
@@ -93,6 +95,18 @@ def test_dnd_contact_is_never_added_and_is_removed():
     assert plan.remove_buckets == {1} and not plan.add_buckets and not plan.changed_fields
 
 
+def test_top_level_dnd_flag_alone_keeps_a_new_contact_out_and_takes_a_synced_one_out():
+    """A webhook body with `dnd: true` and no dndSettings at all."""
+    flagged = contact_from_ghl(
+        {"id": "c1", "firstName": "Avery", "phone": PHONE, "tags": ["cold lead"], "dnd": True}
+    )
+    plan = plan_sync(flagged, RULES, None, MAPPING)
+    assert plan.exclusion == "dnd" and plan.is_noop and not plan.desired_buckets
+    state = applied(ContactState(contact_id="c1"), contact())
+    plan = plan_sync(flagged, RULES, state, MAPPING)
+    assert plan.exclusion == "dnd" and plan.remove_buckets == {1} and not plan.add_buckets
+
+
 def test_deleted_contact_leaves_our_buckets_only():
     state = ContactState(contact_id="c1", calltools_id=5, buckets=frozenset({1}))
     plan = plan_sync(Contact.gone("c1"), RULES, state, MAPPING)
@@ -169,3 +183,95 @@ def test_a_bucket_a_write_may_have_reached_is_removed_when_unwanted_and_re_added
     assert plan_sync(
         contact(tags=("cold lead", "hot lead")), RULES, maybe, MAPPING
     ).add_buckets == {1}
+
+
+# --- exact values: the CallTools fields, the hashes stored between runs ---------------------------
+
+FULL = Contact(
+    id="c1",
+    first_name="Avery",
+    last_name="Lindqvist",
+    email="avery@example.com",
+    phone="(312) 555-0147",
+    company_name="Lindqvist Landscaping",
+    address="100 Example Ave",
+    city="Springfield",
+    state="IL",
+    postal_code="62701",
+    tags=("cold lead",),
+)
+
+
+def test_every_ghl_field_maps_to_its_calltools_field():
+    assert calltools_fields(FULL, PHONE, MAPPING) == {
+        "first_name": "Avery",
+        "last_name": "Lindqvist",
+        "mobile_phone_number": PHONE,
+        "email": "avery@example.com",
+        "company_name": "Lindqvist Landscaping",
+        "address": "100 Example Ave",
+        "city": "Springfield",
+        "state": "IL",
+        "zip_code": "62701",
+        "ghl_contact_id": "c1",
+    }
+
+
+def test_the_phone_and_id_fields_are_the_configured_ones():
+    mapping = FieldMapping(phone_field="home_phone_number", ghl_id_field="")
+    fields = calltools_fields(FULL, PHONE, mapping)
+    assert fields["home_phone_number"] == PHONE
+    assert "mobile_phone_number" not in fields and "ghl_contact_id" not in fields
+
+
+def test_a_field_hash_is_the_first_16_hex_digits_of_its_sha256():
+    """Stored in the state table: a change of formula would re-PATCH every contact once."""
+    assert field_hash("Avery") == hashlib.sha256(b"Avery").hexdigest()[:16]
+    assert len(field_hash("")) == 16
+
+
+def test_a_plans_fingerprint_covers_its_fields_and_buckets_and_is_stable():
+    """Stored with a failed contact: the failure is retried only once the fingerprint changes."""
+    plan = plan_sync(FULL, RULES, None, MAPPING)
+    parts = sorted(plan.fields.items())
+    text = "|".join(f"{k}={v}" for k, v in parts) + "|buckets=1"
+    assert fingerprint(plan) == field_hash(text)
+    both = plan_sync(
+        FULL.model_copy(update={"tags": ("cold lead", "hot lead")}), RULES, None, MAPPING
+    )
+    assert both.desired_buckets == {1, 2}
+    assert fingerprint(both) == field_hash(text.replace("buckets=1", "buckets=1,2"))
+
+
+def test_the_default_region_reads_national_numbers():
+    gb = FieldMapping(default_region="GB")
+    plan = plan_sync(contact(phone="020 7946 0958"), RULES, None, gb)
+    assert plan.fields["mobile_phone_number"] == "+442079460958"
+    assert plan_sync(contact(phone="020 7946 0958"), RULES, None, MAPPING).exclusion == (
+        "no_dialable_phone"
+    )
+
+
+def test_a_contact_with_no_matching_tag_is_excluded_for_that_reason():
+    plan = plan_sync(contact(tags=("other",)), RULES, None, MAPPING)
+    assert plan.exclusion == "no_matching_tag" and plan.contact_id == "c1"
+    assert plan.needs_contact is False and plan.is_noop
+
+
+def test_a_plan_names_its_contact():
+    assert plan_sync(contact(), RULES, None, MAPPING).contact_id == "c1"
+    assert plan_sync(contact(tags=()), RULES, None, MAPPING).contact_id == "c1"
+
+
+def test_an_excluded_contact_keeps_its_stored_field_hashes():
+    """Its CallTools fields are left as they were: the hashes still describe them."""
+    state = applied(ContactState(contact_id="c1"), contact(company_name="Acme"))
+    plan = plan_sync(contact(tags=("other",)), RULES, state, MAPPING)
+    assert plan.field_hashes == state.field_hashes and plan.remove_buckets == {1}
+
+
+def test_a_contact_to_be_created_is_added_to_every_wanted_bucket_whatever_the_state_says():
+    """With no CallTools contact, nothing is in a bucket yet: remembered buckets do not count."""
+    stale_state = ContactState(contact_id="c1", buckets=frozenset({1}))
+    plan = plan_sync(contact(), RULES, stale_state, MAPPING)
+    assert plan.needs_contact and plan.add_buckets == {1}

@@ -8,14 +8,14 @@ from typing import Any
 
 import pytest
 
-from chalicelib.contact import Contact
+from chalicelib.contact import Contact, contact_from_ghl
 from chalicelib.errors import (
     ConfigurationError,
     Deferred,
     PermanentError,
     TransientError,
 )
-from chalicelib.events import SyncMessage, parse_workflow_payload, utcnow
+from chalicelib.events import SyncMessage, parse_marketplace_event, parse_workflow_payload, utcnow
 from chalicelib.rules import Rule
 from chalicelib.state import ContactState
 from tests.helpers import CONTACT_ID, LOCATION_ID, ago, fixture, ghl_event, tagged
@@ -63,6 +63,17 @@ def test_reordered_remove_after_add_ends_out(world: World):
     assert not world.ct.contacts and not world.in_bucket()
 
 
+def test_an_event_with_exactly_the_stored_source_time_is_applied_not_dropped(world: World):
+    """Two events with the same timestamp: the second is not older, so it is not stale."""
+    at, calls_allowed = ago(30), {"Call": {"status": "inactive"}}
+    assert world.deliver(tagged("cold lead", at=at, dndSettings=calls_allowed)) == "synced"
+    assert world.in_bucket() and world.ghl.reads == 0  # the snapshot itself was trusted
+    stored = world.store.get(CONTACT_ID)
+    assert stored is not None and stored.source_time == at
+    assert world.deliver(tagged("other", at=at, dndSettings=calls_allowed)) == "synced"
+    assert not world.in_bucket() and world.ct.call_count("remove") == 1
+
+
 def test_tag_removed_takes_contact_out(world: World):
     world.deliver(tagged("cold lead"))
     world.deliver(tagged("facebook lead"))
@@ -73,6 +84,26 @@ def test_dnd_contact_with_tag_never_added(world: World):
     dnd = fixture("ghl/ContactDndUpdate.json")
     assert world.deliver(dnd) == "unchanged"
     assert world.ct.call_count() == 0
+    assert world.store.get(CONTACT_ID).reason == "dnd"  # type: ignore[union-attr]
+
+
+def test_top_level_dnd_flag_alone_keeps_a_tagged_contact_out(world: World):
+    """`dnd: true` with no dndSettings (as ContactTagUpdate/ContactUpdate bodies carry it)."""
+    body = tagged("cold lead", dnd=True)
+    assert "dndSettings" not in body
+    assert world.deliver(body) == "unchanged"
+    assert world.ct.call_count() == 0 and not world.in_bucket()
+    state = world.store.get(CONTACT_ID)
+    assert state is not None and state.reason == "dnd" and state.dnd
+
+
+def test_top_level_dnd_flag_alone_takes_a_contact_out(world: World):
+    world.deliver(tagged("cold lead"))
+    assert world.in_bucket()
+    body = tagged("cold lead", dnd=True)
+    assert "dndSettings" not in body
+    assert world.deliver(body) == "synced"
+    assert not world.in_bucket() and world.ct.call_count("remove") == 1
     assert world.store.get(CONTACT_ID).reason == "dnd"  # type: ignore[union-attr]
 
 
@@ -180,10 +211,14 @@ def test_other_location_is_ignored(world: World):
     assert world.ct.call_count() == 0
 
 
-def test_unknown_bucket_is_a_configuration_error():
+def test_unknown_bucket_is_a_configuration_error_and_the_message_waits():
     world = World([Rule(tag="cold lead", bucket="No Such Bucket")])
-    with pytest.raises(ConfigurationError):
+    with pytest.raises(Deferred) as wait:  # logged loud; the message comes back, not to the DLQ
         world.deliver(tagged("cold lead"))
+    assert isinstance(wait.value.__cause__, ConfigurationError)
+    message = parse_marketplace_event(tagged("cold lead")).model_copy(update={"deferrals": 100})
+    with pytest.raises(ConfigurationError):  # after a day of waiting it fails, and alarms
+        world.sync.sync(message)
 
 
 def test_contact_deleted_by_hand_in_calltools_is_recreated(world: World):
@@ -342,3 +377,113 @@ def test_a_conflict_after_a_lost_create_still_takes_both_out_of_unwanted_buckets
     assert world.deliver(tagged("cold lead")) == "failed"  # which one is ours is unknowable
     assert not world.ct.bucket_of(70500)  # but neither stays where it must not be
     assert len(world.ct.bucket_of(70412)) == 2
+
+
+# --- a snapshot may add to a bucket only while it is fresh (SNAPSHOT_TRUST_SECONDS, 60 s) -------
+
+CALLS_ALLOWED = {"Call": {"status": "inactive"}}  # states call DND, so only its age can fail it
+
+
+def frozen_world(**kwargs: Any) -> World:
+    """A world whose clock stands still, with GHL already saying calls are DND now."""
+    world = World(**kwargs)
+    world.now = utcnow()
+    dnd_now = tagged("cold lead", dndSettings={"Call": {"status": "active"}})
+    world.ghl.contacts[CONTACT_ID] = contact_from_ghl(dnd_now)
+    return world
+
+
+def adding_snapshot(world: World, age: timedelta) -> dict[str, Any]:
+    """A webhook that would add the contact, stating calls are allowed, `age` old."""
+    assert world.now is not None
+    return tagged("cold lead", at=world.now - age, dndSettings=CALLS_ALLOWED)
+
+
+@pytest.mark.parametrize("age", [timedelta(seconds=60, microseconds=1), timedelta(minutes=10)])
+def test_an_old_adding_snapshot_rereads_ghl_and_a_dnd_there_keeps_the_contact_out(age: timedelta):
+    world = frozen_world()
+    assert world.deliver(adding_snapshot(world, age), mirror=False) == "unchanged"
+    assert world.ghl.reads == 1  # GHL was asked, and said DND
+    assert world.ct.call_count() == 0 and not world.in_bucket()
+    state = world.store.get(CONTACT_ID)
+    assert state is not None and state.reason == "dnd" and state.dnd
+
+
+@pytest.mark.parametrize("age", [timedelta(0), timedelta(seconds=5), timedelta(seconds=60)])
+def test_a_fresh_adding_snapshot_is_trusted_without_rereading_ghl(age: timedelta):
+    world = frozen_world()
+    assert world.deliver(adding_snapshot(world, age), mirror=False) == "synced"
+    assert world.ghl.reads == 0 and world.in_bucket()
+
+
+def test_an_old_adding_snapshot_rereads_and_adds_when_ghl_agrees():
+    world = frozen_world()
+    body = adding_snapshot(world, timedelta(minutes=2))
+    world.ghl.contacts[CONTACT_ID] = contact_from_ghl(body)  # GHL: calls allowed, still tagged
+    assert world.deliver(body, mirror=False) == "synced"
+    assert world.ghl.reads == 1 and world.in_bucket()
+
+
+def test_an_old_snapshot_that_only_removes_is_applied_without_a_reread():
+    """Taking a contact out needs no fresh data: an old snapshot may always do that."""
+    world = frozen_world()
+    assert world.now is not None
+    start = world.now
+    assert world.deliver(adding_snapshot(world, timedelta(seconds=5)), mirror=False) == "synced"
+    assert world.in_bucket() and world.ghl.reads == 0
+    world.now = start + timedelta(minutes=5)
+    old_untag = tagged("other", at=start, dndSettings=CALLS_ALLOWED)
+    assert world.deliver(old_untag, mirror=False) == "synced"
+    assert world.ghl.reads == 0 and not world.in_bucket()
+
+
+def test_the_trust_window_is_the_configured_one():
+    world = frozen_world(snapshot_trust_seconds=10)
+    assert world.deliver(adding_snapshot(world, timedelta(seconds=11)), mirror=False) == "unchanged"
+    assert world.ghl.reads == 1 and not world.in_bucket()
+
+
+def reconciliation_hit(world: World, *, searched_ago: timedelta, updated_ago: timedelta) -> Any:
+    """A search hit (calls allowed) found `searched_ago`, last updated in GHL `updated_ago`."""
+    assert world.now is not None
+    contact = contact_from_ghl(tagged("cold lead", dndSettings=CALLS_ALLOWED))
+    return SyncMessage(
+        origin="reconciliation",
+        contact_id=CONTACT_ID,
+        location_id=LOCATION_ID,
+        event_time=world.now - updated_ago,
+        snapshot=contact,
+        received_at=world.now - searched_ago,
+    )
+
+
+def test_a_search_hit_is_as_fresh_as_the_search_not_as_its_last_update():
+    world = frozen_world()
+    hit = reconciliation_hit(
+        world, searched_ago=timedelta(seconds=5), updated_ago=timedelta(days=3)
+    )
+    assert world.sync.sync(hit).result == "synced"
+    assert world.ghl.reads == 0 and world.in_bucket()
+
+
+def test_a_search_hit_older_than_the_window_rereads_ghl():
+    world = frozen_world()
+    hit = reconciliation_hit(world, searched_ago=timedelta(minutes=2), updated_ago=timedelta(0))
+    assert world.sync.sync(hit).result == "unchanged"
+    assert world.ghl.reads == 1 and not world.in_bucket()
+
+
+def test_an_adding_snapshot_without_a_time_rereads_ghl():
+    """Its age is unknown, so it is not fresh (parsing never makes one; a message could)."""
+    world = frozen_world()
+    assert world.now is not None
+    contact = contact_from_ghl(tagged("cold lead", dndSettings=CALLS_ALLOWED))
+    message = SyncMessage(
+        origin="marketplace",
+        contact_id=CONTACT_ID,
+        location_id=LOCATION_ID,
+        snapshot=contact,
+        received_at=world.now,
+    )
+    assert world.sync.sync(message).result == "unchanged"
+    assert world.ghl.reads == 1 and not world.in_bucket()

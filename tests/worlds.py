@@ -15,12 +15,15 @@ from tests.helpers import CONTACT_ID, LOCATION_ID, GhlMirror
 
 
 class World:
-    def __init__(self, rules: list[Rule] | None = None) -> None:
+    def __init__(
+        self, rules: list[Rule] | None = None, *, snapshot_trust_seconds: float = 60.0
+    ) -> None:
         self.ghl = FakeGhl()
         self.ct = FakeCallTools()
         self.store = FakeStateStore()
         self.now: datetime | None = None  # real time unless a test sets it
         self._rules = rules or [Rule(tag="cold lead", bucket="Cold Leads")]
+        self._snapshot_trust_seconds = snapshot_trust_seconds
         self.sync = self.another_worker()
         self.mirror = GhlMirror(
             lambda c: self.ghl.contacts.__setitem__(c["id"], contact_from_ghl(c)),
@@ -36,6 +39,7 @@ class World:
             rulebook=RuleBook(self._rules, self.ct),
             mapping=FieldMapping(),
             location_id=LOCATION_ID,
+            snapshot_trust_seconds=self._snapshot_trust_seconds,
             clock=lambda: self.now or utcnow(),
         )
 

@@ -14,6 +14,12 @@ if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
 
+def wire_body(message: QueueMessage) -> str:
+    """JSON in ASCII: SQS refuses some characters (U+FFFF, lone surrogates) that a contact's
+    name may hold, and an escaped form of them always passes."""
+    return json.dumps(message.model_dump(mode="json"), ensure_ascii=True, separators=(",", ":"))
+
+
 class SqsContactQueue:
     def __init__(self, client: SQSClient, queue_url: str, dlq_url: str) -> None:
         self._client = client
@@ -23,7 +29,7 @@ class SqsContactQueue:
     def send(self, message: QueueMessage) -> str:
         reply = self._client.send_message(
             QueueUrl=self.queue_url,
-            MessageBody=message.model_dump_json(),
+            MessageBody=wire_body(message),
             MessageAttributes={"kind": {"DataType": "String", "StringValue": message.kind}},
         )
         return reply["MessageId"]
@@ -34,9 +40,7 @@ class SqsContactQueue:
             chunk = messages[start : start + 10]
             reply = self._client.send_message_batch(
                 QueueUrl=self.queue_url,
-                Entries=[
-                    {"Id": str(i), "MessageBody": m.model_dump_json()} for i, m in enumerate(chunk)
-                ],
+                Entries=[{"Id": str(i), "MessageBody": wire_body(m)} for i, m in enumerate(chunk)],
             )
             calls += 1
             if reply.get("Failed"):
