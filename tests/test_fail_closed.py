@@ -3,6 +3,7 @@ forgotten. Each test names the behaviour; each failed on the main before the fix
 
 from __future__ import annotations
 
+import contextlib
 from datetime import timedelta
 from typing import Any
 
@@ -10,6 +11,7 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
+from chalicelib.adapters.sqs_queue import wire_body
 from chalicelib.consumer import BatchConsumer
 from chalicelib.contact import Contact
 from chalicelib.errors import (
@@ -21,6 +23,7 @@ from chalicelib.errors import (
     TransientError,
 )
 from chalicelib.events import SyncMessage, parse_marketplace_event, utcnow
+from chalicelib.observability import logger
 from chalicelib.rules import Rule
 from chalicelib.settings import Settings
 from chalicelib.state import ContactState
@@ -212,3 +215,107 @@ def test_a_lease_shorter_than_one_call_with_its_retries_is_refused_at_start():
 @pytest.fixture
 def world() -> World:
     return World()
+
+
+# --- found by an adversarial review of the above ---------------------------------------------------
+def consume(worker: Any, message: SyncMessage) -> FakeQueue:
+    queue = FakeQueue()
+    record = {"messageId": "m1", "receiptHandle": "r1", "body": message.model_dump_json()}
+    BatchConsumer(worker, FakeDedup(), queue).handle([record], lambda: 60_000.0)
+    return queue
+
+
+def test_a_removal_on_a_fresh_worker_waits_out_a_calltools_outage_rather_than_failing():
+    world = World()
+    world.deliver(tagged("cold lead"))
+    world.set_call_dnd()
+    fresh = world.another_worker()  # a new container: its rules are not resolved yet
+
+    def down(bucket: Any) -> Any:
+        raise TransientError("CallTools answered 503")
+
+    world.ct.resolve_bucket = down  # type: ignore[method-assign]
+    queue = consume(fresh, parse_marketplace_event(dnd_event()))
+    assert queue.deleted == ["r1"] and len(queue.requeued) == 1  # deferred, not a failed receive
+
+
+@pytest.mark.parametrize(
+    "error", [PermanentError("GHL GET contact: 422"), TransientError("GHL answered 503")]
+)
+def test_a_signed_dnd_event_with_null_tags_takes_the_contact_out_though_ghl_is_down(
+    world: World, error: Exception
+):
+    world.deliver(tagged("cold lead"))
+
+    def fail(cid: str) -> Contact | None:
+        raise error
+
+    world.ghl.get_contact = fail  # type: ignore[method-assign,assignment]
+    with contextlib.suppress(TransientError):  # GHL is retried later; the contact is out now
+        world.sync.sync(parse_marketplace_event(dnd_event(tags=None)))
+    assert not world.in_bucket()
+
+
+def test_a_stale_delete_takes_the_contact_out_when_ghl_refuses_the_reread(world: World):
+    ghl_now = utcnow()
+    world.now = ghl_now + timedelta(seconds=60)  # our clock a minute ahead of GHL's
+    world.deliver(tagged("cold lead", at=ghl_now - timedelta(seconds=5)))
+
+    def refuse(cid: str) -> Contact | None:
+        raise PermanentError("GHL GET contact: 400 Contact not found")
+
+    world.ghl.get_contact = refuse  # type: ignore[method-assign,assignment]
+    body = ghl_event("ContactDelete", at=ghl_now + timedelta(seconds=10))
+    assert world.sync.sync(parse_marketplace_event(body)).result == "failed"  # with GHL's reason
+    assert not world.in_bucket()
+    state = world.store.get(CONTACT_ID)
+    assert state is not None and state.buckets == frozenset()
+
+
+def test_a_refused_removal_while_recovering_a_lost_create_is_deferred(world: World):
+    world.ct.create_takes_buckets = True
+    twins = {world.made_in_calltools(BUCKET), world.made_in_calltools(BUCKET)}
+    world.store.save(
+        ContactState(
+            contact_id=CONTACT_ID,
+            pending_phone="+13125550147",
+            pending_since=utcnow() - timedelta(hours=1),
+            pending_buckets=frozenset({BUCKET}),
+        )
+    )
+    world.ct.fail_next["remove"] = PermanentError("CallTools PATCH: 400 locked")
+    with pytest.raises(Deferred):
+        world.sync.sync(parse_marketplace_event(dnd_event()))
+    state = world.store.get(CONTACT_ID)
+    assert state is not None and BUCKET in state.pending_buckets  # still "maybe in": retried
+    world.sync.sync(parse_marketplace_event(dnd_event()))
+    assert not world.ct.bucket_of() & twins
+
+
+def test_waits_for_a_lease_do_not_use_up_the_removal_budget(world: World):
+    world.deliver(tagged("cold lead"))
+    world.ct.fail_next["remove"] = PermanentError("CallTools PATCH: 400 locked")
+    world.set_call_dnd()
+    waited = parse_marketplace_event(dnd_event()).model_copy(update={"deferrals": 150})
+    with pytest.raises(Deferred):
+        world.sync.sync(waited)  # the first refusal of this removal: not the hundredth
+
+
+def test_a_name_sqs_would_refuse_is_queued_escaped():
+    body = tagged("cold lead", firstName="Ana\ud800\uffff")
+    message = parse_marketplace_event(body)
+    wire = wire_body(message)
+    assert wire.isascii()
+    assert SyncMessage.model_validate_json(wire).snapshot == message.snapshot
+
+
+@pytest.mark.usefixtures("logs_on_stdout")
+def test_a_logged_exception_is_masked(capsys: pytest.CaptureFixture[str]):
+    try:
+        raise ValueError("refused +13125550147 for jo.doe@example.com")
+    except ValueError:
+        logger.exception("write failed")
+    out = capsys.readouterr()
+    text = out.out + out.err
+    assert "ValueError" in text
+    assert "+13125550147" not in text and "jo.doe@example.com" not in text
