@@ -2,8 +2,8 @@
 
 Chalice cannot set ReportBatchItemFailures on its SQS trigger, and without it a returned
 `batchItemFailures` is ignored and the whole batch deleted. So the consumer does not rely on the
-response: it deletes each processed message itself and, if any record failed, raises, which makes
-Lambda return the (remaining) batch to the queue under either FunctionResponseTypes setting.
+response: it deletes each message itself as soon as it is done and, if any record failed, raises,
+which makes Lambda return the (remaining) batch to the queue under either setting.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from pydantic import ValidationError
 
-from chalicelib.errors import ConcurrentUpdate, Deferred, TransientError
+from chalicelib.errors import ConcurrentUpdate, Deferred, MaybeApplied, TransientError
 from chalicelib.events import ReconcileStep, SyncMessage, utcnow
 from chalicelib.observability import count, logger, milliseconds
 from chalicelib.ports import ContactQueue, Dedup
@@ -85,30 +85,37 @@ class BatchConsumer:
                         raise TransientError("no time left for even one record")
                     raise Deferred("not enough time left in this invocation", 0)
                 started += 1
-                return self._process(record)
+                outcome = self._process(record)
             except Deferred as wait:
-                return self._defer(record, wait)
-            except ConcurrentUpdate as busy:
-                # Another worker has the contact (or this very delivery): it will be done in
-                # moments. Waiting for the visibility timeout, and counting a receive towards
-                # the DLQ, would punish a healthy message.
-                return self._defer(record, Deferred(str(busy), CONFLICT_DELAY_SECONDS))
+                outcome = self._defer(record, wait)
+            except (ConcurrentUpdate, MaybeApplied) as busy:
+                # Another worker has the contact (or this very delivery), or a write's answer
+                # was lost and the retry will find out what it did: a matter of moments. The
+                # visibility timeout, and a receive counted towards the DLQ, would punish a
+                # healthy message.
+                outcome = self._defer(record, Deferred(str(busy), CONFLICT_DELAY_SECONDS))
+            self._delete_done(record)
+            return outcome
 
         with processor(records=list(records), handler=handle_record):
             processor.process()
 
-        done = [_raw(r)["receiptHandle"] for r in processor.success_messages]
         failed = [_raw(r)["messageId"] for r in processor.fail_messages]
-        if done:
-            try:
-                self._queue.delete(done)
-            except Exception:  # they come back and are answered by the dedup record
-                logger.exception("could not delete processed messages")
         if failed:
-            logger.warning("batch incomplete", extra={"failed": failed, "succeeded": len(done)})
+            done = len(processor.success_messages)
+            logger.warning("batch incomplete", extra={"failed": failed, "succeeded": done})
             raise BatchIncomplete(failed)
         # Correct under ReportBatchItemFailures too (nothing failed); kept for that configuration.
         return {"batchItemFailures": []}
+
+    def _delete_done(self, record: SQSRecord) -> None:
+        """Each record leaves the queue as soon as it is done, not with its batch: if the
+        invocation dies later in the batch, only the records not done come back, and a finished
+        one is not charged a receive towards the DLQ for another's crash."""
+        try:
+            self._queue.delete([record.receipt_handle])
+        except Exception:  # it comes back and is answered by the dedup record
+            logger.exception("could not delete a processed message")
 
     def _defer(self, record: SQSRecord, wait: Deferred) -> dict[str, Any]:
         """A delayed copy, then the original is deleted as done: waiting is not failing, and must

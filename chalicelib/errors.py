@@ -15,6 +15,11 @@ class ConcurrentUpdate(TransientError):
     """Another worker changed or holds the contact's state; retry after it finishes."""
 
 
+class MaybeApplied(TransientError):
+    """A write that may have been applied got no answer (5xx, read timeout). It is never resent
+    blindly; the retry first finds out what it did, so it waits briefly, not for SQS."""
+
+
 class ConfigurationError(TransientError):
     """Settings do not match the accounts (unknown bucket, rejected token). Retried, and logged loud."""
 

@@ -31,7 +31,7 @@ def ensure_resources(
     queue_name: str,
     table_name: str,
     visibility_timeout: int = 30,
-    max_receive_count: int = 5,
+    max_receive_count: int = 10,
 ) -> Resources:
     dlq_url = sqs.create_queue(
         QueueName=f"{queue_name}-dlq", Attributes={"MessageRetentionPeriod": "1209600"}

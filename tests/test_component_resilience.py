@@ -65,7 +65,9 @@ def test_a_create_whose_reply_is_lost_is_adopted_not_repeated(
     lose_next_create_reply(service, monkeypatch)
     service.post(tagged("cold lead"))
     poller = service.drain()
-    assert poller.failed_invocations == 1 and service.calltools.fault_counts == {"lost_reply": 1}
+    # Not a failed delivery: a write that may have been applied waits a moment, then the retry
+    # finds what it made.
+    assert poller.failed_invocations == 0 and service.calltools.fault_counts == {"lost_reply": 1}
     assert len(service.calltools.contacts()) == 1
     assert len(service.calltools.calls("POST", "/api/contacts/")) == 1
     assert service.in_bucket(CONTACT_ID)
@@ -135,6 +137,7 @@ def test_no_message_lost_under_either_response_configuration(
     service: Service, report_batch_item_failures: bool
 ):
     ids = contacts_event(service, 6)
+    service.container.rulebook.resolved()  # a warm worker: the faults hit the sync
     # CallTools fails hard for a while: more 503s than one record's retry budget absorbs.
     service.calltools.script_faults(["503_html"] * 12)
     poller = service.poller(report_batch_item_failures=report_batch_item_failures)
@@ -153,6 +156,7 @@ def test_the_real_consumer_keeps_a_failed_record_without_report_batch_item_failu
     deletes every record of a batch that returned. The real consumer must raise instead, having
     deleted its successes itself, so that only the failed record comes back."""
     first, second = contacts_event(service, 2)
+    service.container.rulebook.resolved()  # a warm worker: the faults hit the sync
     service.calltools.script_faults(["503_html"] * 5)  # every attempt of the first record
     poller = service.poller(report_batch_item_failures=False)
     assert poller.poll_once(0) == 2
@@ -168,6 +172,7 @@ def test_consumer_raises_after_deleting_successes_so_only_failures_return(servic
     from sandbox.poller import lambda_record
 
     contacts_event(service, 2)
+    service.container.rulebook.resolved()  # a warm worker: the faults hit the sync
     service.calltools.script_faults(["503_html"] * 5)  # every attempt of the first record
     messages = service.container.sqs.receive_message(
         QueueUrl=service.resources.queue_url, MaxNumberOfMessages=10

@@ -609,7 +609,7 @@ def test_webhook_lands_in_the_queue_created_by_the_stack(monkeypatch, signer: Si
         assert int(attrs["VisibilityTimeout"]) == 720
         assert json.loads(attrs["RedrivePolicy"]) == {
             "deadLetterTargetArn": outputs["DlqArn"],
-            "maxReceiveCount": 5,
+            "maxReceiveCount": 10,
         }
         assert outputs["QueueArn"].endswith(":ghl-calltools-contacts-dev")
         table = boto3.client("dynamodb", region_name="us-east-1").describe_table(

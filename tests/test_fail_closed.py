@@ -18,6 +18,7 @@ from chalicelib.errors import (
     ConcurrentUpdate,
     ConfigurationError,
     Deferred,
+    MaybeApplied,
     PermanentError,
     SyncError,
     TransientError,
@@ -319,3 +320,54 @@ def test_a_logged_exception_is_masked(capsys: pytest.CaptureFixture[str]):
     text = out.out + out.err
     assert "ValueError" in text
     assert "+13125550147" not in text and "jo.doe@example.com" not in text
+
+
+# --- a healthy message never walks to the DLQ (found by tracing the chaos run) ----------------------
+class _Crash(BaseException):
+    """The runtime dying mid-batch: not an Exception, so nothing in the consumer handles it."""
+
+
+def test_records_done_before_a_crash_later_in_the_batch_are_already_deleted():
+    class CrashOnSecond:
+        def __init__(self) -> None:
+            self.seen = 0
+
+        def sync(self, message: SyncMessage) -> Any:
+            self.seen += 1
+            if self.seen == 2:
+                raise _Crash
+            return SyncOutcomeStub()
+
+    queue = FakeQueue()
+    consumer = BatchConsumer(CrashOnSecond(), FakeDedup(), queue)  # type: ignore[arg-type]
+    records = [
+        {"messageId": f"m{i}", "receiptHandle": f"r{i}", "body": body(f"c{i}")} for i in range(3)
+    ]
+    with pytest.raises(_Crash):
+        consumer.handle(records, lambda: 60_000.0)
+    # Only the record that finished left the queue; the crash charges a receive to the others.
+    assert queue.deleted == ["r0"]
+
+
+def test_a_write_whose_answer_was_lost_waits_a_moment_instead_of_failing_a_receive():
+    class Lost:
+        def sync(self, message: SyncMessage) -> Any:
+            raise MaybeApplied("calltools answered 502; it may have acted, so not resent here")
+
+    queue = FakeQueue()
+    record = {"messageId": "m1", "receiptHandle": "r1", "body": body("c1")}
+    consumer = BatchConsumer(Lost(), FakeDedup(), queue)  # type: ignore[arg-type]
+    assert consumer.handle([record], lambda: 60_000.0) == {"batchItemFailures": []}
+    assert queue.deleted == ["r1"] and len(queue.requeued) == 1
+
+
+class SyncOutcomeStub:
+    def as_dict(self) -> dict[str, Any]:
+        return {"result": "synced", "contact_id": "c", "added": [], "removed": []}
+
+
+def body(contact_id: str) -> str:
+    message = SyncMessage(
+        origin="workflow", contact_id=contact_id, location_id=LOCATION_ID, received_at=utcnow()
+    )
+    return message.model_dump_json()

@@ -16,7 +16,13 @@ import httpx
 from chalicelib.adapters.http_retry import RetryPolicy, body_excerpt, json_body, retry_after_seconds
 from chalicelib.adapters.rate_limit import RatePacer
 from chalicelib.adapters.secrets import Provider, TokenAuth
-from chalicelib.errors import ConfigurationError, NotFound, PermanentError, TransientError
+from chalicelib.errors import (
+    ConfigurationError,
+    MaybeApplied,
+    NotFound,
+    PermanentError,
+    TransientError,
+)
 from chalicelib.observability import logger
 from chalicelib.phone import to_e164
 from chalicelib.ports import CallToolsMatch, CreatedContact
@@ -265,7 +271,7 @@ class CallToolsHttpApi:
                 return CreatedContact(int(merged[0]))
         # A 2xx that names no contact may still have made one: leave it to the retry's search.
         logger.error("CallTools create: reply has neither id nor duplicate_contacts")
-        raise TransientError("CallTools create: reply has neither id nor duplicate_contacts")
+        raise MaybeApplied("CallTools create: reply has neither id nor duplicate_contacts")
 
     def _creates_into_buckets(self) -> bool:
         """Whether a create carries `add_buckets`: only where PATCH `add_buckets` is the working

@@ -21,7 +21,7 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from chalicelib.errors import TransientError
+from chalicelib.errors import MaybeApplied, TransientError
 from chalicelib.observability import count, logger, redact
 
 # 501 and 505 say the server will never do it; every other 5xx (Cloudflare's 52x too) may pass.
@@ -128,9 +128,10 @@ class RetryPolicy:
                 f"{system} answered {exc.response.status_code}: {body_excerpt(exc.response)}"
             ) from exc
         except httpx.TransportError as exc:
-            raise TransientError(f"{system} unreachable: {type(exc).__name__}") from exc
+            error = TransientError if idempotent or isinstance(exc, unsent) else MaybeApplied
+            raise error(f"{system} unreachable: {type(exc).__name__}") from exc
         if is_transient(response.status_code):  # only a non-idempotent request gets here
-            raise TransientError(
+            raise MaybeApplied(
                 f"{system} answered {response.status_code}; it may have acted, so not resent here"
             )
         return response
