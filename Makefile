@@ -38,6 +38,9 @@ test: lint typecheck unit
 
 # The full chaos run (about 13,000 deliveries per SQS configuration, the two configurations side by
 # side; slow: moto and the sandboxes are in process). Writes bench/chaos.json, which `python -m bench.readme` quotes in the README.
+# CHAOS_SEED (default 7) picks the run's randomness (timelines, deliveries, kills, both sandboxes'
+# faults) and is recorded in bench/chaos.json; it passes through from the environment, e.g.
+# `CHAOS_SEED=11 make chaos`.
 chaos: $(STAMP)
 	rm -f bench/chaos.json
 	CHAOS_CONTACTS=$${CHAOS_CONTACTS:-2000} CHAOS_REPORT=bench/chaos.json \
