@@ -113,7 +113,10 @@ class Service:
 
     def dlq_messages(self) -> list[dict[str, Any]]:
         reply = self.container.sqs.receive_message(
-            QueueUrl=self.resources.dlq_url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]
+            QueueUrl=self.resources.dlq_url,
+            MaxNumberOfMessages=10,
+            AttributeNames=["All"],
+            MessageAttributeNames=["All"],
         )
         return [dict(m) for m in reply.get("Messages", [])]
 

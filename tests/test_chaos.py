@@ -240,6 +240,13 @@ def test_chaos_converges(
             service.container.sqs.delete_message(
                 QueueUrl=service.resources.dlq_url, ReceiptHandle=m["ReceiptHandle"]
             )
+    # A message without a failure_reason was not dead-lettered by the consumer but by SQS's own
+    # redrive (maxReceiveCount): every one of its receives failed. Name them for the diagnosis.
+    redriven = [m for m in dead if "failure_reason" not in m.get("MessageAttributes", {})]
+    assert not redriven, "dead-lettered by SQS's redrive, not by the consumer:\n" + "\n".join(
+        f"  receives={m.get('Attributes', {}).get('ApproximateReceiveCount')} body={m['Body']}"
+        for m in redriven
+    )
     reasons = {m["MessageAttributes"]["failure_reason"]["StringValue"] for m in dead}
     assert dead and all("dialable" in r for r in reasons)
     dead_contacts = {json.loads(m["Body"])["contact_id"] for m in dead}
