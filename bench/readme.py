@@ -52,10 +52,11 @@ def _counts(counts: dict[str, int]) -> str:
 
 
 def chaos_section(runs: dict[str, Any], stamp: str) -> str:
+    seeds = sorted({str(r.get("seed", "?")) for r in runs.values()})
     lines = [
         CHAOS_BEGIN,
-        f"Last `make chaos`: {stamp}. Each run below passed every assertion above (a run writes "
-        "its figures only after its last assertion).",
+        f"Last `make chaos`: {stamp}, `CHAOS_SEED` {', '.join(seeds)}. Each run below passed "
+        "every assertion above (a run writes its figures only after its last assertion).",
         "",
         "| SQS configuration | contacts | deliveries (duplicated, arriving out of order) | "
         "CallTools calls / faults | GHL calls / 429s | consumer kills | failed invocations | "
@@ -81,8 +82,9 @@ def chaos_section(runs: dict[str, Any], stamp: str) -> str:
     deferred = sum(r.get("deferred", 0) for r in runs.values())
     lines += [
         "",
-        f"Kill points hit (both runs): {_counts(kills)}. Messages deferred to wait for an "
-        f"unanswered create to settle (both runs): {deferred:,}.",
+        f"Kill points hit (both runs): {_counts(kills)}. Messages deferred rather than failed "
+        f"(a write whose answer was lost, a contact another worker held, a create still "
+        f"settling; both runs): {deferred:,}.",
         CHAOS_END,
     ]
     return "\n".join(lines)

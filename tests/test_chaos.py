@@ -185,7 +185,7 @@ def test_chaos_converges(
 
     poller._handler = invoke
     kills: dict[str, int] = {}
-    deferrals: list[int] = []  # delays of the messages sent back to wait (a create not settled)
+    deferrals: list[int] = []  # delays of the messages sent back to wait (not failed)
     requeue = service.container.queue.requeue
 
     def counted_requeue(body: str, delay_seconds: int) -> None:
