@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from chalicelib.admin import AdminApi
+from chalicelib.errors import ConfigurationError
 from chalicelib.replies import HttpReply
 from chalicelib.runs import Mode, Run, RunActive
 
@@ -15,13 +16,16 @@ TOKEN = "Adm1n-Token-For-Tests"
 
 
 class FakeStarter:
-    def __init__(self, active: str | None = None) -> None:
+    def __init__(self, active: str | None = None, error: Exception | None = None) -> None:
         self.started: list[tuple[str, str]] = []
         self.active = active
+        self.error = error
 
     def start(self, mode: Mode = "reconcile", trigger: str = "manual") -> Run:
         if self.active:
             raise RunActive(self.active)
+        if self.error:
+            raise self.error
         self.started.append((mode, trigger))
         return Run(id="run_1", mode=mode, trigger=trigger, started_at=datetime.now(UTC))
 
@@ -168,3 +172,15 @@ def test_a_conflict_names_the_active_run():
     assert api.trigger(bearer(TOKEN), None) == HttpReply(
         409, {"status": "conflict", "reason": "a run is active", "active_run_id": "run_0"}
     )
+
+
+def test_a_trigger_the_settings_cannot_run_answers_503_with_the_reason():
+    """The reconciler refuses to start without the settings it needs (here no GHL_LOCATION_ID):
+    the caller is told why, not given a 500, and may retry once it is fixed."""
+    problem = ConfigurationError("GHL_LOCATION_ID is not set: no location to reconcile")
+    api, starter = admin(starter=FakeStarter(error=problem))
+    assert api.trigger(bearer(TOKEN), b'{"mode": "backfill"}') == HttpReply(
+        503,
+        {"status": "unavailable", "reason": "GHL_LOCATION_ID is not set: no location to reconcile"},
+    )
+    assert not starter.started

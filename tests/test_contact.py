@@ -103,3 +103,11 @@ def test_a_gone_contact_keeps_its_location():
 
 def test_tag_keys_are_normalised():
     assert Contact(id="c1", tags=("  Cold   LEAD ", "vip")).tag_keys == {"cold lead", "vip"}
+
+
+def test_a_tag_holding_a_lone_surrogate_is_kept_with_the_surrogate_replaced():
+    """JSON may carry a lone surrogate that UTF-8 (SQS, DynamoDB) cannot: the tag is kept, that
+    one character replaced, instead of failing the contact."""
+    contact = contact_from_ghl({"id": "c1", "tags": [" vip\ud800 ", "cold lead"]})
+    assert contact.tags == ("vip?", "cold lead")
+    assert parse_tags("a\udfff,b") == ("a?", "b")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -193,3 +193,146 @@ def test_an_app_id_is_compared_only_when_the_event_carries_one():
 def test_without_a_configured_location_nothing_is_in_scope():
     msg = parse_marketplace_event(fixture("ghl/ContactTagUpdate.json"))
     assert scope_rejection(msg, "", "") is not None
+
+
+# --- what each part of the parse decides (found by mutation testing, docs/mutation.md) ------------
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        ([], "body must be a JSON object"),
+        ({"id": "x"}, "not a contact event: no type"),
+        ({"type": "ContactCreate"}, "contact event without a contact id"),
+        ({"type": "ContactCreate", "id": 5}, "id must be a string"),
+        ({"type": "ContactCreate", "id": "x", "locationId": 7}, "locationId must be a string"),
+    ],
+)
+def test_a_malformed_event_says_what_is_wrong(body: object, reason: str):
+    """The reason is what the 400 answer carries: it names the part of the body at fault."""
+    with pytest.raises(InvalidEvent) as refused:
+        parse_marketplace_event(body)
+    assert str(refused.value) == reason
+
+
+def test_an_ignored_event_type_is_named_in_the_reason():
+    with pytest.raises(IgnoredEvent) as ignored:
+        parse_marketplace_event({"type": "OpportunityCreate", "id": "x"})
+    assert ignored.value.reason == "event type OpportunityCreate is not synced"
+
+
+def test_the_contact_id_is_read_from_contactid_when_id_is_absent():
+    body = fixture("ghl/ContactUpdate.json")
+    body["contactId"] = body.pop("id")
+    msg = parse_marketplace_event(body)
+    assert msg.contact_id == CONTACT_ID
+    assert msg.snapshot is not None and msg.snapshot.id == CONTACT_ID
+
+
+def test_the_message_names_the_event_type():
+    for kind in ("ContactUpdate", "ContactDelete"):
+        assert parse_marketplace_event(fixture(f"ghl/{kind}.json")).event_type == kind
+
+
+def test_an_event_exactly_as_old_as_the_dedup_window_is_still_synced():
+    """Only an event older than the window is a replay; the boundary itself is not."""
+    body = fixture("ghl/ContactUpdate.json")
+    sent = parse_time(body["timestamp"])
+    assert sent is not None
+    window = timedelta(days=14)
+    at_boundary = parse_marketplace_event(body, sent + window, max_age=window)
+    assert at_boundary.snapshot is not None and at_boundary.event_time == sent
+    with pytest.raises(IgnoredEvent) as replay:
+        parse_marketplace_event(body, sent + window + timedelta(microseconds=1), max_age=window)
+    assert replay.value.reason == "replay: the event is older than the dedup window"
+
+
+def test_a_delete_event_needs_no_tags_or_dnd_and_keeps_its_contact_and_location():
+    """A delete is trusted as delivered whatever else it carries: only its id, location and
+    time matter, and the gone contact keeps both (tenancy is checked on the location)."""
+    full = fixture("ghl/ContactDelete.json")
+    bare = {k: full[k] for k in ("type", "id", "locationId", "timestamp", "webhookId")}
+    msg = parse_marketplace_event(bare)
+    assert msg.event_time == parse_time(full["timestamp"])
+    assert msg.snapshot is not None and msg.snapshot.deleted
+    assert msg.snapshot.id == CONTACT_ID and msg.snapshot.location_id == LOCATION_ID
+
+
+def test_fields_outside_the_data_wrapper_are_kept():
+    """In the `{"data": {...}}` form, what sits beside `data` (type, timestamp, webhookId) counts."""
+    inner = fixture("ghl/ContactTagUpdate.json")
+    outer = {k: inner.pop(k) for k in ("type", "timestamp", "webhookId", "locationId")}
+    msg = parse_marketplace_event({**outer, "data": inner})
+    assert msg.event_type == "ContactTagUpdate" and msg.location_id == LOCATION_ID
+    assert msg.webhook_id == outer["webhookId"] and msg.event_time == parse_time(outer["timestamp"])
+    assert msg.snapshot is not None and msg.snapshot.tags == ("facebook lead", "cold lead")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2026-02-02T18:11:05.020Z", datetime(2026, 2, 2, 18, 11, 5, 20000, tzinfo=UTC)),
+        (" 2026-02-02T18:11:05Z ", datetime(2026, 2, 2, 18, 11, 5, tzinfo=UTC)),
+        # naive: taken as UTC, never as local time
+        ("2026-02-02T18:11:05", datetime(2026, 2, 2, 18, 11, 5, tzinfo=UTC)),
+        # another offset keeps its instant
+        ("2026-02-02T20:11:05+02:00", datetime(2026, 2, 2, 18, 11, 5, tzinfo=UTC)),
+    ],
+)
+def test_parse_time_reads_iso_8601_as_an_aware_instant(text: str, expected: datetime):
+    parsed = parse_time(text)
+    assert parsed == expected and parsed is not None and parsed.utcoffset() is not None
+
+
+@pytest.mark.parametrize(
+    "value", [None, "", "   ", "yesterday", 1767225600, "2026-13-01T00:00:00Z"]
+)
+def test_parse_time_gives_none_for_anything_else(value: object):
+    assert parse_time(value) is None
+
+
+# --- the workflow payload ---------------------------------------------------------------------------
+@pytest.mark.parametrize("key", ["contact_id", "contactId", "id"])
+def test_a_workflow_payload_names_its_contact_under_any_of_its_keys(key: str):
+    msg = parse_workflow_payload({key: CONTACT_ID, "locationId": LOCATION_ID})
+    assert msg.contact_id == CONTACT_ID and msg.event_type == "Workflow"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"location": {"id": LOCATION_ID}},
+        {"locationId": LOCATION_ID},
+        {"location_id": LOCATION_ID},
+    ],
+    ids=["location.id", "locationId", "location_id"],
+)
+def test_a_workflow_payloads_location_is_read_under_each_of_its_keys(body: dict[str, object]):
+    """Tenancy: the location decides whether the contact is ours, wherever the payload puts it."""
+    msg = parse_workflow_payload({"contact_id": CONTACT_ID, **body})
+    assert msg.location_id == LOCATION_ID
+    assert scope_rejection(msg, LOCATION_ID, "") is None
+    assert scope_rejection(msg, "another-location", "") == "other location"
+
+
+def test_a_workflow_payload_with_no_location_is_rejected():
+    msg = parse_workflow_payload({"contact_id": CONTACT_ID, "location": {"name": "x"}})
+    assert msg.location_id is None
+    assert scope_rejection(msg, LOCATION_ID, "") == "no location in the event"
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        ("text", "body must be a JSON object"),
+        ({"tags": "cold lead"}, "workflow payload without contact_id"),
+        ({"contact_id": 5}, "contact_id must be a string"),
+    ],
+)
+def test_a_malformed_workflow_payload_says_what_is_wrong(body: object, reason: str):
+    with pytest.raises(InvalidEvent) as refused:
+        parse_workflow_payload(body)
+    assert str(refused.value) == reason
+
+
+def test_without_a_configured_location_the_reason_says_so():
+    msg = parse_marketplace_event(fixture("ghl/ContactTagUpdate.json"))
+    assert scope_rejection(msg, "", "") == "no location configured"

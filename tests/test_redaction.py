@@ -137,3 +137,47 @@ def test_the_redacting_filter_leaves_a_records_standard_fields_alone():
     RedactingFilter().filter(record)
     assert record.name == "jobs.2026030112"
     assert record.pathname == "/srv/build-2026030112/app.py"
+
+
+def _record_with(error: BaseException) -> logging.LogRecord:
+    exc_info = (type(error), error, error.__traceback__)
+    return logging.LogRecord("t", logging.ERROR, __file__, 1, "write failed", None, exc_info)
+
+
+def test_the_redacting_filter_masks_an_exception_and_drops_the_raw_one():
+    """An exception's text may quote what it failed on: the filter formats it masked, names its
+    type, and leaves no raw exc_info for a formatter to print again."""
+    from chalicelib.observability import RedactingFilter
+
+    try:
+        raise ValueError("refused +13125550147 for avery.lindqvist@example.com")
+    except ValueError as raised:
+        record = _record_with(raised)
+    assert RedactingFilter().filter(record)
+    text = record.__dict__["exception"]
+    assert "ValueError: refused ***47 for a***@example.com" in text
+    assert "Traceback (most recent call last)" in text
+    assert record.__dict__["exception_name"] == "ValueError"
+    assert not record.exc_info
+    assert "+13125550147" not in logging.Formatter().format(record)
+
+
+def test_an_exception_logged_without_being_raised_is_masked_too():
+    """`logger.error(..., exc_info=error)` with an error never raised: it has no traceback, and
+    its text is masked all the same."""
+    from chalicelib.observability import RedactingFilter
+
+    record = _record_with(RuntimeError("CallTools said 3125550147 is taken"))
+    assert record.exc_info is not None and record.exc_info[2] is None
+    RedactingFilter().filter(record)
+    assert record.__dict__["exception"] == "RuntimeError: CallTools said ***47 is taken"
+    assert record.__dict__["exception_name"] == "RuntimeError"
+    assert not record.exc_info
+
+
+def test_a_record_without_an_exception_gets_no_exception_field():
+    from chalicelib.observability import RedactingFilter
+
+    record = logging.LogRecord("t", logging.INFO, __file__, 1, "ok", None, (None, None, None))
+    RedactingFilter().filter(record)
+    assert "exception" not in record.__dict__ and "exception_name" not in record.__dict__

@@ -10,7 +10,14 @@ from hypothesis import strategies as st
 from chalicelib.contact import Contact, contact_from_ghl
 from chalicelib.rules import ResolvedRule, Rule
 from chalicelib.state import ContactState
-from chalicelib.sync_plan import FieldMapping, calltools_fields, field_hash, fingerprint, plan_sync
+from chalicelib.sync_plan import (
+    FieldMapping,
+    calltools_fields,
+    failed_alike,
+    field_hash,
+    fingerprint,
+    plan_sync,
+)
 
 MAPPING = FieldMapping()
 COLD = ResolvedRule(
@@ -275,3 +282,35 @@ def test_a_contact_to_be_created_is_added_to_every_wanted_bucket_whatever_the_st
     stale_state = ContactState(contact_id="c1", buckets=frozenset({1}))
     plan = plan_sync(contact(), RULES, stale_state, MAPPING)
     assert plan.needs_contact and plan.add_buckets == {1}
+
+
+# --- a failure is not retried unchanged, but a removal always is ---------------------------------
+def failed_with(state: ContactState, fingerprint_: str) -> ContactState:
+    return state.model_copy(update={"status": "failed", "failed_fingerprint": fingerprint_})
+
+
+def test_a_failed_add_plan_is_skipped_only_while_it_is_exactly_the_one_that_failed():
+    plan = plan_sync(contact(), RULES, None, MAPPING)
+    assert plan.add_buckets == {1} and not plan.remove_buckets and plan.exclusion is None
+    fresh = ContactState(contact_id="c1")
+    assert failed_alike(failed_with(fresh, fingerprint(plan)), plan)
+    # another plan (the contact changed since): tried again
+    assert not failed_alike(failed_with(fresh, fingerprint(plan) + "0"), plan)
+    # the same plan, but the contact is not failed (it synced since, or is new)
+    for status in ("new", "synced", "excluded"):
+        state = fresh.model_copy(update={"status": status, "failed_fingerprint": fingerprint(plan)})
+        assert not failed_alike(state, plan)
+
+
+def test_a_failed_plan_that_removes_or_keeps_out_is_never_skipped():
+    """Taking a contact out (or keeping it out) is retried until it happens, even unchanged."""
+    placed = ContactState(contact_id="c1", calltools_id=9, buckets=frozenset({1, 2}))
+    # removes bucket 2, still in bucket 1: a removal without an exclusion
+    narrower = plan_sync(contact(), RULES, placed, MAPPING)
+    assert narrower.remove_buckets == {2} and narrower.exclusion is None
+    assert not failed_alike(failed_with(placed, fingerprint(narrower)), narrower)
+    # excluded and in none of our buckets: an exclusion without a removal
+    never_placed = ContactState(contact_id="c1")
+    kept_out = plan_sync(contact(dnd_calls=True), RULES, never_placed, MAPPING)
+    assert kept_out.exclusion == "dnd" and not kept_out.remove_buckets
+    assert not failed_alike(failed_with(never_placed, fingerprint(kept_out)), kept_out)
