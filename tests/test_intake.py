@@ -19,18 +19,21 @@ def queue() -> FakeQueue:
     return FakeQueue()
 
 
-@pytest.fixture
-def intake(queue: FakeQueue) -> WebhookIntake:
-    # The fixtures' events span early 2026: the intake's clock is a day after the newest and its
-    # replay window wide enough for all of them.
+def make_intake(queue: FakeQueue, replay_after: timedelta) -> WebhookIntake:
+    """The fixtures' events span early 2026: the intake's clock is a day after the newest."""
     return WebhookIntake(
         FakeVerifier(),
         queue,
         workflow_secret="s3cret",
         location_id=LOCATION_ID,
-        replay_after=timedelta(days=60),
+        replay_after=replay_after,
         clock=lambda: FIXTURES_NOW,
     )
+
+
+@pytest.fixture
+def intake(queue: FakeQueue) -> WebhookIntake:
+    return make_intake(queue, timedelta(days=60))  # wide enough for every fixture
 
 
 def test_signed_contact_event_is_enqueued(intake: WebhookIntake, queue: FakeQueue):
@@ -93,14 +96,7 @@ def test_queue_failure_is_503_so_ghl_retries(intake, queue):
 
 
 def test_an_event_older_than_the_dedup_window_is_ignored_not_enqueued(queue: FakeQueue):
-    intake = WebhookIntake(
-        FakeVerifier(),
-        queue,
-        workflow_secret="s3cret",
-        location_id=LOCATION_ID,
-        replay_after=timedelta(days=14),
-        clock=lambda: FIXTURES_NOW,
-    )
+    intake = make_intake(queue, timedelta(days=14))
     reply = intake.handle(dumps(fixture("ghl/ContactTagUpdate.json")), SIGNED)  # 49 days old
     assert reply.status == 200 and reply.body["status"] == "ignored"
     assert "replay" in reply.body["reason"] and not queue.sent
