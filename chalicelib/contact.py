@@ -50,8 +50,7 @@ def _text(data: Mapping[str, Any], *keys: str) -> str:
     for key in keys:
         value = data.get(key)
         if isinstance(value, str) and value.strip():
-            # A lone surrogate (valid in JSON, not in UTF-8) could not be queued or stored.
-            return value.strip().encode("utf-8", "replace").decode("utf-8")
+            return _clean(value)
     return ""
 
 
@@ -83,8 +82,10 @@ def parse_tags(value: Any) -> tuple[str, ...] | None:
     return None
 
 
-def _clean(tag: str) -> str:
-    return tag.strip().encode("utf-8", "replace").decode("utf-8")
+def _clean(text: str) -> str:
+    """Trimmed, with any lone surrogate (valid in JSON, not in UTF-8) replaced: such text could
+    not be queued or stored."""
+    return text.strip().encode("utf-8", "replace").decode("utf-8")
 
 
 def contact_from_ghl(data: Mapping[str, Any]) -> Contact:
