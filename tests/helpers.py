@@ -151,3 +151,19 @@ class GhlMirror:
             if stamp:
                 contact["dateUpdated"] = stamp
             self._upsert(contact)
+
+
+def sqs_record(body: str) -> dict[str, Any]:
+    """One record of a Lambda SQS event carrying `body`, with a fresh message id."""
+    mid = str(uuid.uuid4())
+    return {
+        "messageId": mid,
+        "receiptHandle": f"rh-{mid}",
+        "body": body,
+        "attributes": {"ApproximateReceiveCount": "1"},
+        "messageAttributes": {},
+        "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:q",
+        "awsRegion": "us-east-1",
+        "md5OfBody": "",
+    }

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import uuid
-from typing import Any
 
 import pytest
 
@@ -15,22 +13,7 @@ from chalicelib.rules import Rule
 from chalicelib.sync_plan import FieldMapping
 from chalicelib.sync_service import ContactSync, RuleBook
 from tests.fakes import FakeCallTools, FakeDedup, FakeGhl, FakeQueue, FakeStateStore
-from tests.helpers import LOCATION_ID, tagged
-
-
-def record(body: str) -> dict[str, Any]:
-    mid = str(uuid.uuid4())
-    return {
-        "messageId": mid,
-        "receiptHandle": f"rh-{mid}",
-        "body": body,
-        "attributes": {"ApproximateReceiveCount": "1"},
-        "messageAttributes": {},
-        "eventSource": "aws:sqs",
-        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:q",
-        "awsRegion": "us-east-1",
-        "md5OfBody": "",
-    }
+from tests.helpers import LOCATION_ID, sqs_record, tagged
 
 
 def message_body(contact_id: str, **kw) -> str:
@@ -65,7 +48,7 @@ def forever() -> float:
 
 def test_all_good_batch_deletes_every_message(parts):
     consumer, ct, queue = parts
-    recs = [record(message_body(f"c{i}", phone=f"+1312555{i:04d}")) for i in range(3)]
+    recs = [sqs_record(message_body(f"c{i}", phone=f"+1312555{i:04d}")) for i in range(3)]
     assert consumer.handle(recs, forever) == {"batchItemFailures": []}
     assert sorted(queue.deleted) == sorted(r["receiptHandle"] for r in recs)
     assert len(ct.bucket_of()) == 3
@@ -73,7 +56,7 @@ def test_all_good_batch_deletes_every_message(parts):
 
 def test_one_transient_failure_raises_after_deleting_the_others(parts):
     consumer, ct, queue = parts
-    recs = [record(message_body(f"c{i}", phone=f"+1312555{i:04d}")) for i in range(3)]
+    recs = [sqs_record(message_body(f"c{i}", phone=f"+1312555{i:04d}")) for i in range(3)]
     ct.fail_next["add"] = TransientError("CallTools 502")
     with pytest.raises(BatchIncomplete) as err:
         consumer.handle(recs, forever)
@@ -83,7 +66,7 @@ def test_one_transient_failure_raises_after_deleting_the_others(parts):
 
 def test_invalid_message_goes_to_dlq_and_is_deleted(parts):
     consumer, _, queue = parts
-    rec = record(json.dumps({"nonsense": True}))
+    rec = sqs_record(json.dumps({"nonsense": True}))
     consumer.handle([rec], forever)
     assert queue.deleted == [rec["receiptHandle"]]
     assert queue.dead and "invalid message" in queue.dead[0][1]
@@ -92,7 +75,7 @@ def test_invalid_message_goes_to_dlq_and_is_deleted(parts):
 def test_permanent_failure_goes_to_dlq_with_reason(parts):
     consumer, ct, queue = parts
     ct.undialable.add("+13125550147")
-    rec = record(message_body("c1"))
+    rec = sqs_record(message_body("c1"))
     consumer.handle([rec], forever)
     assert queue.deleted == [rec["receiptHandle"]]
     assert len(queue.dead) == 1 and "dialable" in queue.dead[0][1]
@@ -103,17 +86,17 @@ def test_redrive_after_the_cause_is_fixed_syncs(parts):
     consumer, ct, queue = parts
     ct.undialable.add("+13125550147")
     body = message_body("c1")
-    consumer.handle([record(body)], forever)
+    consumer.handle([sqs_record(body)], forever)
     ct.undialable.clear()
-    consumer.handle([record(queue.dead[0][0])], forever)  # redriven from the DLQ
+    consumer.handle([sqs_record(queue.dead[0][0])], forever)  # redriven from the DLQ
     assert len(ct.bucket_of()) == 1
 
 
 def test_duplicate_delivery_has_no_second_effect(parts):
     consumer, ct, _ = parts
     body = message_body("c1")
-    consumer.handle([record(body)], forever)
-    consumer.handle([record(body), record(body)], forever)
+    consumer.handle([sqs_record(body)], forever)
+    consumer.handle([sqs_record(body), sqs_record(body)], forever)
     assert ct.call_count("create") == 1 and ct.call_count("add") == 1
     assert consumer.outcomes[0]["duplicate"] is True
 
@@ -122,7 +105,7 @@ def test_records_without_time_left_are_deferred_not_counted_as_failed_deliveries
     """A copy goes back to the queue and the original is deleted: running out of Lambda time
     must not walk a healthy message toward the DLQ (ApproximateReceiveCount)."""
     consumer, ct, queue = parts
-    recs = [record(message_body(f"c{i}", phone=f"+1312555014{i}")) for i in range(3)]
+    recs = [sqs_record(message_body(f"c{i}", phone=f"+1312555014{i}")) for i in range(3)]
     budget = iter([60_000.0, 500.0, 500.0])  # time for the first record only
     assert consumer.handle(recs, lambda: next(budget)) == {"batchItemFailures": []}
     assert ct.call_count("create") == 1
@@ -137,14 +120,14 @@ def test_records_without_time_left_are_deferred_not_counted_as_failed_deliveries
 def test_no_time_for_even_the_first_record_is_a_failure_not_an_endless_deferral(parts):
     consumer, ct, queue = parts
     with pytest.raises(BatchIncomplete):
-        consumer.handle([record(message_body("c1"))], lambda: 500)
+        consumer.handle([sqs_record(message_body("c1"))], lambda: 500)
     assert ct.call_count() == 0 and not queue.requeued and not queue.deleted
 
 
 def test_a_deferral_that_cannot_be_sent_leaves_the_record_to_sqs(parts):
     consumer, _, queue = parts
     queue.fail_send = True
-    recs = [record(message_body("c1")), record(message_body("c2", phone="+13125550148"))]
+    recs = [sqs_record(message_body("c1")), sqs_record(message_body("c2", phone="+13125550148"))]
     budget = iter([60_000.0, 500.0])
     with pytest.raises(BatchIncomplete) as incomplete:
         consumer.handle(recs, lambda: next(budget))

@@ -31,7 +31,14 @@ from chalicelib.state import ContactState
 from chalicelib.sync_plan import FieldMapping, failed_alike, fingerprint, plan_sync
 from chalicelib.sync_service import MAX_REMOVAL_DEFERRALS, ContactSync, RuleBook
 from tests.fakes import FakeDedup, FakeQueue
-from tests.helpers import CONTACT_ID, LOCATION_ID, ghl_event, scripted_calltools, tagged
+from tests.helpers import (
+    CONTACT_ID,
+    LOCATION_ID,
+    ghl_event,
+    scripted_calltools,
+    sqs_record,
+    tagged,
+)
 from tests.worlds import World
 
 BUCKET = 70412
@@ -185,14 +192,10 @@ def test_a_lease_conflict_defers_the_message_instead_of_failing_a_receive():
         def sync(self, message: SyncMessage) -> Any:
             raise ConcurrentUpdate("another worker holds this contact")
 
-    queue = FakeQueue()
-    consumer = BatchConsumer(Busy(), FakeDedup(), queue)  # type: ignore[arg-type]
-    body = SyncMessage(
-        origin="workflow", contact_id="c1", location_id=LOCATION_ID, received_at=utcnow()
-    ).model_dump_json()
-    record = {"messageId": "m1", "receiptHandle": "r1", "body": body, "attributes": {}}
+    consumer, queue = consumer_of(Busy())
+    record = sqs_record(body("c1"))
     assert consumer.handle([record], lambda: 60_000.0) == {"batchItemFailures": []}
-    assert queue.deleted == ["r1"] and len(queue.requeued) == 1
+    assert queue.deleted == [record["receiptHandle"]] and len(queue.requeued) == 1
     copy, delay = queue.requeued[0]
     assert SyncMessage.model_validate_json(copy).deferrals == 1 and 0 < delay <= 60
 
@@ -219,11 +222,12 @@ def world() -> World:
 
 
 # --- found by an adversarial review of the above ---------------------------------------------------
-def consume(worker: Any, message: SyncMessage) -> FakeQueue:
-    queue = FakeQueue()
-    record = {"messageId": "m1", "receiptHandle": "r1", "body": message.model_dump_json()}
-    BatchConsumer(worker, FakeDedup(), queue).handle([record], lambda: 60_000.0)
-    return queue
+def consume(worker: Any, message: SyncMessage) -> tuple[FakeQueue, dict[str, Any]]:
+    """One record carrying `message` through a consumer of `worker`: its queue and the record."""
+    consumer, queue = consumer_of(worker)
+    record = sqs_record(message.model_dump_json())
+    consumer.handle([record], lambda: 60_000.0)
+    return queue, record
 
 
 def test_a_removal_on_a_fresh_worker_waits_out_a_calltools_outage_rather_than_failing():
@@ -236,8 +240,9 @@ def test_a_removal_on_a_fresh_worker_waits_out_a_calltools_outage_rather_than_fa
         raise TransientError("CallTools answered 503")
 
     world.ct.resolve_bucket = down  # type: ignore[method-assign]
-    queue = consume(fresh, parse_marketplace_event(dnd_event()))
-    assert queue.deleted == ["r1"] and len(queue.requeued) == 1  # deferred, not a failed receive
+    queue, record = consume(fresh, parse_marketplace_event(dnd_event()))
+    # Deferred, not a failed receive.
+    assert queue.deleted == [record["receiptHandle"]] and len(queue.requeued) == 1
 
 
 @pytest.mark.parametrize(
@@ -338,15 +343,12 @@ def test_records_done_before_a_crash_later_in_the_batch_are_already_deleted():
                 raise _Crash
             return SyncOutcomeStub()
 
-    queue = FakeQueue()
-    consumer = BatchConsumer(CrashOnSecond(), FakeDedup(), queue)  # type: ignore[arg-type]
-    records = [
-        {"messageId": f"m{i}", "receiptHandle": f"r{i}", "body": body(f"c{i}")} for i in range(3)
-    ]
+    consumer, queue = consumer_of(CrashOnSecond())
+    records = [sqs_record(body(f"c{i}")) for i in range(3)]
     with pytest.raises(_Crash):
         consumer.handle(records, lambda: 60_000.0)
     # Only the record that finished left the queue; the crash charges a receive to the others.
-    assert queue.deleted == ["r0"]
+    assert queue.deleted == [records[0]["receiptHandle"]]
 
 
 def test_a_write_whose_answer_was_lost_waits_a_moment_instead_of_failing_a_receive():
@@ -354,11 +356,10 @@ def test_a_write_whose_answer_was_lost_waits_a_moment_instead_of_failing_a_recei
         def sync(self, message: SyncMessage) -> Any:
             raise MaybeApplied("calltools answered 502; it may have acted, so not resent here")
 
-    queue = FakeQueue()
-    record = {"messageId": "m1", "receiptHandle": "r1", "body": body("c1")}
-    consumer = BatchConsumer(Lost(), FakeDedup(), queue)  # type: ignore[arg-type]
+    consumer, queue = consumer_of(Lost())
+    record = sqs_record(body("c1"))
     assert consumer.handle([record], lambda: 60_000.0) == {"batchItemFailures": []}
-    assert queue.deleted == ["r1"] and len(queue.requeued) == 1
+    assert queue.deleted == [record["receiptHandle"]] and len(queue.requeued) == 1
 
 
 class SyncOutcomeStub:
@@ -371,3 +372,9 @@ def body(contact_id: str) -> str:
         origin="workflow", contact_id=contact_id, location_id=LOCATION_ID, received_at=utcnow()
     )
     return message.model_dump_json()
+
+
+def consumer_of(worker: Any) -> tuple[BatchConsumer, FakeQueue]:
+    """The real consumer over a stand-in for the contact sync, and the queue it writes to."""
+    queue = FakeQueue()
+    return BatchConsumer(worker, FakeDedup(), queue), queue
