@@ -218,11 +218,11 @@ class ContactSync:
         try:
             return self._rulebook.resolved()
         except TransientError as exc:
-            if message.deferrals >= MAX_REMOVAL_DEFERRALS:
+            if message.deferrals >= MAX_DEFERRALS:
                 raise
             logger.error("rules cannot be resolved; message deferred", extra={"error": str(exc)})
             raise Deferred(
-                f"rules not resolved: {exc}", removal_backoff(message.deferrals)
+                f"rules not resolved: {exc}", deferral_backoff(message.deferrals)
             ) from exc
 
     def _remove_only(
@@ -508,11 +508,11 @@ class ContactSync:
         logger.warning(
             "bucket removal not done; retrying", extra={"contact_id": held.state.contact_id}
         )
-        if deferrals >= MAX_REMOVAL_DEFERRALS:
+        if deferrals >= MAX_DEFERRALS:
             return SyncOutcome(
                 "failed", held.state.contact_id, held.state.calltools_id, reason=reason
             )
-        raise Deferred(reason, removal_backoff(deferrals), counter="removal_deferrals") from exc
+        raise Deferred(reason, deferral_backoff(deferrals), counter="removal_deferrals") from exc
 
     def _lease_end(self) -> datetime:
         return self._clock() + self._lease
@@ -537,11 +537,12 @@ class RemovalNotDone(SyncError):
     """A bucket removal did not happen (refused, or CallTools unavailable)."""
 
 
-# Removal retries back off from 30 s to SQS's longest delay (15 min); 100 of them span a day.
-MAX_REMOVAL_DEFERRALS = 100
+# Waits that may last (a removal CallTools refuses, rules it cannot resolve) back off from 30 s
+# to SQS's longest delay (15 min); 100 of them span about a day.
+MAX_DEFERRALS = 100
 
 
-def removal_backoff(deferrals: int) -> float:
+def deferral_backoff(deferrals: int) -> float:
     return float(min(900, 30 * 2 ** min(deferrals, 5)))
 
 

@@ -29,7 +29,7 @@ from chalicelib.rules import Rule
 from chalicelib.settings import Settings
 from chalicelib.state import ContactState
 from chalicelib.sync_plan import FieldMapping, failed_alike, fingerprint, plan_sync
-from chalicelib.sync_service import MAX_REMOVAL_DEFERRALS, ContactSync, RuleBook
+from chalicelib.sync_service import MAX_DEFERRALS, ContactSync, RuleBook
 from tests.fakes import FakeDedup, FakeQueue
 from tests.helpers import (
     CONTACT_ID,
@@ -161,7 +161,7 @@ def test_a_removal_refused_for_a_day_is_dead_lettered_and_still_in_the_state(wor
     world.ct.fail_next["remove"] = PermanentError("CallTools PATCH: 400 locked")
     world.set_call_dnd()
     message = parse_marketplace_event(dnd_event()).model_copy(
-        update={"removal_deferrals": MAX_REMOVAL_DEFERRALS}
+        update={"removal_deferrals": MAX_DEFERRALS}
     )
     outcome = world.sync.sync(message)
     assert outcome.result == "failed" and "removal" in (outcome.reason or "")
