@@ -2,24 +2,29 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from chalice.app import Chalice, CloudWatchEvent, Response, SQSEvent
 
-from chalicelib import wiring
+from chalicelib import deploy_guard, wiring
 from chalicelib.observability import flush_metrics, logger
 from chalicelib.replies import HttpReply
 from chalicelib.runs import RunActive
 from chalicelib.settings import get_settings
 
+deploy_guard.refuse_bad_deploy(
+    Path(__file__).resolve().parent
+)  # `chalice deploy`: Python 3.13 only
 app = Chalice(app_name="ghl-calltools-sync")
 _settings = get_settings()
 
-# Any body type reaches the handler: it authenticates the raw bytes before parsing them.
+# Text body types reach the handler, which authenticates the raw bytes before parsing them. No
+# binary type (application/octet-stream): Chalice requires one route's types to agree on binary
+# support, and GHL sends JSON. Other types get 415 from Chalice.
 WEBHOOK_CONTENT_TYPES = [
     "application/json",
     "text/plain",
-    "application/octet-stream",
     "application/x-www-form-urlencoded",
 ]
 

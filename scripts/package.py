@@ -12,9 +12,11 @@ cp311 binaries to a python3.11 function. Instead this script:
    ReportBatchItemFailures to the consumer's SQS event), with SYNC_QUEUE_ARN and
    CONSUMER_MAX_CONCURRENCY set for app.py's SQS trigger;
 4. finishes the SAM template: Runtime python3.13 on every function, FunctionName
-   `<app>-<stage>[-<function>]` (what the alarms and log groups name), log groups by those names,
-   and `Fn::Sub` around the `${AWS::...}` placeholders in the IAM policy, the environment and the
-   queue ARN;
+   `<app>-<stage>[-<function>]` (what the alarms and the resources stack's log groups name), and
+   `Fn::Sub` around the default queue ARN and the IAM policies, whose IAM variables
+   `${aws:RequestedRegion}`/`${aws:PrincipalAccount}` become the stack's region and account (the
+   environment and the policy files stay valid for `chalice deploy`, so a CloudFormation
+   placeholder in them is an error);
 5. checks the zip: cp313 extension modules present, none built for another Python.
 
 Output in --out (default build/<stage>): sam.json, deployment.zip, and project/ (the staging copy).
@@ -197,6 +199,26 @@ def fn_sub(value: Any) -> Any:
     return value
 
 
+# A stack knows its region and account: the policies' IAM variables become the stack's own
+# (cfn-lint's ARN check cannot parse a `${aws:…}` variable, whose name holds a colon).
+STACK_VALUES = {
+    "${aws:RequestedRegion}": "${AWS::Region}",
+    "${aws:PrincipalAccount}": "${AWS::AccountId}",
+}
+
+
+def pin_to_stack(value: Any) -> Any:
+    if isinstance(value, str):
+        for variable, pseudo in STACK_VALUES.items():
+            value = value.replace(variable, pseudo)
+        return value
+    if isinstance(value, list):
+        return [pin_to_stack(item) for item in value]
+    if isinstance(value, dict):
+        return {key: pin_to_stack(item) for key, item in value.items()}
+    return value
+
+
 def _functions(template: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
     for logical_id, resource in template["Resources"].items():
         if resource.get("Type") in ("AWS::Serverless::Function", "AWS::Lambda::Function"):
@@ -212,30 +234,27 @@ def function_name(app_name: str, stage: str, handler: str) -> str:
 
 
 def finish_template(template: dict[str, Any], app_name: str, stage: str) -> dict[str, Any]:
-    names: dict[str, str] = {}
     for logical_id, props in _functions(template):
         props["Runtime"] = RUNTIME
         props["FunctionName"] = function_name(app_name, stage, props["Handler"])
-        names[logical_id.lower()] = props["FunctionName"]
         if props.get("Architectures", [ARCHITECTURE]) != [ARCHITECTURE]:
             raise PackagingError(f"{logical_id}: vendor/ holds {ARCHITECTURE} wheels only")
-        if "Environment" in props:
-            props["Environment"] = fn_sub(props["Environment"])
+        if PLACEHOLDER in json.dumps(props.get("Environment", {})):
+            raise PackagingError(f"{logical_id}: a CloudFormation placeholder in its environment")
         for event in props.get("Events", {}).values():
             if event.get("Type") == "SQS":
                 event["Properties"]["Queue"] = fn_sub(event["Properties"]["Queue"])
 
     for logical_id, resource in template["Resources"].items():
         if resource.get("Type") == "AWS::IAM::Role":
+            if PLACEHOLDER in json.dumps(resource):
+                raise PackagingError(f"{logical_id}: a CloudFormation placeholder in its policy")
             for policy in resource["Properties"].get("Policies", []):
-                policy["PolicyDocument"] = fn_sub(policy["PolicyDocument"])
-        elif resource.get("Type") == "AWS::Logs::LogGroup":
-            # Chalice writes /aws/lambda/${<function>} and misspells APIHandler as ApiHandler.
-            group = resource["Properties"]["LogGroupName"]
-            match = re.fullmatch(r"/aws/lambda/\$\{(\w+)\}", str(group.get("Fn::Sub", "")))
-            if not match or match.group(1).lower() not in names:
-                raise PackagingError(f"{logical_id}: unexpected LogGroupName {group!r}")
-            resource["Properties"]["LogGroupName"] = f"/aws/lambda/{names[match.group(1).lower()]}"
+                policy["PolicyDocument"] = fn_sub(pin_to_stack(policy["PolicyDocument"]))
+        if resource.get("Type") == "AWS::Logs::LogGroup":
+            raise PackagingError(
+                f"{logical_id}: the resources stack owns the log groups (no log_retention_in_days)"
+            )
 
     function_id, event_id = CONSUMER_EVENT
     consumer = template["Resources"].get(function_id, {}).get("Properties", {})

@@ -153,6 +153,29 @@ def test_state_table_has_pitr_ttl_and_encryption(infra):
     assert table["DeletionPolicy"] == "Retain"
 
 
+def test_the_functions_log_groups_have_their_names_and_a_retention(infra):
+    # Not Chalice's log_retention_in_days: it names the API handler's group after
+    # `<app>-<stage>-api_handler`, while the function is `<app>-<stage>`.
+    groups = resources_of(infra, "AWS::Logs::LogGroup").values()
+    handlers = ("app.app", "app.sync_contacts", "app.daily_reconciliation")
+    for stage in STAGES:
+        assert {sub(g["Properties"]["LogGroupName"], stage) for g in groups} == {
+            f"/aws/lambda/{packaging.function_name('ghl-calltools-sync', stage, h)}"
+            for h in handlers
+        }
+    assert [g["Properties"]["RetentionInDays"] for g in groups] == [
+        {"Fn::If": ["IsProd", 90, 14]}
+    ] * len(handlers)
+
+
+def test_the_deployed_state_in_the_artifact_bucket_never_expires(infra):
+    bucket = infra["Resources"]["ArtifactBucket"]["Properties"]
+    assert bucket["VersioningConfiguration"] == {"Status": "Enabled"}
+    for rule in bucket["LifecycleConfiguration"]["Rules"]:
+        if "ExpirationInDays" in rule:  # current objects expire under packages/ only
+            assert rule["Prefix"] == "packages/"
+
+
 def test_four_secrets_are_generated_never_written_in_the_repo(infra, config):
     secrets = resources_of(infra, "AWS::SecretsManager::Secret")
     assert len(secrets) == 4
@@ -248,8 +271,11 @@ def test_stage_config_matches_the_resources_stack(infra, config):
         env = cfg["environment_variables"]
         assert env["SYNC_QUEUE_NAME"] == n["queue"] == f"ghl-calltools-contacts-{stage}"
         assert env["STATE_TABLE_NAME"] == n["table"] == f"ghl-calltools-state-{stage}"
-        assert env["SYNC_QUEUE_URL"].endswith("}/" + n["queue"])
-        assert env["SYNC_DLQ_URL"].endswith("}/" + n["dlq"])
+        # Names only: the functions resolve the queue URLs by name at run time, and nothing in
+        # the environment waits for CloudFormation to fill it in (`chalice deploy` would not).
+        assert not {k for k in env if k.endswith(("_URL", "_ARN"))}
+        assert not [v for v in env.values() if "${" in v or "arn:" in v]
+        assert "log_retention_in_days" not in cfg  # the resources stack's log groups have it
         functions = cfg["lambda_functions"]
         assert functions["sync_contacts"]["lambda_timeout"] == 120
         assert functions["api_handler"]["lambda_timeout"] == 10  # the webhook's Lambda
@@ -308,7 +334,7 @@ def test_wildcard_check_catches_every_widening():
     mutations = [
         lambda st: by_sid(st, "ContactQueue")["Resource"].append("*"),
         lambda st: by_sid(st, "StateTable").update(
-            Resource=["arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/*"]
+            Resource=["arn:aws:dynamodb:${aws:RequestedRegion}:${aws:PrincipalAccount}:table/*"]
         ),
         lambda st: st.append({"Effect": "Allow", "Action": "dynamodb:GetItem", "Resource": "*"}),
         lambda st: by_sid(st, "Logs")["Action"].append("sqs:SendMessage"),
@@ -395,7 +421,9 @@ SECRETS = {
 def test_policy_is_scoped_to_the_stage_resources_and_the_function(stage, function, infra):
     n = names(infra, stage)
     other = next(s for s in STAGES if s != stage)
-    prefix = "arn:${AWS::Partition}:{svc}:${AWS::Region}:${AWS::AccountId}:"
+    # IAM policy variables, resolved by IAM on each request to the caller's region and account:
+    # IAM accepts the file as it is, and it grants nothing in another account or region.
+    prefix = "arn:aws:{svc}:${aws:RequestedRegion}:${aws:PrincipalAccount}:"
     statements = {s["Sid"]: s for s in policy(stage, function)["Statement"]}
     assert all(s["Effect"] == "Allow" for s in statements.values())
 
@@ -510,10 +538,7 @@ def test_every_function_runs_python313_under_its_chalice_name(sam, config):
     limits = config["stages"]["dev"]["lambda_functions"]
     assert consumer["Timeout"] == limits["sync_contacts"]["lambda_timeout"] == 120
     assert api["Timeout"] == limits["api_handler"]["lambda_timeout"] == 10
-    groups = {
-        g["Properties"]["LogGroupName"] for g in resources_of(sam, "AWS::Logs::LogGroup").values()
-    }
-    assert groups == {f"/aws/lambda/{p['FunctionName']}" for p in functions.values()}
+    assert resources_of(sam, "AWS::Logs::LogGroup") == {}  # the resources stack's
 
 
 def test_consumer_sqs_event_reports_batch_item_failures(sam):
@@ -529,6 +554,10 @@ def test_consumer_sqs_event_reports_batch_item_failures(sam):
     assert sqs[0]["ScalingConfig"]["MaximumConcurrency"] == Settings().consumer_max_concurrency
 
 
+# `${…}` that is not one of the IAM policy variables the policy files use.
+NOT_AN_IAM_VARIABLE = re.compile(r"\$\{(?!aws:(PrincipalAccount|RequestedRegion)\})")
+
+
 def _bare_placeholders(value: Any, path: str = "") -> list[str]:
     if isinstance(value, dict):
         if "Fn::Sub" in value:
@@ -536,7 +565,7 @@ def _bare_placeholders(value: Any, path: str = "") -> list[str]:
         return [p for k, v in value.items() for p in _bare_placeholders(v, f"{path}/{k}")]
     if isinstance(value, list):
         return [p for i, v in enumerate(value) for p in _bare_placeholders(v, f"{path}/{i}")]
-    return [path] if isinstance(value, str) and "${" in value else []
+    return [path] if isinstance(value, str) and NOT_AN_IAM_VARIABLE.search(value) else []
 
 
 def test_each_packaged_function_has_a_role_with_its_own_policy_filled_in(sam):
@@ -552,7 +581,9 @@ def test_each_packaged_function_has_a_role_with_its_own_policy_filled_in(sam):
     for handler, role_name in by_handler.items():
         short = FUNCTIONS[handlers.get(handler, handler)]
         (inline,) = roles[role_name]["Properties"]["Policies"]
-        assert inline["PolicyDocument"] == packaging.fn_sub(policy("dev", short))
+        assert inline["PolicyDocument"] == packaging.fn_sub(
+            packaging.pin_to_stack(policy("dev", short))
+        )
         assert "ManagedPolicyArns" not in roles[role_name]["Properties"]
     assert len(set(by_handler.values())) == len(FUNCTIONS)  # no role shared
 
@@ -618,9 +649,8 @@ def test_webhook_lands_in_the_queue_created_by_the_stack(monkeypatch, signer: Si
         assert table["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"}]
 
         env = {
+            # What .chalice/config.json gives the functions: names, no URLs (resolved by name).
             "SYNC_QUEUE_NAME": outputs["QueueName"],
-            "SYNC_QUEUE_URL": outputs["QueueUrl"],
-            "SYNC_DLQ_URL": outputs["DlqUrl"],
             "STATE_TABLE_NAME": outputs["TableName"],
             "GHL_LOCATION_ID": LOCATION_ID,
             "GHL_WEBHOOK_PUBLIC_KEYS": signer.public_pem,
