@@ -4,12 +4,16 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PORT   ?= 8000
 STAMP  := $(VENV)/.installed
-# Deployment (README, Deploy): the Chalice stage, and what the consumer's SQS trigger is packaged with.
+# Deployment (README, Deploy): the Chalice stage; `chalice deploy` runs from a Python 3.13 venv.
 STAGE  ?= dev
+DEPLOY_VENV  ?= .venv-deploy
+DEPLOY_STAMP := $(DEPLOY_VENV)/.installed
+# `make package` only (the CloudFormation path): the queue the SAM template's trigger names.
 SYNC_QUEUE_ARN ?=
 CONSUMER_MAX_CONCURRENCY ?=
 
-.PHONY: run test lint typecheck unit fmt clean chaos package deploy bench audit mutation
+.PHONY: run test lint typecheck unit fmt clean chaos package deploy deploy-venv deploy-venv-if-any \
+	bench audit mutation
 
 # pip stays below 26.3: chalice 1.34, whose packager drives pip, requires that.
 $(STAMP): requirements.txt requirements-dev.txt
@@ -19,6 +23,24 @@ $(STAMP): requirements.txt requirements-dev.txt
 	touch $(STAMP)
 
 venv: $(STAMP)
+
+# Chalice gives the functions the runtime of the Python running it: `chalice deploy` runs from
+# here, Python 3.13 (scripts/python313.sh finds one on PATH, under pyenv or uv, or says how to get
+# one), with the app's requirements and requirements-dev.txt's chalice and boto3.
+$(DEPLOY_STAMP): requirements.txt requirements-dev.txt scripts/python313.sh
+	python313="$$(scripts/python313.sh)" && rm -rf $(DEPLOY_VENV) && "$$python313" -m venv $(DEPLOY_VENV)
+	$(DEPLOY_VENV)/bin/pip install --disable-pip-version-check -q --upgrade "pip<26.3"
+	$(DEPLOY_VENV)/bin/pip install --disable-pip-version-check -q -r requirements.txt \
+		$$(grep -E '^(chalice|boto3)==' requirements-dev.txt)
+	touch $(DEPLOY_STAMP)
+
+deploy-venv: $(DEPLOY_STAMP)
+
+# For `make test`: tests/test_chalice_deploy.py deploys from $(DEPLOY_VENV), and is skipped (saying
+# why) on a machine with no Python 3.13.
+deploy-venv-if-any:
+	@if scripts/python313.sh >/dev/null 2>&1; then $(MAKE) --no-print-directory deploy-venv; \
+	else echo "no Python 3.13 here: tests/test_chalice_deploy.py will be skipped"; fi
 
 run: $(STAMP)
 	PORT=$(PORT) $(BIN)/python -m sandbox
@@ -31,7 +53,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP)
+unit: $(STAMP) deploy-venv-if-any
 	$(BIN)/python -m pytest -n 2 -q
 
 test: lint typecheck unit
@@ -68,18 +90,19 @@ fmt: $(STAMP)
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis mutants
+	rm -rf $(VENV) $(DEPLOY_VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis mutants
 
+# The CloudFormation path, for teams that want the app in a stack of its own (README, Deploy):
 # build/$(STAGE)/sam.json + deployment.zip for the python3.13 runtime, whatever Python runs make.
 # SYNC_QUEUE_ARN defaults to the stage queue in the deploying account (Fn::Sub).
 package: $(STAMP)
 	SYNC_QUEUE_ARN=$(SYNC_QUEUE_ARN) CONSUMER_MAX_CONCURRENCY=$(CONSUMER_MAX_CONCURRENCY) \
 		$(BIN)/python scripts/package.py --stage $(STAGE) --out build/$(STAGE)
 
-# Resources stack, then package (queue ARN from its outputs), upload, app stack. Needs the AWS CLI.
-deploy: $(STAMP)
-	STAGE=$(STAGE) PYTHON=$(BIN)/python CONSUMER_MAX_CONCURRENCY=$(CONSUMER_MAX_CONCURRENCY) \
-		scripts/deploy.sh
+# The resources stack, then `chalice deploy` from $(DEPLOY_VENV), with the deployed state kept in
+# the stack's artifact bucket (scripts/deploy.sh). Needs the AWS CLI.
+deploy: $(DEPLOY_STAMP)
+	STAGE=$(STAGE) CHALICE=$(DEPLOY_VENV)/bin/chalice scripts/deploy.sh
 
 # Benchmarks against a seed-style batch baseline: one table, bench/results.json (bench/README.md).
 # About 12 minutes on 2 cores; not part of `make test`.

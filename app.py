@@ -7,17 +7,17 @@ from typing import Any
 
 from chalice.app import Chalice, CloudWatchEvent, Response, SQSEvent
 
-from chalicelib import deploy_guard, wiring
+from chalicelib import deploy_stage, wiring
 from chalicelib.observability import flush_metrics, logger
 from chalicelib.replies import HttpReply
 from chalicelib.runs import RunActive
-from chalicelib.settings import get_settings
+from chalicelib.settings import settings_with
 
-deploy_guard.refuse_bad_deploy(
-    Path(__file__).resolve().parent
-)  # `chalice deploy`: Python 3.13 only
+_project = Path(__file__).resolve().parent
+deploy_stage.refuse_bad_deploy(_project)  # `chalice deploy`: Python 3.13, a location
 app = Chalice(app_name="ghl-calltools-sync")
-_settings = get_settings()
+# Under `chalice deploy --stage S` the triggers take S's settings from .chalice/config.json.
+_settings = settings_with(deploy_stage.stage_variables(_project))
 
 # Text body types reach the handler, which authenticates the raw bytes before parsing them. No
 # binary type (application/octet-stream): Chalice requires one route's types to agree on binary

@@ -163,3 +163,10 @@ class Settings(BaseSettings):
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     return Settings()
+
+
+def settings_with(variables: dict[str, str]) -> Settings:
+    """The settings with these variables (names as in the environment) over the environment's."""
+    if not variables:
+        return get_settings()
+    return Settings.model_validate({name.lower(): value for name, value in variables.items()})

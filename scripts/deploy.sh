@@ -1,24 +1,28 @@
 #!/usr/bin/env bash
-# `make deploy STAGE=prod`: the resources stack, the app packaged for python3.13, the app stack.
+# `make deploy STAGE=prod`: the resources stack, then `chalice deploy` from Python 3.13, with
+# Chalice's deployed state kept in the resources stack's artifact bucket.
 #
-#   1. aws cloudformation deploy infra/template.yaml   -> stack ghl-calltools-resources-<stage>
-#   2. scripts/package.py --stage <stage>              -> build/<stage>/sam.json + deployment.zip
-#      (SYNC_QUEUE_ARN from the resources stack's QueueArn output)
-#   3. aws cloudformation package                      -> zip uploaded to the stack's artifact bucket
-#   4. aws cloudformation deploy the SAM template      -> stack ghl-calltools-sync-<stage>
+#   1. aws cloudformation deploy infra/template.yaml    -> stack ghl-calltools-resources-<stage>
+#   2. s3://<artifact bucket>/chalice/deployed/<stage>.json -> .chalice/deployed/<stage>.json
+#   3. chalice deploy --stage <stage>                   (CHALICE, .venv-deploy's: Python 3.13)
+#   4. .chalice/deployed/<stage>.json -> the bucket     (also after a failed step 3: Chalice
+#                                                        records what it created before failing)
 #
-# Uses the AWS CLI's usual credentials and region (AWS_PROFILE, AWS_REGION, ...). Variables:
-# STAGE (dev|prod), ALARM_EMAIL (optional, only applied when set), CONSUMER_MAX_CONCURRENCY,
-# RESOURCES_STACK, APP_STACK, OUT (build dir), PYTHON (default .venv/bin/python), AWS (the CLI).
+# The deployed state holds the REST API id and the SQS trigger's UUID; without it `chalice deploy`
+# creates a second REST API (a new webhook URL) and a second trigger. In the bucket, the next
+# deploy from any machine finds it. Uses the AWS CLI's usual credentials and region (AWS_PROFILE,
+# AWS_REGION, ...). Variables: STAGE (dev|prod), ALARM_EMAIL (optional), RESOURCES_STACK,
+# CHALICE, PYTHON (reads .chalice/config.json), AWS (the CLI), ALLOW_NEW_API=1 (see step 2).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 STAGE="${STAGE:-dev}"
-PYTHON="${PYTHON:-.venv/bin/python}"
+CHALICE="${CHALICE:-.venv-deploy/bin/chalice}"
+PYTHON="${PYTHON:-$(dirname "$CHALICE")/python}"
 AWS="${AWS:-aws}"
 RESOURCES_STACK="${RESOURCES_STACK:-ghl-calltools-resources-${STAGE}}"
-APP_STACK="${APP_STACK:-ghl-calltools-sync-${STAGE}}"
-OUT="${OUT:-build/${STAGE}}"
+STATE=".chalice/deployed/${STAGE}.json"
+STATE_KEY="chalice/deployed/${STAGE}.json"
 
 case "$STAGE" in
 dev | prod) ;;
@@ -53,30 +57,39 @@ echo "deploy 1/4: resources stack $RESOURCES_STACK"
     --tags "app=ghl-calltools-sync" "stage=$STAGE" \
     --no-fail-on-empty-changeset
 
-queue_arn="$(stack_output "$RESOURCES_STACK" QueueArn)"
 bucket="$(stack_output "$RESOURCES_STACK" ArtifactBucketName)"
-if [[ -z "$queue_arn" || "$queue_arn" == "None" || -z "$bucket" || "$bucket" == "None" ]]; then
-    echo "deploy: $RESOURCES_STACK has no QueueArn/ArtifactBucketName output" >&2
+if [[ -z "$bucket" || "$bucket" == "None" ]]; then
+    echo "deploy: $RESOURCES_STACK has no ArtifactBucketName output" >&2
     exit 1
 fi
 
-echo "deploy 2/4: package for python3.13 ($queue_arn)"
-SYNC_QUEUE_ARN="$queue_arn" CONSUMER_MAX_CONCURRENCY="${CONSUMER_MAX_CONCURRENCY:-}" \
-    "$PYTHON" scripts/package.py --stage "$STAGE" --out "$OUT"
+echo "deploy 2/4: deployed state from s3://$bucket/$STATE_KEY"
+stored="$("$AWS" s3api list-objects-v2 --bucket "$bucket" --prefix "$STATE_KEY" \
+    --query "length(Contents[?Key=='$STATE_KEY'] || \`[]\`)" --output text)"
+mkdir -p .chalice/deployed
+if [[ "$stored" == "1" ]]; then
+    "$AWS" s3 cp --only-show-errors "s3://$bucket/$STATE_KEY" "$STATE"
+elif [[ -f "$STATE" ]]; then
+    echo "deploy: none stored yet; using this checkout's $STATE"
+elif "$AWS" lambda get-function --function-name "ghl-calltools-sync-$STAGE" >/dev/null 2>&1 &&
+    [[ "${ALLOW_NEW_API:-}" != "1" ]]; then
+    # Fail closed: a deploy now would give GHL's webhook a new URL and add a second trigger.
+    echo "deploy: stage $STAGE is deployed, but its deployed state is neither in the bucket nor" \
+        "here. Restore $STATE (an earlier version: aws s3api list-object-versions --bucket" \
+        "$bucket --prefix $STATE_KEY), or run again with ALLOW_NEW_API=1 to create a new REST" \
+        "API (then delete the old API and the old SQS trigger by hand)." >&2
+    exit 1
+fi
 
-echo "deploy 3/4: upload to s3://$bucket/$APP_STACK/"
-"$AWS" cloudformation package \
-    --template-file "$OUT/sam.json" \
-    --s3-bucket "$bucket" \
-    --s3-prefix "$APP_STACK" \
-    --output-template-file "$OUT/packaged.yaml"
+upload_state() {
+    if [[ -f "$STATE" ]]; then
+        echo "deploy 4/4: deployed state to s3://$bucket/$STATE_KEY"
+        "$AWS" s3 cp --only-show-errors "$STATE" "s3://$bucket/$STATE_KEY"
+    fi
+}
+trap upload_state EXIT
 
-echo "deploy 4/4: app stack $APP_STACK"
-"$AWS" cloudformation deploy \
-    --stack-name "$APP_STACK" \
-    --template-file "$OUT/packaged.yaml" \
-    --capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND \
-    --tags "app=ghl-calltools-sync" "stage=$STAGE" \
-    --no-fail-on-empty-changeset
+echo "deploy 3/4: chalice deploy --stage $STAGE"
+"$CHALICE" deploy --stage "$STAGE"
 
-echo "GHL webhook URL: $(stack_output "$APP_STACK" EndpointURL)webhook/ghl"
+echo "GHL webhook URL: $("$CHALICE" url --stage "$STAGE")webhook/ghl"

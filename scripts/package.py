@@ -165,6 +165,11 @@ def chalice_package(
     env.pop("CONSUMER_MAX_CONCURRENCY", None)  # an empty value would fail the settings
     if max_concurrency:
         env["CONSUMER_MAX_CONCURRENCY"] = max_concurrency
+    schedule = stage_config(load_config(project), stage)["environment_variables"].get(
+        "RECONCILE_SCHEDULE"
+    )
+    if schedule:
+        env["RECONCILE_SCHEDULE"] = schedule
     _run(
         [
             sys.executable,
@@ -311,6 +316,8 @@ def package(
     if queue_arn.rsplit(":", 1)[-1] != queue_name:
         raise PackagingError(f"queue ARN {queue_arn} is not stage {stage!r}'s queue {queue_name}")
 
+    # As under `chalice deploy`: the stage's own trigger settings, unless given here.
+    max_concurrency = max_concurrency or env_vars.get("CONSUMER_MAX_CONCURRENCY") or None
     if max_concurrency and not (max_concurrency.isdigit() and 2 <= int(max_concurrency) <= 1000):
         raise PackagingError(f"max concurrency must be 2..1000, not {max_concurrency!r}")
 

@@ -16,7 +16,6 @@ import json
 import os
 import re
 import shutil
-import stat
 import subprocess
 import sys
 import zipfile
@@ -678,76 +677,151 @@ def test_webhook_lands_in_the_queue_created_by_the_stack(monkeypatch, signer: Si
             wiring.reset()
 
 
-# --- scripts/deploy.sh against a stand-in AWS CLI ---------------------------------------------------
+# --- scripts/deploy.sh against stand-ins for the AWS CLI and chalice ---------------------------------
+# (the real `chalice deploy` of the stage is tests/test_chalice_deploy.py)
 
 FAKE_AWS = """#!{python}
-import json, shutil, sys
+import json, os, shutil, sys
 args = sys.argv[1:]
-with open({log!r}, "a") as log:
+bucket = os.environ["FAKE_BUCKET_DIR"]
+with open(os.environ["FAKE_LOG"], "a") as log:
     log.write(json.dumps(args) + "\\n")
+def local(path):
+    return path.replace("s3://artifact-bucket/", bucket + "/")
 if args[:2] == ["cloudformation", "describe-stacks"]:
-    query = args[args.index("--query") + 1]
-    values = {{
-        "QueueArn": "arn:aws:sqs:eu-west-1:111122223333:ghl-calltools-contacts-dev",
-        "ArtifactBucketName": "artifact-bucket",
-        "EndpointURL": "https://abc123.execute-api.eu-west-1.amazonaws.com/api/",
-    }}
-    print(next(v for k, v in values.items() if f"=='{{k}}'" in query))
-elif args[:2] == ["cloudformation", "package"]:
-    src = args[args.index("--template-file") + 1]
-    shutil.copy(src, args[args.index("--output-template-file") + 1])
+    print("artifact-bucket")
+elif args[:2] == ["s3api", "list-objects-v2"]:
+    print(int(os.path.exists(os.path.join(bucket, args[args.index("--prefix") + 1]))))
+elif args[:2] == ["s3", "cp"]:
+    src, dst = (local(a) for a in args[-2:])
+    os.makedirs(os.path.dirname(dst), exist_ok=True)
+    shutil.copy(src, dst)
+elif args[:2] == ["lambda", "get-function"]:
+    sys.exit(0 if os.environ.get("FAKE_FUNCTION_EXISTS") else 254)
+"""
+
+# Records the deployed state it finds, then writes the state "it deployed" (as Chalice does, also
+# when a deploy fails part-way).
+FAKE_CHALICE = """#!{python}
+import json, os, sys
+args = sys.argv[1:]
+state = os.path.join(".chalice", "deployed", "dev.json")
+with open(os.environ["FAKE_LOG"], "a") as log:
+    found = open(state).read() if os.path.exists(state) else None
+    log.write(json.dumps(["chalice", *args, found]) + "\\n")
+if args[0] == "deploy":
+    with open(state, "w") as f:
+        f.write("deployed-by-this-run")
+    sys.exit(int(os.environ.get("FAKE_CHALICE_RC", "0")))
+print("https://abc123.execute-api.eu-west-1.amazonaws.com/api/")
 """
 
 
-def test_deploy_script_runs_the_four_steps_in_order(tmp_path):
-    log = tmp_path / "aws.log"
-    fake = tmp_path / "aws"
-    fake.write_text(FAKE_AWS.format(python=sys.executable, log=str(log)))
-    fake.chmod(fake.stat().st_mode | stat.S_IXUSR)
-    out = tmp_path / "build"
-    env = {
-        **{k: v for k, v in os.environ.items() if k not in ("SYNC_QUEUE_ARN", "ALARM_EMAIL")},
-        "STAGE": "dev",
-        "AWS": str(fake),
-        "PYTHON": sys.executable,
-        "OUT": str(out),
-        "CONSUMER_MAX_CONCURRENCY": "3",
-        "GHL_LOCATION_ID": LOCATION_ID,
-    }
-    result = subprocess.run(  # noqa: S603 - our deploy script, with a stand-in AWS CLI
-        [BASH, str(ROOT / "scripts" / "deploy.sh")],
-        env=env,
+def run_deploy_script(
+    tmp_path: Path, *, stored: str | None, local: str | None, **env: str
+) -> tuple[subprocess.CompletedProcess[str], list[list[Any]], Path]:
+    """scripts/deploy.sh in a copy of the project, the bucket holding `stored` and the checkout
+    `local` as .chalice/deployed/dev.json; returns its result, the calls, the bucket's copy."""
+    project, bucket, log = tmp_path / "project", tmp_path / "bucket", tmp_path / "calls.log"
+    for relative in ("scripts/deploy.sh", ".chalice/config.json", "infra/template.yaml"):
+        (project / relative).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / relative, project / relative)
+    state_key = bucket / "chalice" / "deployed" / "dev.json"
+    if stored is not None:
+        state_key.parent.mkdir(parents=True)
+        state_key.write_text(stored)
+    if local is not None:
+        (project / ".chalice" / "deployed").mkdir()
+        (project / ".chalice" / "deployed" / "dev.json").write_text(local)
+    tools = {"aws": FAKE_AWS, "chalice": FAKE_CHALICE}
+    for name, source in tools.items():
+        (tmp_path / name).write_text(source.format(python=sys.executable))
+        (tmp_path / name).chmod(0o755)
+    result = subprocess.run(  # noqa: S603 - our deploy script, with stand-in tools
+        [BASH, str(project / "scripts" / "deploy.sh")],
+        env={
+            **{k: v for k, v in os.environ.items() if k != "ALARM_EMAIL"},
+            "STAGE": "dev",
+            "AWS": str(tmp_path / "aws"),
+            "CHALICE": str(tmp_path / "chalice"),
+            "PYTHON": sys.executable,
+            "FAKE_BUCKET_DIR": str(bucket),
+            "FAKE_LOG": str(log),
+            **env,
+        },
         capture_output=True,
         text=True,
         check=False,
     )
+    calls = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+    return result, calls, state_key
+
+
+def _steps(calls: list[list[Any]]) -> list[list[Any]]:
+    return [c[:2] for c in calls if c[1] != "describe-stacks"]
+
+
+def test_deploy_script_brings_the_stored_state_to_chalice_and_back(tmp_path):
+    result, calls, stored = run_deploy_script(tmp_path, stored="from-the-bucket", local="stale")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    calls = [json.loads(line) for line in log.read_text().splitlines()]
-    steps = [c[:2] for c in calls if c[1] != "describe-stacks"]
-    assert steps == [
+    assert _steps(calls) == [
         ["cloudformation", "deploy"],
-        ["cloudformation", "package"],
-        ["cloudformation", "deploy"],
+        ["s3api", "list-objects-v2"],
+        ["s3", "cp"],
+        ["chalice", "deploy"],
+        ["chalice", "url"],
+        ["s3", "cp"],
     ]
-    infra_deploy, upload, app_deploy = (c for c in calls if c[1] != "describe-stacks")
+    infra_deploy = calls[0]
     assert infra_deploy[infra_deploy.index("--stack-name") + 1] == "ghl-calltools-resources-dev"
     assert infra_deploy[infra_deploy.index("--template-file") + 1] == "infra/template.yaml"
     overrides = infra_deploy[infra_deploy.index("--parameter-overrides") + 1 :]
     assert overrides[:2] == ["Stage=dev", "ConsumerTimeoutSeconds=120"]
     assert not any(o.startswith("AlarmEmail=") for o in overrides)
-    assert upload[upload.index("--s3-bucket") + 1] == "artifact-bucket"
-    assert app_deploy[app_deploy.index("--stack-name") + 1] == "ghl-calltools-sync-dev"
-    assert {"CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"} <= set(app_deploy)
+    deploy = next(c for c in calls if c[:2] == ["chalice", "deploy"])
+    assert deploy == ["chalice", "deploy", "--stage", "dev", "from-the-bucket"]  # not "stale"
+    assert stored.read_text() == "deployed-by-this-run"
     assert (
         "GHL webhook URL: https://abc123.execute-api.eu-west-1.amazonaws.com/api/webhook/ghl"
         in result.stdout
     )
-    template = json.loads((out / "packaged.yaml").read_text())
-    (event,) = template["Resources"]["SyncContacts"]["Properties"]["Events"].values()
-    assert event["Properties"]["Queue"] == (
-        "arn:aws:sqs:eu-west-1:111122223333:ghl-calltools-contacts-dev"
+
+
+def test_deploy_script_keeps_the_checkouts_state_when_none_is_stored(tmp_path):
+    result, calls, stored = run_deploy_script(tmp_path, stored=None, local="from-this-checkout")
+    assert result.returncode == 0, result.stderr[-3000:]
+    deploy = next(c for c in calls if c[:2] == ["chalice", "deploy"])
+    assert deploy[-1] == "from-this-checkout"
+    assert stored.read_text() == "deployed-by-this-run"
+
+
+def test_deploy_script_stores_the_state_of_a_deploy_that_failed_part_way(tmp_path):
+    result, _, stored = run_deploy_script(
+        tmp_path, stored="from-the-bucket", local=None, FAKE_CHALICE_RC="2"
     )
-    assert event["Properties"]["ScalingConfig"]["MaximumConcurrency"] == 3
+    assert result.returncode == 2
+    assert stored.read_text() == "deployed-by-this-run"  # what Chalice created is not forgotten
+
+
+def test_deploy_script_refuses_to_lose_a_deployed_stages_webhook_url(tmp_path):
+    result, calls, stored = run_deploy_script(
+        tmp_path, stored=None, local=None, FAKE_FUNCTION_EXISTS="1"
+    )
+    assert result.returncode == 1
+    assert "ALLOW_NEW_API=1" in result.stderr and "list-object-versions" in result.stderr
+    assert not [c for c in calls if c[0] == "chalice"] and not stored.exists()
+
+    result, calls, stored = run_deploy_script(
+        tmp_path / "allowed", stored=None, local=None, FAKE_FUNCTION_EXISTS="1", ALLOW_NEW_API="1"
+    )
+    assert result.returncode == 0 and stored.read_text() == "deployed-by-this-run"
+
+
+def test_deploy_script_deploys_a_new_stage_from_nothing(tmp_path):
+    result, calls, stored = run_deploy_script(tmp_path, stored=None, local=None)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert next(c for c in calls if c[:2] == ["chalice", "deploy"])[-1] is None
+    assert stored.read_text() == "deployed-by-this-run"
 
 
 def test_deploy_script_refuses_an_unknown_stage():

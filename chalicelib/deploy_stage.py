@@ -1,12 +1,18 @@
-"""Refuse a `chalice deploy` (or `chalice package`) that would ship something AWS rejects or that
-fails closed on its first event.
+"""What a `chalice deploy` (or `chalice package`) of a stage needs before Chalice reads the app:
+the stage's own settings for the triggers, and a refusal when it would ship something AWS rejects
+or that fails closed on its first event.
+
+Chalice builds the SQS trigger and the schedule from app.py's decorators, evaluated in the
+deploying process, and gives that process none of the stage's environment_variables. So
+`stage_variables` reads them from .chalice/config.json: CONSUMER_MAX_CONCURRENCY and
+RECONCILE_SCHEDULE are configured per stage there, and a redeploy from any shell keeps them.
 
 Chalice takes the Lambda runtime, and the wheels it bundles, from the Python running it; there is
 no setting. AWS no longer creates python3.11 functions, and a cp311 wheel does not load on
 python3.13, so only Python 3.13 may deploy. A stage without GHL_LOCATION_ID would deploy functions
 that refuse every event, so that is refused too, before anything is created.
 
-app.py calls `refuse_bad_deploy` at import, which is when Chalice reads the app. In Lambda, in
+app.py calls both at import, which is when Chalice reads the app. In Lambda, in
 tests and in `scripts/package.py` (which runs Chalice as `python -c …` and vendors cp313 wheels
 itself) the program is not the `chalice` command, and nothing is checked.
 """
@@ -97,12 +103,28 @@ def deploy_problem(
     return problem
 
 
+def _config(project_dir: Path) -> dict[str, Any]:
+    path = project_dir / ".chalice" / "config.json"
+    config: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
+    return config
+
+
+def stage_variables(project_dir: Path) -> dict[str, str]:
+    """The stage's environment_variables under `chalice <command> --stage S`; else nothing (in
+    Lambda the function's environment already holds them)."""
+    found = chalice_command(sys.argv)
+    if found is None:
+        return {}
+    stage_config = _config(project_dir).get("stages", {}).get(found[1], {})
+    variables = stage_config.get("environment_variables", {})
+    return {str(name): str(value) for name, value in variables.items()}
+
+
 def refuse_bad_deploy(project_dir: Path) -> None:
     """Exit with the reason when this process is a `chalice deploy/package` that must not run."""
     if chalice_command(sys.argv) is None:
         return
-    config_path = project_dir / ".chalice" / "config.json"
-    config = json.loads(config_path.read_text()) if config_path.exists() else {}
+    config = _config(project_dir)
     problem = deploy_problem(sys.argv, (sys.version_info.major, sys.version_info.minor), config)
     if problem:
         raise SystemExit(f"refused: {problem}")

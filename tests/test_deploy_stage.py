@@ -1,5 +1,5 @@
 """`chalice deploy` from the wrong Python, or of a stage without a location, is refused before
-Chalice creates anything (chalicelib/deploy_guard.py; the real command in test_chalice_deploy)."""
+Chalice creates anything (chalicelib/deploy_stage.py; the real command in test_chalice_deploy)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from chalicelib import deploy_guard as guard
+from chalicelib import deploy_stage as guard
+from chalicelib.settings import Settings, settings_with
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG: dict[str, Any] = json.loads((ROOT / ".chalice" / "config.json").read_text())
@@ -97,3 +98,22 @@ def test_refuse_bad_deploy_exits_only_under_the_chalice_command(monkeypatch, tmp
     monkeypatch.setattr("sys.argv", ["/venv/bin/chalice", "deploy", "--stage", "dev"])
     with pytest.raises(SystemExit, match="refused: "):
         guard.refuse_bad_deploy(tmp_path)  # no location in the repository's dev stage
+
+
+def test_under_chalice_the_triggers_take_the_stages_settings(monkeypatch, tmp_path):
+    config = with_location("L1")
+    config["stages"]["prod"]["environment_variables"].update(
+        CONSUMER_MAX_CONCURRENCY="7", RECONCILE_SCHEDULE="cron(0 3 * * ? *)"
+    )
+    (tmp_path / ".chalice").mkdir()
+    (tmp_path / ".chalice" / "config.json").write_text(json.dumps(config))
+    monkeypatch.delenv("CONSUMER_MAX_CONCURRENCY", raising=False)
+    monkeypatch.setattr("sys.argv", ["/venv/bin/chalice", "deploy", "--stage", "prod"])
+    settings = settings_with(guard.stage_variables(tmp_path))
+    assert settings.consumer_max_concurrency == 7
+    assert settings.reconcile_schedule == "cron(0 3 * * ? *)"
+    assert settings.ghl_location_id == "L1"
+
+    monkeypatch.setattr("sys.argv", ["/venv/bin/pytest"])  # in Lambda: the function's environment
+    assert guard.stage_variables(tmp_path) == {}
+    assert settings_with({}).consumer_max_concurrency == Settings().consumer_max_concurrency
