@@ -11,13 +11,14 @@ from chalicelib import deploy_stage, wiring
 from chalicelib.observability import flush_metrics, logger
 from chalicelib.replies import HttpReply
 from chalicelib.runs import RunActive
-from chalicelib.settings import settings_with
+from chalicelib.settings import get_settings, stage_settings
 
 _project = Path(__file__).resolve().parent
 deploy_stage.refuse_bad_deploy(_project)  # `chalice deploy`: Python 3.13, a location
 app = Chalice(app_name="ghl-calltools-sync")
-# Under `chalice deploy --stage S` the triggers take S's settings from .chalice/config.json.
-_settings = settings_with(deploy_stage.stage_variables(_project))
+# Under `chalice deploy --stage S` the triggers take S's settings from .chalice/config.json only.
+_stage = deploy_stage.stage_variables(_project)
+_settings = get_settings() if _stage is None else stage_settings(_stage)
 
 # Text body types reach the handler, which authenticates the raw bytes before parsing them. No
 # binary type (application/octet-stream): Chalice requires one route's types to agree on binary

@@ -4,8 +4,9 @@ or that fails closed on its first event.
 
 Chalice builds the SQS trigger and the schedule from app.py's decorators, evaluated in the
 deploying process, and gives that process none of the stage's environment_variables. So
-`stage_variables` reads them from .chalice/config.json: CONSUMER_MAX_CONCURRENCY and
-RECONCILE_SCHEDULE are configured per stage there, and a redeploy from any shell keeps them.
+`stage_variables` reads them from .chalice/config.json, and app.py builds the triggers from them
+alone (settings.stage_settings): CONSUMER_MAX_CONCURRENCY and RECONCILE_SCHEDULE are configured per
+stage there, and a redeploy from any shell, whatever it exports, builds the same triggers.
 
 Chalice takes the Lambda runtime, and the wheels it bundles, from the Python running it; there is
 no setting. AWS no longer creates python3.11 functions, and a cp311 wheel does not load on
@@ -76,11 +77,19 @@ def python_problem(command: str, stage: str, version: tuple[int, int]) -> str | 
     )
 
 
+def stage_problem(command: str, stage: str, config: dict[str, Any]) -> str | None:
+    stages = config.get("stages", {})
+    if stage in stages:
+        return None
+    # Chalice takes any name: it would ship the app with no settings and a generated IAM policy.
+    return (
+        f"stage {stage!r} is not in .chalice/config.json ({', '.join(sorted(stages))}): "
+        f"chalice {command} would ship it with no settings and a policy Chalice generates"
+    )
+
+
 def location_problem(stage: str, config: dict[str, Any]) -> str | None:
-    stage_config = config.get("stages", {}).get(stage)
-    if stage_config is None:
-        return None  # Chalice itself explains an unknown stage
-    variables = stage_config.get("environment_variables", {})
+    variables = config["stages"][stage].get("environment_variables", {})
     if str(variables.get("GHL_LOCATION_ID", "")).strip():
         return None
     return (
@@ -97,7 +106,7 @@ def deploy_problem(
     if found is None or found[0] not in CHECKED_COMMANDS:
         return None
     command, stage = found
-    problem = python_problem(command, stage, version)
+    problem = python_problem(command, stage, version) or stage_problem(command, stage, config)
     if problem is None and command == "deploy":
         problem = location_problem(stage, config)
     return problem
@@ -109,22 +118,22 @@ def _config(project_dir: Path) -> dict[str, Any]:
     return config
 
 
-def stage_variables(project_dir: Path) -> dict[str, str]:
-    """The stage's environment_variables under `chalice <command> --stage S`; else nothing (in
+def stage_variables(project_dir: Path) -> dict[str, str] | None:
+    """The stage's environment_variables under `chalice <command> --stage S`; else None (in
     Lambda the function's environment already holds them)."""
     found = chalice_command(sys.argv)
     if found is None:
-        return {}
+        return None
     stage_config = _config(project_dir).get("stages", {}).get(found[1], {})
     variables = stage_config.get("environment_variables", {})
     return {str(name): str(value) for name, value in variables.items()}
 
 
-def refuse_bad_deploy(project_dir: Path) -> None:
+def refuse_bad_deploy(project_dir: Path, version: tuple[int, int] | None = None) -> None:
     """Exit with the reason when this process is a `chalice deploy/package` that must not run."""
     if chalice_command(sys.argv) is None:
         return
-    config = _config(project_dir)
-    problem = deploy_problem(sys.argv, (sys.version_info.major, sys.version_info.minor), config)
+    running = version or (sys.version_info.major, sys.version_info.minor)
+    problem = deploy_problem(sys.argv, running, _config(project_dir))
     if problem:
         raise SystemExit(f"refused: {problem}")

@@ -165,8 +165,13 @@ def get_settings() -> Settings:
     return Settings()
 
 
-def settings_with(variables: dict[str, str]) -> Settings:
-    """The settings with these variables (names as in the environment) over the environment's."""
-    if not variables:
-        return get_settings()
-    return Settings.model_validate({name.lower(): value for name, value in variables.items()})
+def stage_settings(variables: dict[str, str]) -> Settings:
+    """The settings a stage's `environment_variables` (names as in the environment) give, and the
+    defaults for the rest, never the environment's: what `chalice deploy` builds the triggers
+    from, so that the deploying shell cannot change them."""
+    defaults = {
+        name: field.get_default(call_default_factory=True)
+        for name, field in Settings.model_fields.items()
+    }
+    given = {name.lower(): value for name, value in variables.items()}
+    return Settings.model_validate({**defaults, **given})

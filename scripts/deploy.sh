@@ -5,8 +5,8 @@
 #   1. aws cloudformation deploy infra/template.yaml    -> stack ghl-calltools-resources-<stage>
 #   2. s3://<artifact bucket>/chalice/deployed/<stage>.json -> .chalice/deployed/<stage>.json
 #   3. chalice deploy --stage <stage>                   (CHALICE, .venv-deploy's: Python 3.13)
-#   4. .chalice/deployed/<stage>.json -> the bucket     (also after a failed step 3: Chalice
-#                                                        records what it created before failing)
+#   4. .chalice/deployed/<stage>.json -> the bucket     (after a successful step 3 only: Chalice
+#                                                        writes the file only when a deploy succeeds)
 #
 # The deployed state holds the REST API id and the SQS trigger's UUID; without it `chalice deploy`
 # creates a second REST API (a new webhook URL) and a second trigger. In the bucket, the next
@@ -68,28 +68,46 @@ stored="$("$AWS" s3api list-objects-v2 --bucket "$bucket" --prefix "$STATE_KEY" 
     --query "length(Contents[?Key=='$STATE_KEY'] || \`[]\`)" --output text)"
 mkdir -p .chalice/deployed
 if [[ "$stored" == "1" ]]; then
-    "$AWS" s3 cp --only-show-errors "s3://$bucket/$STATE_KEY" "$STATE"
+    "$AWS" s3 cp --only-show-errors "s3://$bucket/$STATE_KEY" "$STATE.stored"
+    if [[ -f "$STATE" ]] && ! cmp -s "$STATE" "$STATE.stored"; then
+        # The bucket's is the last one stored; keep this checkout's in case it is newer (a deploy
+        # whose upload failed), for the operator to compare.
+        kept="$STATE.replaced-$(date -u +%Y%m%dT%H%M%SZ)"
+        mv "$STATE" "$kept"
+        echo "deploy: this checkout's $STATE differed from the stored one; kept as $kept" >&2
+    fi
+    mv "$STATE.stored" "$STATE"
 elif [[ -f "$STATE" ]]; then
     echo "deploy: none stored yet; using this checkout's $STATE"
-elif "$AWS" lambda get-function --function-name "ghl-calltools-sync-$STAGE" >/dev/null 2>&1 &&
-    [[ "${ALLOW_NEW_API:-}" != "1" ]]; then
-    # Fail closed: a deploy now would give GHL's webhook a new URL and add a second trigger.
-    echo "deploy: stage $STAGE is deployed, but its deployed state is neither in the bucket nor" \
-        "here. Restore $STATE (an earlier version: aws s3api list-object-versions --bucket" \
-        "$bucket --prefix $STATE_KEY), or run again with ALLOW_NEW_API=1 to create a new REST" \
-        "API (then delete the old API and the old SQS trigger by hand)." >&2
+elif [[ "${ALLOW_NEW_API:-}" != "1" ]]; then
+    # Fail closed: deploying a stage whose functions exist without its state would give GHL's
+    # webhook a new URL and add a second trigger. Only "not found" means there is none.
+    if err="$("$AWS" lambda get-function --function-name "ghl-calltools-sync-$STAGE" 2>&1 >/dev/null)"; then
+        echo "deploy: stage $STAGE has functions, but its deployed state is neither in the" \
+            "bucket nor here. Restore $STATE (earlier versions: aws s3api list-object-versions" \
+            "--bucket $bucket --prefix $STATE_KEY). If no deploy of it ever succeeded (a first" \
+            "deploy failed part-way), delete what that deploy made (the SQS trigger: aws lambda" \
+            "list-event-source-mappings --function-name ghl-calltools-sync-$STAGE-sync_contacts;" \
+            "REST APIs named ghl-calltools-sync) and run again with ALLOW_NEW_API=1." >&2
+        exit 1
+    elif [[ "$err" != *ResourceNotFoundException* ]]; then
+        echo "deploy: cannot tell whether stage $STAGE is deployed: $err" >&2
+        exit 1
+    fi
+fi
+
+echo "deploy 3/4: chalice deploy --stage $STAGE"
+if ! "$CHALICE" deploy --stage "$STAGE"; then
+    echo "deploy: chalice deploy failed. Chalice records nothing of a failed deploy, so the" \
+        "stored state is unchanged: fix the cause and run make deploy again." >&2
     exit 1
 fi
 
-upload_state() {
-    if [[ -f "$STATE" ]]; then
-        echo "deploy 4/4: deployed state to s3://$bucket/$STATE_KEY"
-        "$AWS" s3 cp --only-show-errors "$STATE" "s3://$bucket/$STATE_KEY"
-    fi
-}
-trap upload_state EXIT
-
-echo "deploy 3/4: chalice deploy --stage $STAGE"
-"$CHALICE" deploy --stage "$STAGE"
+echo "deploy 4/4: deployed state to s3://$bucket/$STATE_KEY"
+if ! "$AWS" s3 cp --only-show-errors "$STATE" "s3://$bucket/$STATE_KEY"; then
+    echo "deploy: deployed, but storing $STATE failed. Store it before anyone deploys again:" \
+        "aws s3 cp $STATE s3://$bucket/$STATE_KEY" >&2
+    exit 1
+fi
 
 echo "GHL webhook URL: $("$CHALICE" url --stage "$STAGE")webhook/ghl"

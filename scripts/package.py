@@ -13,8 +13,8 @@ cp311 binaries to a python3.11 function. Instead this script:
    CONSUMER_MAX_CONCURRENCY set for app.py's SQS trigger;
 4. finishes the SAM template: Runtime python3.13 on every function, FunctionName
    `<app>-<stage>[-<function>]` (what the alarms and the resources stack's log groups name), and
-   `Fn::Sub` around the default queue ARN and the IAM policies, whose IAM variables
-   `${aws:RequestedRegion}`/`${aws:PrincipalAccount}` become the stack's region and account (the
+   `Fn::Sub` around the default queue ARN and the IAM policies, whose partition and IAM variables
+   `${aws:RequestedRegion}`/`${aws:PrincipalAccount}` become the stack's own (the
    environment and the policy files stay valid for `chalice deploy`, so a CloudFormation
    placeholder in them is an error);
 5. checks the zip: cp313 extension modules present, none built for another Python.
@@ -204,9 +204,10 @@ def fn_sub(value: Any) -> Any:
     return value
 
 
-# A stack knows its region and account: the policies' IAM variables become the stack's own
-# (cfn-lint's ARN check cannot parse a `${aws:…}` variable, whose name holds a colon).
+# A stack knows its partition, region and account: the policies' become the stack's own (cfn-lint's
+# ARN check cannot parse a `${aws:…}` variable, whose name holds a colon).
 STACK_VALUES = {
+    "arn:aws:": "arn:${AWS::Partition}:",
     "${aws:RequestedRegion}": "${AWS::Region}",
     "${aws:PrincipalAccount}": "${AWS::AccountId}",
 }

@@ -694,14 +694,20 @@ elif args[:2] == ["s3api", "list-objects-v2"]:
     print(int(os.path.exists(os.path.join(bucket, args[args.index("--prefix") + 1]))))
 elif args[:2] == ["s3", "cp"]:
     src, dst = (local(a) for a in args[-2:])
+    if dst.startswith(bucket) and os.environ.get("FAKE_UPLOAD_FAILS"):
+        sys.exit(1)
     os.makedirs(os.path.dirname(dst), exist_ok=True)
     shutil.copy(src, dst)
 elif args[:2] == ["lambda", "get-function"]:
-    sys.exit(0 if os.environ.get("FAKE_FUNCTION_EXISTS") else 254)
+    if os.environ.get("FAKE_FUNCTION_EXISTS"):
+        sys.exit(0)
+    error = os.environ.get("FAKE_LAMBDA_ERROR", "ResourceNotFoundException")
+    print(f"An error occurred ({{error}}) when calling the GetFunction operation", file=sys.stderr)
+    sys.exit(254)
 """
 
-# Records the deployed state it finds, then writes the state "it deployed" (as Chalice does, also
-# when a deploy fails part-way).
+# Records the deployed state it finds, then, as Chalice does, writes the state of what it deployed
+# only when the deploy succeeds.
 FAKE_CHALICE = """#!{python}
 import json, os, sys
 args = sys.argv[1:]
@@ -710,9 +716,10 @@ with open(os.environ["FAKE_LOG"], "a") as log:
     found = open(state).read() if os.path.exists(state) else None
     log.write(json.dumps(["chalice", *args, found]) + "\\n")
 if args[0] == "deploy":
+    if os.environ.get("FAKE_CHALICE_FAILS"):
+        sys.exit(2)
     with open(state, "w") as f:
         f.write("deployed-by-this-run")
-    sys.exit(int(os.environ.get("FAKE_CHALICE_RC", "0")))
 print("https://abc123.execute-api.eu-west-1.amazonaws.com/api/")
 """
 
@@ -762,15 +769,15 @@ def _steps(calls: list[list[Any]]) -> list[list[Any]]:
 
 
 def test_deploy_script_brings_the_stored_state_to_chalice_and_back(tmp_path):
-    result, calls, stored = run_deploy_script(tmp_path, stored="from-the-bucket", local="stale")
+    result, calls, stored = run_deploy_script(tmp_path, stored="from-the-bucket", local="older")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert _steps(calls) == [
         ["cloudformation", "deploy"],
         ["s3api", "list-objects-v2"],
         ["s3", "cp"],
         ["chalice", "deploy"],
-        ["chalice", "url"],
         ["s3", "cp"],
+        ["chalice", "url"],
     ]
     infra_deploy = calls[0]
     assert infra_deploy[infra_deploy.index("--stack-name") + 1] == "ghl-calltools-resources-dev"
@@ -779,8 +786,11 @@ def test_deploy_script_brings_the_stored_state_to_chalice_and_back(tmp_path):
     assert overrides[:2] == ["Stage=dev", "ConsumerTimeoutSeconds=120"]
     assert not any(o.startswith("AlarmEmail=") for o in overrides)
     deploy = next(c for c in calls if c[:2] == ["chalice", "deploy"])
-    assert deploy == ["chalice", "deploy", "--stage", "dev", "from-the-bucket"]  # not "stale"
+    assert deploy == ["chalice", "deploy", "--stage", "dev", "from-the-bucket"]  # not "older"
     assert stored.read_text() == "deployed-by-this-run"
+    # The checkout's differing copy is set aside, not lost (it could be the newer one).
+    (kept,) = (tmp_path / "project" / ".chalice" / "deployed").glob("dev.json.replaced-*")
+    assert kept.read_text() == "older" and "kept as" in result.stderr
     assert (
         "GHL webhook URL: https://abc123.execute-api.eu-west-1.amazonaws.com/api/webhook/ghl"
         in result.stdout
@@ -795,12 +805,22 @@ def test_deploy_script_keeps_the_checkouts_state_when_none_is_stored(tmp_path):
     assert stored.read_text() == "deployed-by-this-run"
 
 
-def test_deploy_script_stores_the_state_of_a_deploy_that_failed_part_way(tmp_path):
-    result, _, stored = run_deploy_script(
-        tmp_path, stored="from-the-bucket", local=None, FAKE_CHALICE_RC="2"
+def test_deploy_script_leaves_the_stored_state_alone_when_chalice_fails(tmp_path):
+    result, calls, stored = run_deploy_script(
+        tmp_path, stored="from-the-bucket", local=None, FAKE_CHALICE_FAILS="1"
     )
-    assert result.returncode == 2
-    assert stored.read_text() == "deployed-by-this-run"  # what Chalice created is not forgotten
+    assert result.returncode == 1 and "chalice deploy failed" in result.stderr
+    assert stored.read_text() == "from-the-bucket"
+    assert _steps(calls)[-1] == ["chalice", "deploy"]  # no upload, no url
+
+
+def test_deploy_script_says_how_to_store_the_state_when_the_upload_fails(tmp_path):
+    result, _, stored = run_deploy_script(
+        tmp_path, stored="from-the-bucket", local=None, FAKE_UPLOAD_FAILS="1"
+    )
+    assert result.returncode == 1
+    assert "aws s3 cp .chalice/deployed/dev.json s3://artifact-bucket/" in result.stderr
+    assert stored.read_text() == "from-the-bucket"
 
 
 def test_deploy_script_refuses_to_lose_a_deployed_stages_webhook_url(tmp_path):
@@ -815,6 +835,14 @@ def test_deploy_script_refuses_to_lose_a_deployed_stages_webhook_url(tmp_path):
         tmp_path / "allowed", stored=None, local=None, FAKE_FUNCTION_EXISTS="1", ALLOW_NEW_API="1"
     )
     assert result.returncode == 0 and stored.read_text() == "deployed-by-this-run"
+
+
+def test_deploy_script_stops_when_it_cannot_tell_whether_the_stage_exists(tmp_path):
+    result, calls, stored = run_deploy_script(
+        tmp_path, stored=None, local=None, FAKE_LAMBDA_ERROR="AccessDeniedException"
+    )
+    assert result.returncode == 1 and "cannot tell whether stage dev is deployed" in result.stderr
+    assert not [c for c in calls if c[0] == "chalice"] and not stored.exists()
 
 
 def test_deploy_script_deploys_a_new_stage_from_nothing(tmp_path):

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from chalicelib import deploy_stage as guard
-from chalicelib.settings import Settings, settings_with
+from chalicelib.settings import Settings, stage_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG: dict[str, Any] = json.loads((ROOT / ".chalice" / "config.json").read_text())
@@ -90,30 +90,60 @@ def test_the_repository_config_leaves_the_location_to_the_operator():
     assert problem is not None and "GHL_LOCATION_ID" in problem
 
 
-def test_refuse_bad_deploy_exits_only_under_the_chalice_command(monkeypatch, tmp_path):
+def _config_dir(tmp_path: Path, config: dict[str, Any]) -> Path:
     (tmp_path / ".chalice").mkdir()
-    (tmp_path / ".chalice" / "config.json").write_text(json.dumps(CONFIG))
+    (tmp_path / ".chalice" / "config.json").write_text(json.dumps(config))
+    return tmp_path
+
+
+def test_refuse_bad_deploy_exits_only_under_the_chalice_command(monkeypatch, tmp_path):
+    _config_dir(tmp_path, CONFIG)
     monkeypatch.setattr("sys.argv", ["/venv/bin/pytest", "-q"])
-    guard.refuse_bad_deploy(tmp_path)  # tests, Lambda: nothing checked
+    guard.refuse_bad_deploy(tmp_path, PY313)  # tests, Lambda: nothing checked
     monkeypatch.setattr("sys.argv", ["/venv/bin/chalice", "deploy", "--stage", "dev"])
-    with pytest.raises(SystemExit, match="refused: "):
-        guard.refuse_bad_deploy(tmp_path)  # no location in the repository's dev stage
+    with pytest.raises(SystemExit, match="refused: stage 'dev' has no GHL_LOCATION_ID"):
+        guard.refuse_bad_deploy(tmp_path, PY313)  # the repository's dev stage names none
+    with pytest.raises(SystemExit, match=r"refused: chalice deploy is running under Python 3\.11"):
+        guard.refuse_bad_deploy(tmp_path, PY311)
 
 
-def test_under_chalice_the_triggers_take_the_stages_settings(monkeypatch, tmp_path):
+@pytest.mark.parametrize("command", ["deploy", "package"])
+def test_a_stage_missing_from_the_config_is_refused(command):
+    # Chalice would take it, with no settings and a generated IAM policy.
+    problem = guard.deploy_problem(["chalice", command, "--stage", "prdo"], PY313, CONFIG)
+    assert problem is not None and "'prdo' is not in .chalice/config.json (dev, prod)" in problem
+
+
+def test_under_chalice_the_triggers_take_the_stages_settings_and_not_the_shells(
+    monkeypatch, tmp_path
+):
     config = with_location("L1")
     config["stages"]["prod"]["environment_variables"].update(
         CONSUMER_MAX_CONCURRENCY="7", RECONCILE_SCHEDULE="cron(0 3 * * ? *)"
     )
-    (tmp_path / ".chalice").mkdir()
-    (tmp_path / ".chalice" / "config.json").write_text(json.dumps(config))
-    monkeypatch.delenv("CONSUMER_MAX_CONCURRENCY", raising=False)
+    project = _config_dir(tmp_path, config)
+    # Whatever the deploying shell exports does not reach the triggers.
+    monkeypatch.setenv("CONSUMER_MAX_CONCURRENCY", "900")
+    monkeypatch.setenv("RECONCILE_SCHEDULE", "rate(1 minute)")
+    monkeypatch.setenv("SYNC_QUEUE_ARN", "arn:aws:sqs:us-east-1:111122223333:someone-elses")
     monkeypatch.setattr("sys.argv", ["/venv/bin/chalice", "deploy", "--stage", "prod"])
-    settings = settings_with(guard.stage_variables(tmp_path))
+    variables = guard.stage_variables(project)
+    assert variables is not None
+    settings = stage_settings(variables)
     assert settings.consumer_max_concurrency == 7
     assert settings.reconcile_schedule == "cron(0 3 * * ? *)"
+    assert settings.sync_queue_arn == ""  # the trigger names the stage's queue
+    assert settings.sync_queue_name == "ghl-calltools-contacts-prod"
     assert settings.ghl_location_id == "L1"
 
-    monkeypatch.setattr("sys.argv", ["/venv/bin/pytest"])  # in Lambda: the function's environment
-    assert guard.stage_variables(tmp_path) == {}
-    assert settings_with({}).consumer_max_concurrency == Settings().consumer_max_concurrency
+    # A stage that sets neither gets the defaults, still not the shell's.
+    del config["stages"]["prod"]["environment_variables"]["CONSUMER_MAX_CONCURRENCY"]
+    unset = stage_settings(config["stages"]["prod"]["environment_variables"])
+    assert (
+        unset.consumer_max_concurrency == Settings.model_fields["consumer_max_concurrency"].default
+    )
+
+    # Outside the chalice command (Lambda, tests, the local stack) the environment is the source.
+    monkeypatch.setattr("sys.argv", ["/var/runtime/bootstrap.py"])
+    assert guard.stage_variables(project) is None
+    assert Settings().consumer_max_concurrency == 900
