@@ -8,9 +8,9 @@ from typing import Any
 from chalice.app import Chalice, CloudWatchEvent, Response, SQSEvent
 
 from chalicelib import deploy_stage, wiring
+from chalicelib.domain.runs import RunActive
 from chalicelib.observability import flush_metrics, logger
 from chalicelib.replies import HttpReply
-from chalicelib.runs import RunActive
 from chalicelib.settings import get_settings, stage_settings
 
 _project = Path(__file__).resolve().parent

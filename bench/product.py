@@ -17,7 +17,7 @@ from bench.events import Signer, signed
 from bench.world import AWS_TEST_CREDENTIALS, REGION, WorldInfo
 
 if TYPE_CHECKING:
-    from chalicelib.runs import Run
+    from chalicelib.domain.runs import Run
     from chalicelib.wiring import Container
     from sandbox.poller import SqsPoller
 

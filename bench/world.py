@@ -159,8 +159,8 @@ class _World:
         from moto.dynamodb.models import dynamodb_backends
 
         from chalicelib.adapters.dynamo_state import to_item
-        from chalicelib.rules import ResolvedRule, Rule
-        from chalicelib.sync_plan import FieldMapping
+        from chalicelib.domain.rules import ResolvedRule, Rule
+        from chalicelib.domain.sync_plan import FieldMapping
         from sandbox.seed import synced_state
 
         backend = dynamodb_backends[DEFAULT_ACCOUNT_ID][REGION]

@@ -10,9 +10,9 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
-from chalicelib.errors import ConfigurationError
+from chalicelib.domain.errors import ConfigurationError
+from chalicelib.domain.runs import Mode, Run, RunActive
 from chalicelib.replies import HttpReply, reply
-from chalicelib.runs import Mode, Run, RunActive
 from chalicelib.webhook_auth import Secret, header_value, reveal
 
 

@@ -18,7 +18,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from pydantic import ValidationError
 
-from chalicelib.errors import ConcurrentUpdate, Deferred, MaybeApplied, TransientError
+from chalicelib.domain.errors import ConcurrentUpdate, Deferred, MaybeApplied, TransientError
 from chalicelib.events import ReconcileStep, SyncMessage, utcnow
 from chalicelib.observability import count, logger, milliseconds
 from chalicelib.ports import ContactQueue, Dedup

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from chalicelib.contact import Contact, contact_from_ghl, is_dnd_for_calls
+from chalicelib.domain.contact import Contact, contact_from_ghl, is_dnd_for_calls
 
 CONTACT_EVENTS = frozenset(
     {"ContactCreate", "ContactUpdate", "ContactTagUpdate", "ContactDndUpdate", "ContactDelete"}

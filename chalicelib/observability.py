@@ -10,7 +10,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from chalicelib.phone import mask_phone
+from chalicelib.domain.phone import mask_phone
 
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 # Phone-looking runs: optional +, digits with common separators (checked further in _mask_phone_run).

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from chalicelib.contact import Contact
+from chalicelib.domain.contact import Contact
+from chalicelib.domain.runs import Run
+from chalicelib.domain.state import ContactState
 from chalicelib.events import QueueMessage, SyncMessage
-from chalicelib.runs import Run
-from chalicelib.state import ContactState
 
 
 @dataclass(frozen=True)

@@ -13,15 +13,15 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from chalicelib.contact import Contact
-from chalicelib.errors import ConcurrentUpdate, ConfigurationError
+from chalicelib.domain.contact import Contact
+from chalicelib.domain.errors import ConcurrentUpdate, ConfigurationError
+from chalicelib.domain.runs import Mode, Run, new_run_id
+from chalicelib.domain.state import ContactState
+from chalicelib.domain.sync_plan import FieldMapping, failed_alike, plan_sync
 from chalicelib.events import ReconcileStep, SyncMessage, parse_time, utcnow
 from chalicelib.observability import logger
 from chalicelib.ports import ContactQueue, GhlSearch, RunStore, StateIndex
-from chalicelib.runs import Mode, Run, new_run_id
-from chalicelib.state import ContactState
 from chalicelib.stats import add_to_census, empty_census
-from chalicelib.sync_plan import FieldMapping, failed_alike, plan_sync
 from chalicelib.sync_service import RuleBook
 
 SCAN_PAGE = 1000

@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from chalicelib.rules import Rule, parse_rules
+from chalicelib.domain.rules import Rule, parse_rules
 
 DEFAULT_RULES = '[{"tag": "cold lead", "bucket": "Cold Leads"}]'
 

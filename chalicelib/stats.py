@@ -10,9 +10,9 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from chalicelib.domain.state import ContactState
 from chalicelib.observability import logger
 from chalicelib.ports import ContactQueue, RunStore, StateIndex
-from chalicelib.state import ContactState
 
 
 def empty_census() -> dict[str, Any]:

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from chalicelib.contact import Contact
-from chalicelib.errors import (
+from chalicelib.domain.contact import Contact
+from chalicelib.domain.errors import (
     ConfigurationError,
     Deferred,
     NotFound,
@@ -23,13 +23,13 @@ from chalicelib.errors import (
     SyncError,
     TransientError,
 )
+from chalicelib.domain.phone import to_e164
+from chalicelib.domain.rules import ResolvedRule, Rule
+from chalicelib.domain.state import ContactState
+from chalicelib.domain.sync_plan import FieldMapping, SyncPlan, fingerprint, plan_sync
 from chalicelib.events import SyncMessage, scope_rejection, utcnow
 from chalicelib.observability import logger
-from chalicelib.phone import to_e164
 from chalicelib.ports import CallToolsApi, CallToolsMatch, GhlApi, StateStore
-from chalicelib.rules import ResolvedRule, Rule
-from chalicelib.state import ContactState
-from chalicelib.sync_plan import FieldMapping, SyncPlan, fingerprint, plan_sync
 
 Result = Literal["synced", "unchanged", "stale", "ignored", "failed"]
 

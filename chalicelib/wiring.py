@@ -27,10 +27,10 @@ if TYPE_CHECKING:
     from chalicelib.adapters.sqs_queue import SqsContactQueue
     from chalicelib.admin import AdminApi
     from chalicelib.consumer import BatchConsumer
+    from chalicelib.domain.sync_plan import FieldMapping
     from chalicelib.intake import WebhookIntake
     from chalicelib.reconcile import Reconciler
     from chalicelib.stats import StatsService
-    from chalicelib.sync_plan import FieldMapping
     from chalicelib.sync_service import ContactSync, RuleBook
 
 
@@ -172,7 +172,7 @@ class Container:
 
     @cached_property
     def field_mapping(self) -> FieldMapping:
-        from chalicelib.sync_plan import FieldMapping
+        from chalicelib.domain.sync_plan import FieldMapping
 
         s = self.settings
         return FieldMapping(

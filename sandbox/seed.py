@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from chalicelib.contact import contact_from_ghl
+from chalicelib.domain.contact import contact_from_ghl
+from chalicelib.domain.rules import ResolvedRule
+from chalicelib.domain.state import ContactState
+from chalicelib.domain.sync_plan import FieldMapping, plan_sync
 from chalicelib.events import parse_time
-from chalicelib.rules import ResolvedRule
-from chalicelib.state import ContactState
-from chalicelib.sync_plan import FieldMapping, plan_sync
 from sandbox.calltools_server import CallToolsSandbox
 from sandbox.ghl_server import GhlSandbox
 

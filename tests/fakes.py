@@ -8,12 +8,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from chalicelib.contact import Contact
-from chalicelib.errors import ConcurrentUpdate, NotFound, PermanentError, TransientError
+from chalicelib.domain.contact import Contact
+from chalicelib.domain.errors import ConcurrentUpdate, NotFound, PermanentError, TransientError
+from chalicelib.domain.runs import Run, RunActive
+from chalicelib.domain.state import ContactState
 from chalicelib.events import QueueMessage, SyncMessage
 from chalicelib.ports import AuthResult, CallToolsMatch, CreatedContact, SearchPage
-from chalicelib.runs import Run, RunActive
-from chalicelib.state import ContactState
 
 
 class FakeQueue:

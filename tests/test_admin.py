@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from chalicelib.admin import AdminApi
-from chalicelib.errors import ConfigurationError
+from chalicelib.domain.errors import ConfigurationError
+from chalicelib.domain.runs import Mode, Run, RunActive
 from chalicelib.replies import HttpReply
-from chalicelib.runs import Mode, Run, RunActive
 
 TOKEN = "Adm1n-Token-For-Tests"
 

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from chalicelib.adapters.calltools_api import CallToolsHttpApi
-from chalicelib.errors import ConfigurationError, NotFound, PermanentError, TransientError
+from chalicelib.domain.errors import ConfigurationError, NotFound, PermanentError, TransientError
 from chalicelib.ports import CreatedContact
 from tests.helpers import scripted_calltools
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from chalicelib.contact import contact_from_ghl, is_dnd_for_calls
+from chalicelib.domain.contact import contact_from_ghl, is_dnd_for_calls
 from chalicelib.events import (
     IgnoredEvent,
     InvalidEvent,

@@ -13,8 +13,8 @@ from pydantic import ValidationError
 
 from chalicelib.adapters.sqs_queue import wire_body
 from chalicelib.consumer import BatchConsumer
-from chalicelib.contact import Contact
-from chalicelib.errors import (
+from chalicelib.domain.contact import Contact
+from chalicelib.domain.errors import (
     ConcurrentUpdate,
     ConfigurationError,
     Deferred,
@@ -23,12 +23,12 @@ from chalicelib.errors import (
     SyncError,
     TransientError,
 )
+from chalicelib.domain.rules import Rule
+from chalicelib.domain.state import ContactState
+from chalicelib.domain.sync_plan import FieldMapping, failed_alike, fingerprint, plan_sync
 from chalicelib.events import SyncMessage, parse_marketplace_event, utcnow
 from chalicelib.observability import logger
-from chalicelib.rules import Rule
 from chalicelib.settings import Settings
-from chalicelib.state import ContactState
-from chalicelib.sync_plan import FieldMapping, failed_alike, fingerprint, plan_sync
 from chalicelib.sync_service import MAX_DEFERRALS, ContactSync, RuleBook
 from tests.fakes import FakeDedup, FakeQueue
 from tests.helpers import (

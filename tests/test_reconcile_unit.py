@@ -6,13 +6,13 @@ from datetime import timedelta
 
 import pytest
 
-from chalicelib.contact import Contact
+from chalicelib.domain.contact import Contact
+from chalicelib.domain.rules import Rule
+from chalicelib.domain.runs import RunActive
+from chalicelib.domain.sync_plan import FieldMapping
 from chalicelib.events import ReconcileStep, SyncMessage
 from chalicelib.ports import SearchPage
 from chalicelib.reconcile import Reconciler
-from chalicelib.rules import Rule
-from chalicelib.runs import RunActive
-from chalicelib.sync_plan import FieldMapping
 from chalicelib.sync_service import RuleBook
 from tests.fakes import FakeCallTools, FakeQueue, FakeRunStore, FakeSearch, FakeStateIndex
 from tests.helpers import LOCATION_ID

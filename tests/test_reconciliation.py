@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from chalicelib.adapters.dynamo_state import to_item
-from chalicelib.errors import TransientError
-from chalicelib.phone import to_e164
+from chalicelib.domain.errors import TransientError
+from chalicelib.domain.phone import to_e164
 from sandbox.seed import synced_state
 from tests.conftest import Service, body_json
 

@@ -11,10 +11,10 @@ import pytest
 
 from chalicelib.adapters.calltools_api import CallToolsHttpApi
 from chalicelib.adapters.http_retry import RetryPolicy, body_excerpt
-from chalicelib.contact import Contact
-from chalicelib.errors import ConcurrentUpdate, ConfigurationError, Deferred, TransientError
+from chalicelib.domain.contact import Contact
+from chalicelib.domain.errors import ConcurrentUpdate, ConfigurationError, Deferred, TransientError
+from chalicelib.domain.rules import Rule
 from chalicelib.events import parse_marketplace_event, parse_workflow_payload, utcnow
-from chalicelib.rules import Rule
 from tests.helpers import CONTACT_ID, LOCATION_ID, ago, ghl_event, scripted_calltools, tagged
 from tests.worlds import World
 

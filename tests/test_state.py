@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from chalicelib.state import ContactState
+from chalicelib.domain.state import ContactState
 
 T = datetime(2026, 2, 2, 18, 11, 5, 20000, tzinfo=UTC)
 TICK = timedelta(microseconds=1)

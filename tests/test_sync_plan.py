@@ -7,10 +7,10 @@ import hashlib
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chalicelib.contact import Contact, contact_from_ghl
-from chalicelib.rules import ResolvedRule, Rule
-from chalicelib.state import ContactState
-from chalicelib.sync_plan import (
+from chalicelib.domain.contact import Contact, contact_from_ghl
+from chalicelib.domain.rules import ResolvedRule, Rule
+from chalicelib.domain.state import ContactState
+from chalicelib.domain.sync_plan import (
     FieldMapping,
     calltools_fields,
     failed_alike,

@@ -8,16 +8,11 @@ from typing import Any
 
 import pytest
 
-from chalicelib.contact import Contact, contact_from_ghl
-from chalicelib.errors import (
-    ConfigurationError,
-    Deferred,
-    PermanentError,
-    TransientError,
-)
+from chalicelib.domain.contact import Contact, contact_from_ghl
+from chalicelib.domain.errors import ConfigurationError, Deferred, PermanentError, TransientError
+from chalicelib.domain.rules import Rule
+from chalicelib.domain.state import ContactState
 from chalicelib.events import SyncMessage, parse_marketplace_event, parse_workflow_payload, utcnow
-from chalicelib.rules import Rule
-from chalicelib.state import ContactState
 from tests.helpers import CONTACT_ID, LOCATION_ID, ago, fixture, ghl_event, tagged
 from tests.worlds import World
 
@@ -171,7 +166,7 @@ def test_contact_held_by_another_worker_is_retried_later(world: World):
     body = tagged("cold lead")
     state = world.store.get(CONTACT_ID)
     assert state is None
-    from chalicelib.state import ContactState
+    from chalicelib.domain.state import ContactState
 
     now = utcnow()
     world.store.acquire(

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from chalicelib.contact import contact_from_ghl
+from chalicelib.domain.contact import contact_from_ghl
+from chalicelib.domain.rules import Rule
+from chalicelib.domain.sync_plan import FieldMapping
 from chalicelib.events import parse_marketplace_event, utcnow
-from chalicelib.rules import Rule
-from chalicelib.sync_plan import FieldMapping
 from chalicelib.sync_service import ContactSync, RuleBook
 from tests.fakes import FakeCallTools, FakeGhl, FakeStateStore
 from tests.helpers import CONTACT_ID, LOCATION_ID, GhlMirror

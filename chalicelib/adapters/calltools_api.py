@@ -16,15 +16,15 @@ import httpx
 from chalicelib.adapters.http_retry import RetryPolicy, body_excerpt, json_body, retry_after_seconds
 from chalicelib.adapters.rate_limit import RatePacer
 from chalicelib.adapters.secrets import Provider, TokenAuth
-from chalicelib.errors import (
+from chalicelib.domain.errors import (
     ConfigurationError,
     MaybeApplied,
     NotFound,
     PermanentError,
     TransientError,
 )
+from chalicelib.domain.phone import to_e164
 from chalicelib.observability import logger
-from chalicelib.phone import to_e164
 from chalicelib.ports import CallToolsMatch, CreatedContact
 
 BUCKET_METHODS = ("contact_patch", "bucket_patch", "contactbuckets")

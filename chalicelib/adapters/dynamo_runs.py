@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from chalicelib.errors import ConcurrentUpdate
-from chalicelib.runs import Run, RunActive
+from chalicelib.domain.errors import ConcurrentUpdate
+from chalicelib.domain.runs import Run, RunActive
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table

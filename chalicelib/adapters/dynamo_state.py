@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from chalicelib.errors import ConcurrentUpdate
+from chalicelib.domain.errors import ConcurrentUpdate
+from chalicelib.domain.state import ContactState
 from chalicelib.events import parse_time
-from chalicelib.state import ContactState
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table

@@ -9,8 +9,8 @@ import httpx
 from chalicelib.adapters.http_retry import RetryPolicy, body_excerpt, json_body
 from chalicelib.adapters.rate_limit import RatePacer
 from chalicelib.adapters.secrets import Provider, TokenAuth
-from chalicelib.contact import Contact, contact_from_ghl
-from chalicelib.errors import ConfigurationError, PermanentError, TransientError
+from chalicelib.domain.contact import Contact, contact_from_ghl
+from chalicelib.domain.errors import ConfigurationError, PermanentError, TransientError
 from chalicelib.ports import SearchPage
 
 # Keep this many requests of GHL's window in reserve for the webhook path's re-reads.

@@ -21,7 +21,7 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from chalicelib.errors import MaybeApplied, TransientError
+from chalicelib.domain.errors import MaybeApplied, TransientError
 from chalicelib.observability import count, logger, redact
 
 # 501 and 505 say the server will never do it; every other 5xx (Cloudflare's 52x too) may pass.

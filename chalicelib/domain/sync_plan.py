@@ -9,10 +9,10 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from chalicelib.contact import Contact
-from chalicelib.phone import to_e164
-from chalicelib.rules import ResolvedRule
-from chalicelib.state import ContactState
+from chalicelib.domain.contact import Contact
+from chalicelib.domain.phone import to_e164
+from chalicelib.domain.rules import ResolvedRule
+from chalicelib.domain.state import ContactState
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from chalicelib.rules import normalise_tag
+from chalicelib.domain.rules import normalise_tag
 
 # dndSettings.Call statuses that forbid dialling ("permanent" is stricter than "active").
 _DND_BLOCKING = {"active", "permanent"}

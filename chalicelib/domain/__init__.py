@@ -1,0 +1,1 @@
+"""The domain: contacts, rules, sync state and runs, the pure sync plan. Imports nothing else of ours."""
