@@ -12,8 +12,8 @@ from typing import Any, Protocol
 
 from chalicelib.domain.errors import ConfigurationError
 from chalicelib.domain.runs import Mode, Run, RunActive
+from chalicelib.inbound.webhook_auth import Secret, header_value, reveal
 from chalicelib.replies import HttpReply, reply
-from chalicelib.webhook_auth import Secret, header_value, reveal
 
 
 class RunStarter(Protocol):

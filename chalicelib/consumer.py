@@ -19,7 +19,8 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from pydantic import ValidationError
 
 from chalicelib.domain.errors import ConcurrentUpdate, Deferred, MaybeApplied, TransientError
-from chalicelib.events import ReconcileStep, SyncMessage, utcnow
+from chalicelib.domain.messages import ReconcileStep, SyncMessage
+from chalicelib.domain.time import utcnow
 from chalicelib.observability import count, logger, milliseconds
 from chalicelib.ports import ContactQueue, Dedup
 from chalicelib.sync_service import ContactSync

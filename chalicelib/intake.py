@@ -11,19 +11,16 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from chalicelib.events import (
+from chalicelib.domain.messages import SyncMessage
+from chalicelib.domain.time import utcnow
+from chalicelib.inbound.ghl_events import (
     IgnoredEvent,
     InvalidEvent,
-    SyncMessage,
     parse_marketplace_event,
     parse_workflow_payload,
     scope_rejection,
-    utcnow,
 )
-from chalicelib.observability import count, logger
-from chalicelib.ports import AuthResult, ContactQueue, WebhookVerifier
-from chalicelib.replies import HttpReply, reply
-from chalicelib.webhook_auth import (
+from chalicelib.inbound.webhook_auth import (
     ED25519_HEADER,
     RSA_HEADER,
     Secret,
@@ -31,6 +28,9 @@ from chalicelib.webhook_auth import (
     reveal,
     shared_secret_matches,
 )
+from chalicelib.observability import count, logger
+from chalicelib.ports import AuthResult, ContactQueue, WebhookVerifier
+from chalicelib.replies import HttpReply, reply
 
 MAX_BODY_BYTES = 256 * 1024
 

@@ -8,9 +8,9 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from chalicelib.domain.contact import Contact
+from chalicelib.domain.messages import QueueMessage, SyncMessage
 from chalicelib.domain.runs import Run
 from chalicelib.domain.state import ContactState
-from chalicelib.events import QueueMessage, SyncMessage
 
 
 @dataclass(frozen=True)

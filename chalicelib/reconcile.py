@@ -15,10 +15,11 @@ from typing import Any
 
 from chalicelib.domain.contact import Contact
 from chalicelib.domain.errors import ConcurrentUpdate, ConfigurationError
+from chalicelib.domain.messages import ReconcileStep, SyncMessage
 from chalicelib.domain.runs import Mode, Run, new_run_id
 from chalicelib.domain.state import ContactState
 from chalicelib.domain.sync_plan import FieldMapping, failed_alike, plan_sync
-from chalicelib.events import ReconcileStep, SyncMessage, parse_time, utcnow
+from chalicelib.domain.time import parse_time, utcnow
 from chalicelib.observability import logger
 from chalicelib.ports import ContactQueue, GhlSearch, RunStore, StateIndex
 from chalicelib.stats import add_to_census, empty_census

@@ -23,11 +23,13 @@ from chalicelib.domain.errors import (
     SyncError,
     TransientError,
 )
+from chalicelib.domain.messages import SyncMessage
 from chalicelib.domain.phone import to_e164
 from chalicelib.domain.rules import ResolvedRule, Rule
 from chalicelib.domain.state import ContactState
 from chalicelib.domain.sync_plan import FieldMapping, SyncPlan, fingerprint, plan_sync
-from chalicelib.events import SyncMessage, scope_rejection, utcnow
+from chalicelib.domain.time import utcnow
+from chalicelib.inbound.ghl_events import scope_rejection
 from chalicelib.observability import logger
 from chalicelib.ports import CallToolsApi, CallToolsMatch, GhlApi, StateStore
 

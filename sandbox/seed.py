@@ -9,7 +9,7 @@ from chalicelib.domain.contact import contact_from_ghl
 from chalicelib.domain.rules import ResolvedRule
 from chalicelib.domain.state import ContactState
 from chalicelib.domain.sync_plan import FieldMapping, plan_sync
-from chalicelib.events import parse_time
+from chalicelib.domain.time import parse_time
 from sandbox.calltools_server import CallToolsSandbox
 from sandbox.ghl_server import GhlSandbox
 

@@ -10,9 +10,9 @@ from typing import Any
 
 from chalicelib.domain.contact import Contact
 from chalicelib.domain.errors import ConcurrentUpdate, NotFound, PermanentError, TransientError
+from chalicelib.domain.messages import QueueMessage, SyncMessage
 from chalicelib.domain.runs import Run, RunActive
 from chalicelib.domain.state import ContactState
-from chalicelib.events import QueueMessage, SyncMessage
 from chalicelib.ports import AuthResult, CallToolsMatch, CreatedContact, SearchPage
 
 

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib.events import utcnow
+from chalicelib.domain.time import utcnow
 from tests.conftest import Service
 from tests.helpers import ghl_event
 

@@ -8,7 +8,8 @@ import uuid
 
 import pytest
 
-from chalicelib.events import SyncMessage, utcnow
+from chalicelib.domain.messages import SyncMessage
+from chalicelib.domain.time import utcnow
 from tests.conftest import WORKFLOW_SECRET, Service, body_json
 from tests.helpers import CONTACT_ID, LOCATION_ID, ago, fixture, ghl_event, tagged
 

@@ -7,11 +7,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from chalicelib.domain.contact import contact_from_ghl, is_dnd_for_calls
-from chalicelib.events import (
+from chalicelib.domain.time import parse_time
+from chalicelib.inbound.ghl_events import (
     IgnoredEvent,
     InvalidEvent,
     parse_marketplace_event,
-    parse_time,
     parse_workflow_payload,
     scope_rejection,
 )

@@ -23,10 +23,12 @@ from chalicelib.domain.errors import (
     SyncError,
     TransientError,
 )
+from chalicelib.domain.messages import SyncMessage
 from chalicelib.domain.rules import Rule
 from chalicelib.domain.state import ContactState
 from chalicelib.domain.sync_plan import FieldMapping, failed_alike, fingerprint, plan_sync
-from chalicelib.events import SyncMessage, parse_marketplace_event, utcnow
+from chalicelib.domain.time import utcnow
+from chalicelib.inbound.ghl_events import parse_marketplace_event
 from chalicelib.observability import logger
 from chalicelib.settings import Settings
 from chalicelib.sync_service import MAX_DEFERRALS, ContactSync, RuleBook

@@ -7,10 +7,10 @@ from datetime import timedelta
 import pytest
 
 from chalicelib.domain.contact import Contact
+from chalicelib.domain.messages import ReconcileStep, SyncMessage
 from chalicelib.domain.rules import Rule
 from chalicelib.domain.runs import RunActive
 from chalicelib.domain.sync_plan import FieldMapping
-from chalicelib.events import ReconcileStep, SyncMessage
 from chalicelib.ports import SearchPage
 from chalicelib.reconcile import Reconciler
 from chalicelib.sync_service import RuleBook

@@ -14,7 +14,8 @@ from chalicelib.adapters.http_retry import RetryPolicy, body_excerpt
 from chalicelib.domain.contact import Contact
 from chalicelib.domain.errors import ConcurrentUpdate, ConfigurationError, Deferred, TransientError
 from chalicelib.domain.rules import Rule
-from chalicelib.events import parse_marketplace_event, parse_workflow_payload, utcnow
+from chalicelib.domain.time import utcnow
+from chalicelib.inbound.ghl_events import parse_marketplace_event, parse_workflow_payload
 from tests.helpers import CONTACT_ID, LOCATION_ID, ago, ghl_event, scripted_calltools, tagged
 from tests.worlds import World
 

@@ -10,9 +10,11 @@ import pytest
 
 from chalicelib.domain.contact import Contact, contact_from_ghl
 from chalicelib.domain.errors import ConfigurationError, Deferred, PermanentError, TransientError
+from chalicelib.domain.messages import SyncMessage
 from chalicelib.domain.rules import Rule
 from chalicelib.domain.state import ContactState
-from chalicelib.events import SyncMessage, parse_marketplace_event, parse_workflow_payload, utcnow
+from chalicelib.domain.time import utcnow
+from chalicelib.inbound.ghl_events import parse_marketplace_event, parse_workflow_payload
 from tests.helpers import CONTACT_ID, LOCATION_ID, ago, fixture, ghl_event, tagged
 from tests.worlds import World
 

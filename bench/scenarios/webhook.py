@@ -29,7 +29,7 @@ from bench.events import ContactFactory, Signer, marketplace_event, signed
 from bench.report import Row, ScenarioResult, percentile, row, seconds
 
 if TYPE_CHECKING:
-    from chalicelib.events import QueueMessage
+    from chalicelib.domain.messages import QueueMessage
     from chalicelib.ports import ContactQueue
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError
 
 from chalicelib.domain.errors import ConcurrentUpdate
 from chalicelib.domain.state import ContactState
-from chalicelib.events import parse_time
+from chalicelib.domain.time import parse_time
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table

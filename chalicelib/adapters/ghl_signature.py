@@ -15,8 +15,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
 
+from chalicelib.inbound.webhook_auth import ED25519_HEADER, RSA_HEADER, header_value
 from chalicelib.ports import AuthResult
-from chalicelib.webhook_auth import ED25519_HEADER, RSA_HEADER, header_value
 
 # GHL's published webhook keys (reference §7, official). GHL_WEBHOOK_PUBLIC_KEYS replaces them.
 GHL_ED25519_KEY = """-----BEGIN PUBLIC KEY-----

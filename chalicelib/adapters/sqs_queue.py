@@ -7,7 +7,7 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from chalicelib.events import QueueMessage, SyncMessage
+from chalicelib.domain.messages import QueueMessage, SyncMessage
 from chalicelib.observability import logger
 
 if TYPE_CHECKING:

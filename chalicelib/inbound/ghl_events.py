@@ -7,18 +7,16 @@ make the consumer re-read the contact from GHL is decided here, in `_needs_refet
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
-
-from pydantic import BaseModel, ConfigDict
+from datetime import datetime, timedelta
+from typing import Any
 
 from chalicelib.domain.contact import Contact, contact_from_ghl, is_dnd_for_calls
+from chalicelib.domain.messages import SyncMessage
+from chalicelib.domain.time import parse_time, utcnow
 
 CONTACT_EVENTS = frozenset(
     {"ContactCreate", "ContactUpdate", "ContactTagUpdate", "ContactDndUpdate", "ContactDelete"}
 )
-
-Origin = Literal["marketplace", "workflow", "reconciliation"]
 
 
 class InvalidEvent(ValueError):
@@ -31,65 +29,6 @@ class IgnoredEvent(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
-
-
-class SyncMessage(BaseModel):
-    """One unit of work for the consumer: sync this contact.
-
-    `snapshot` is None when the contact must be re-read from GHL before deciding.
-    `event_time` orders snapshots: an older one never overwrites newer state.
-    """
-
-    model_config = ConfigDict(frozen=True)
-
-    kind: Literal["contact"] = "contact"
-    v: int = 1
-    origin: Origin
-    contact_id: str
-    location_id: str | None = None
-    app_id: str | None = None
-    event_type: str | None = None
-    webhook_id: str | None = None
-    event_time: datetime | None = None
-    snapshot: Contact | None = None
-    received_at: datetime
-    # How often this message was put back to wait (a lease, a settling create, a removal that
-    # CallTools did not take yet): counted apart from SQS receives, which lead to the DLQ.
-    deferrals: int = 0
-    # Of those, the waits for a removal CallTools did not take yet (dead-lettered after a day).
-    removal_deferrals: int = 0
-
-    @property
-    def dedup_key(self) -> str | None:
-        """Same webhookId → same event, whatever SQS message carries it."""
-        return f"webhook:{self.webhook_id}" if self.webhook_id else None
-
-
-class ReconcileStep(BaseModel):
-    """Continue reconciliation run `run_id` from its stored checkpoint."""
-
-    model_config = ConfigDict(frozen=True)
-
-    kind: Literal["reconcile_step"] = "reconcile_step"
-    run_id: str
-
-
-QueueMessage = SyncMessage | ReconcileStep
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def parse_time(value: Any) -> datetime | None:
-    """ISO 8601 (GHL sends `...Z`); naive values are taken as UTC; anything else is None."""
-    if not isinstance(value, str) or not value.strip():
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _unwrap(body: Mapping[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,56 @@
+"""The messages that travel through the sync queue: sync one contact, or continue a run."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from chalicelib.domain.contact import Contact
+
+Origin = Literal["marketplace", "workflow", "reconciliation"]
+
+
+class SyncMessage(BaseModel):
+    """One unit of work for the consumer: sync this contact.
+
+    `snapshot` is None when the contact must be re-read from GHL before deciding.
+    `event_time` orders snapshots: an older one never overwrites newer state.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["contact"] = "contact"
+    v: int = 1
+    origin: Origin
+    contact_id: str
+    location_id: str | None = None
+    app_id: str | None = None
+    event_type: str | None = None
+    webhook_id: str | None = None
+    event_time: datetime | None = None
+    snapshot: Contact | None = None
+    received_at: datetime
+    # How often this message was put back to wait (a lease, a settling create, a removal that
+    # CallTools did not take yet): counted apart from SQS receives, which lead to the DLQ.
+    deferrals: int = 0
+    # Of those, the waits for a removal CallTools did not take yet (dead-lettered after a day).
+    removal_deferrals: int = 0
+
+    @property
+    def dedup_key(self) -> str | None:
+        """Same webhookId → same event, whatever SQS message carries it."""
+        return f"webhook:{self.webhook_id}" if self.webhook_id else None
+
+
+class ReconcileStep(BaseModel):
+    """Continue reconciliation run `run_id` from its stored checkpoint."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["reconcile_step"] = "reconcile_step"
+    run_id: str
+
+
+QueueMessage = SyncMessage | ReconcileStep

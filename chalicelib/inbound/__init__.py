@@ -1,0 +1,1 @@
+"""Inbound: GHL webhook bodies and their authentication, turned into domain messages."""
