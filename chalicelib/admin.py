@@ -8,20 +8,13 @@ from __future__ import annotations
 import hmac
 import json
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol
+from typing import Any
 
 from chalicelib.domain.errors import ConfigurationError
-from chalicelib.domain.runs import Mode, Run, RunActive
+from chalicelib.domain.runs import RunActive
 from chalicelib.inbound.webhook_auth import Secret, header_value, reveal
+from chalicelib.ports import RunStarter, StatsSource
 from chalicelib.replies import HttpReply, reply
-
-
-class RunStarter(Protocol):
-    def start(self, mode: Mode = "reconcile", trigger: str = "manual") -> Run: ...
-
-
-class StatsSource(Protocol):
-    def snapshot(self) -> dict[str, Any]: ...
 
 
 class AdminApi:

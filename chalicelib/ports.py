@@ -9,7 +9,7 @@ from typing import Any, Protocol
 
 from chalicelib.domain.contact import Contact
 from chalicelib.domain.messages import QueueMessage, SyncMessage
-from chalicelib.domain.runs import Run
+from chalicelib.domain.runs import Mode, Run
 from chalicelib.domain.state import ContactState
 
 
@@ -175,3 +175,11 @@ class Dedup(Protocol):
     def run_once(self, key: str, work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         """Run `work` unless `key` already completed; then return the stored result with duplicate=True."""
         ...
+
+
+class RunStarter(Protocol):
+    def start(self, mode: Mode = "reconcile", trigger: str = "manual") -> Run: ...
+
+
+class StatsSource(Protocol):
+    def snapshot(self) -> dict[str, Any]: ...
