@@ -10,7 +10,7 @@ from chalice.app import Chalice, CloudWatchEvent, Response, SQSEvent
 from chalicelib import deploy_stage, wiring
 from chalicelib.domain.runs import RunActive
 from chalicelib.observability import flush_metrics, logger
-from chalicelib.replies import HttpReply
+from chalicelib.services.replies import HttpReply
 from chalicelib.settings import get_settings, stage_settings
 
 _project = Path(__file__).resolve().parent

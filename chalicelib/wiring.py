@@ -25,13 +25,13 @@ if TYPE_CHECKING:
     from chalicelib.adapters.idempotency import PowertoolsDedup
     from chalicelib.adapters.secrets import SecretSource
     from chalicelib.adapters.sqs_queue import SqsContactQueue
-    from chalicelib.admin import AdminApi
-    from chalicelib.consumer import BatchConsumer
     from chalicelib.domain.sync_plan import FieldMapping
-    from chalicelib.intake import WebhookIntake
-    from chalicelib.reconcile import Reconciler
-    from chalicelib.stats import StatsService
-    from chalicelib.sync_service import ContactSync, RuleBook
+    from chalicelib.services.admin import AdminApi
+    from chalicelib.services.consumer import BatchConsumer
+    from chalicelib.services.intake import WebhookIntake
+    from chalicelib.services.reconcile import Reconciler
+    from chalicelib.services.stats import StatsService
+    from chalicelib.services.sync_service import ContactSync, RuleBook
 
 
 class Container:
@@ -150,7 +150,7 @@ class Container:
     @cached_property
     def webhook_intake(self) -> WebhookIntake:
         from chalicelib.adapters.ghl_signature import GhlSignatureVerifier
-        from chalicelib.intake import WebhookIntake
+        from chalicelib.services.intake import WebhookIntake
 
         s = self.settings
         return WebhookIntake(
@@ -164,7 +164,7 @@ class Container:
 
     @cached_property
     def rulebook(self) -> RuleBook:
-        from chalicelib.sync_service import RuleBook
+        from chalicelib.services.sync_service import RuleBook
 
         return RuleBook(
             self.settings.rules, self.calltools, on_resolved=self.state_store.note_bucket_names
@@ -183,7 +183,7 @@ class Container:
 
     @cached_property
     def contact_sync(self) -> ContactSync:
-        from chalicelib.sync_service import ContactSync
+        from chalicelib.services.sync_service import ContactSync
 
         s = self.settings
         return ContactSync(
@@ -201,7 +201,7 @@ class Container:
 
     @cached_property
     def batch_consumer(self) -> BatchConsumer:
-        from chalicelib.consumer import BatchConsumer
+        from chalicelib.services.consumer import BatchConsumer
 
         return BatchConsumer(
             self.contact_sync,
@@ -220,7 +220,7 @@ class Container:
 
     @cached_property
     def reconciler(self) -> Reconciler:
-        from chalicelib.reconcile import Reconciler
+        from chalicelib.services.reconcile import Reconciler
 
         s = self.settings
         return Reconciler(
@@ -239,7 +239,7 @@ class Container:
 
     @cached_property
     def stats(self) -> StatsService:
-        from chalicelib.stats import StatsService
+        from chalicelib.services.stats import StatsService
 
         # Bucket names as the consumer resolved them: this function holds no CallTools token.
         return StatsService(
@@ -251,7 +251,7 @@ class Container:
 
     @cached_property
     def admin_api(self) -> AdminApi:
-        from chalicelib.admin import AdminApi
+        from chalicelib.services.admin import AdminApi
 
         return AdminApi(
             self.secret("admin_api_token"),

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from chalicelib.admin import AdminApi
 from chalicelib.domain.errors import ConfigurationError
 from chalicelib.domain.runs import Mode, Run, RunActive
-from chalicelib.replies import HttpReply
+from chalicelib.services.admin import AdminApi
+from chalicelib.services.replies import HttpReply
 
 TOKEN = "Adm1n-Token-For-Tests"
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib.consumer import BatchIncomplete
+from chalicelib.services.consumer import BatchIncomplete
 from tests.conftest import Service
 from tests.helpers import CONTACT_ID, ghl_event, tagged
 

@@ -6,12 +6,12 @@ import json
 
 import pytest
 
-from chalicelib.consumer import BatchConsumer, BatchIncomplete
 from chalicelib.domain.errors import TransientError
 from chalicelib.domain.rules import Rule
 from chalicelib.domain.sync_plan import FieldMapping
 from chalicelib.inbound.ghl_events import parse_marketplace_event
-from chalicelib.sync_service import ContactSync, RuleBook
+from chalicelib.services.consumer import BatchConsumer, BatchIncomplete
+from chalicelib.services.sync_service import ContactSync, RuleBook
 from tests.fakes import FakeCallTools, FakeDedup, FakeGhl, FakeQueue, FakeStateStore
 from tests.helpers import LOCATION_ID, sqs_record, tagged
 

@@ -12,7 +12,6 @@ import pytest
 from pydantic import ValidationError
 
 from chalicelib.adapters.sqs_queue import wire_body
-from chalicelib.consumer import BatchConsumer
 from chalicelib.domain.contact import Contact
 from chalicelib.domain.errors import (
     ConcurrentUpdate,
@@ -30,8 +29,9 @@ from chalicelib.domain.sync_plan import FieldMapping, failed_alike, fingerprint,
 from chalicelib.domain.time import utcnow
 from chalicelib.inbound.ghl_events import parse_marketplace_event
 from chalicelib.observability import logger
+from chalicelib.services.consumer import BatchConsumer
+from chalicelib.services.sync_service import MAX_DEFERRALS, ContactSync, RuleBook
 from chalicelib.settings import Settings
-from chalicelib.sync_service import MAX_DEFERRALS, ContactSync, RuleBook
 from tests.fakes import FakeDedup, FakeQueue
 from tests.helpers import (
     CONTACT_ID,

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from chalicelib.intake import MAX_BODY_BYTES, WebhookIntake
+from chalicelib.services.intake import MAX_BODY_BYTES, WebhookIntake
 from tests.fakes import FakeQueue, FakeVerifier
 from tests.helpers import LOCATION_ID, dumps, fixture
 

@@ -11,8 +11,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from chalicelib.adapters.ghl_signature import GhlSignatureVerifier, load_public_keys
 from chalicelib.inbound.webhook_auth import header_value, shared_secret_matches
-from chalicelib.intake import WebhookIntake
 from chalicelib.ports import AuthResult
+from chalicelib.services.intake import WebhookIntake
 from tests.fakes import FakeQueue
 from tests.helpers import LOCATION_ID, Signer, dumps, fixture, public_pem
 

@@ -63,7 +63,7 @@ class _StubQueue:
 
 def ingest(signer: Signer) -> list[float]:
     from chalicelib.adapters.ghl_signature import GhlSignatureVerifier
-    from chalicelib.intake import WebhookIntake
+    from chalicelib.services.intake import WebhookIntake
 
     queue = _StubQueue()
     intake = WebhookIntake(

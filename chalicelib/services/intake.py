@@ -30,7 +30,7 @@ from chalicelib.inbound.webhook_auth import (
 )
 from chalicelib.observability import count, logger
 from chalicelib.ports import AuthResult, ContactQueue, WebhookVerifier
-from chalicelib.replies import HttpReply, reply
+from chalicelib.services.replies import HttpReply, reply
 
 MAX_BODY_BYTES = 256 * 1024
 

@@ -14,7 +14,7 @@ from chalicelib.domain.errors import ConfigurationError
 from chalicelib.domain.runs import RunActive
 from chalicelib.inbound.webhook_auth import Secret, header_value, reveal
 from chalicelib.ports import RunStarter, StatsSource
-from chalicelib.replies import HttpReply, reply
+from chalicelib.services.replies import HttpReply, reply
 
 
 class AdminApi:

@@ -1,0 +1,1 @@
+"""Services: the use cases (intake, consumer, sync, reconciliation, stats, admin), against ports."""
