@@ -30,8 +30,9 @@ if TYPE_CHECKING:
     from chalicelib.services.consumer import BatchConsumer
     from chalicelib.services.intake import WebhookIntake
     from chalicelib.services.reconcile import Reconciler
+    from chalicelib.services.rule_book import RuleBook
     from chalicelib.services.stats import StatsService
-    from chalicelib.services.sync_service import ContactSync, RuleBook
+    from chalicelib.services.sync_service import ContactSync
 
 
 class Container:
@@ -164,7 +165,7 @@ class Container:
 
     @cached_property
     def rulebook(self) -> RuleBook:
-        from chalicelib.services.sync_service import RuleBook
+        from chalicelib.services.rule_book import RuleBook
 
         return RuleBook(
             self.settings.rules, self.calltools, on_resolved=self.state_store.note_bucket_names

@@ -30,7 +30,8 @@ from chalicelib.domain.time import utcnow
 from chalicelib.inbound.ghl_events import parse_marketplace_event
 from chalicelib.observability import logger
 from chalicelib.services.consumer import BatchConsumer
-from chalicelib.services.sync_service import MAX_DEFERRALS, ContactSync, RuleBook
+from chalicelib.services.rule_book import RuleBook
+from chalicelib.services.sync_service import MAX_DEFERRALS, ContactSync
 from chalicelib.settings import Settings
 from tests.fakes import FakeDedup, FakeQueue
 from tests.helpers import (

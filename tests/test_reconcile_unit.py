@@ -13,7 +13,7 @@ from chalicelib.domain.runs import RunActive
 from chalicelib.domain.sync_plan import FieldMapping
 from chalicelib.ports import SearchPage
 from chalicelib.services.reconcile import Reconciler
-from chalicelib.services.sync_service import RuleBook
+from chalicelib.services.rule_book import RuleBook
 from tests.fakes import FakeCallTools, FakeQueue, FakeRunStore, FakeSearch, FakeStateIndex
 from tests.helpers import LOCATION_ID
 

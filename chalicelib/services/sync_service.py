@@ -7,7 +7,6 @@ re-read the contact from GHL; that read is as fresh as the moment it was made.
 from __future__ import annotations
 
 import contextlib
-import threading
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -25,13 +24,14 @@ from chalicelib.domain.errors import (
 )
 from chalicelib.domain.messages import SyncMessage
 from chalicelib.domain.phone import to_e164
-from chalicelib.domain.rules import ResolvedRule, Rule
+from chalicelib.domain.rules import ResolvedRule
 from chalicelib.domain.state import ContactState
 from chalicelib.domain.sync_plan import FieldMapping, SyncPlan, fingerprint, plan_sync
 from chalicelib.domain.time import utcnow
 from chalicelib.inbound.ghl_events import scope_rejection
 from chalicelib.observability import logger
 from chalicelib.ports import CallToolsApi, CallToolsMatch, GhlApi, StateStore
+from chalicelib.services.rule_book import RuleBook
 
 Result = Literal["synced", "unchanged", "stale", "ignored", "failed"]
 
@@ -87,42 +87,6 @@ class _Held:
         """Change the state in memory only: written by the next update, the final save, or the
         release after a failure. A crash before then is covered by what was written."""
         self.state = self.state.model_copy(update=changes)
-
-
-class RuleBook:
-    """The configured rules with bucket names resolved to CallTools ids (once per process)."""
-
-    def __init__(
-        self,
-        rules: Sequence[Rule],
-        calltools: CallToolsApi,
-        on_resolved: Callable[[dict[int, str]], None] | None = None,
-    ) -> None:
-        self._rules = list(rules)
-        self._calltools = calltools
-        self._on_resolved = on_resolved
-        self._resolved: list[ResolvedRule] | None = None
-        self._lock = threading.Lock()
-
-    def resolved(self) -> list[ResolvedRule]:
-        with self._lock:
-            if self._resolved is None:
-                resolved = []
-                for rule in self._rules:
-                    try:
-                        bucket_id, name = self._calltools.resolve_bucket(rule.bucket)
-                    except NotFound as exc:
-                        raise ConfigurationError(
-                            f"bucket {rule.bucket!r} of rule {rule.tag!r} not found in CallTools"
-                        ) from exc
-                    resolved.append(ResolvedRule(rule=rule, bucket_id=bucket_id, bucket_name=name))
-                if self._on_resolved is not None:
-                    try:  # for the stats' names only: never a reason to stop syncing
-                        self._on_resolved({r.bucket_id: r.bucket_name for r in resolved})
-                    except Exception:
-                        logger.warning("could not record bucket names")
-                self._resolved = resolved
-            return self._resolved
 
 
 class ContactSync:
