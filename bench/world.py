@@ -158,7 +158,7 @@ class _World:
         from moto.core.models import DEFAULT_ACCOUNT_ID
         from moto.dynamodb.models import dynamodb_backends
 
-        from chalicelib.adapters.dynamo_state import to_item
+        from chalicelib.adapters.aws.state import to_item
         from chalicelib.domain.rules import ResolvedRule, Rule
         from chalicelib.domain.sync_plan import FieldMapping
         from sandbox.seed import synced_state

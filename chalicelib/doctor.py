@@ -96,7 +96,7 @@ def _secret_check(c: Container, name: str) -> Check:
 
 
 def _keys(s: Settings) -> str:
-    from chalicelib.adapters.ghl_signature import GhlSignatureVerifier
+    from chalicelib.adapters.ghl.signature import GhlSignatureVerifier
 
     verifier = GhlSignatureVerifier.from_pem(s.ghl_webhook_public_keys)
     source = "GHL_WEBHOOK_PUBLIC_KEYS" if s.ghl_webhook_public_keys else "GHL's published keys"

@@ -17,14 +17,14 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient, DynamoDBServiceResource
     from mypy_boto3_sqs import SQSClient
 
-    from chalicelib.adapters.calltools_api import CallToolsHttpApi
-    from chalicelib.adapters.dynamo_runs import DynamoRunStore
-    from chalicelib.adapters.dynamo_state import DynamoStateStore
-    from chalicelib.adapters.ghl_api import GhlHttpApi
-    from chalicelib.adapters.http_retry import RetryPolicy
-    from chalicelib.adapters.idempotency import PowertoolsDedup
-    from chalicelib.adapters.secrets import SecretSource
-    from chalicelib.adapters.sqs_queue import SqsContactQueue
+    from chalicelib.adapters.aws.idempotency import PowertoolsDedup
+    from chalicelib.adapters.aws.queue import SqsContactQueue
+    from chalicelib.adapters.aws.runs import DynamoRunStore
+    from chalicelib.adapters.aws.secrets import SecretSource
+    from chalicelib.adapters.aws.state import DynamoStateStore
+    from chalicelib.adapters.calltools.api import CallToolsHttpApi
+    from chalicelib.adapters.ghl.api import GhlHttpApi
+    from chalicelib.adapters.http.retry import RetryPolicy
     from chalicelib.domain.sync_plan import FieldMapping
     from chalicelib.services.admin import AdminApi
     from chalicelib.services.consumer import BatchConsumer
@@ -67,7 +67,7 @@ class Container:
 
     @cached_property
     def secrets(self) -> SecretSource:
-        from chalicelib.adapters.secrets import SecretSource
+        from chalicelib.adapters.aws.secrets import SecretSource
 
         def client() -> Any:
             import boto3
@@ -83,7 +83,7 @@ class Container:
 
     @cached_property
     def queue(self) -> SqsContactQueue:
-        from chalicelib.adapters.sqs_queue import SqsContactQueue
+        from chalicelib.adapters.aws.queue import SqsContactQueue
 
         s = self.settings
         url = s.sync_queue_url or self.sqs.get_queue_url(QueueName=s.sync_queue_name)["QueueUrl"]
@@ -94,28 +94,28 @@ class Container:
 
     @cached_property
     def state_store(self) -> DynamoStateStore:
-        from chalicelib.adapters.dynamo_state import DynamoStateStore
+        from chalicelib.adapters.aws.state import DynamoStateStore
 
         return DynamoStateStore(self.dynamodb.Table(self.settings.state_table_name))
 
     @cached_property
     def dedup(self) -> PowertoolsDedup:
-        from chalicelib.adapters.idempotency import PowertoolsDedup
+        from chalicelib.adapters.aws.idempotency import PowertoolsDedup
 
         s = self.settings
         return PowertoolsDedup(self.dynamodb_client, s.state_table_name, s.dedup_ttl_seconds)
 
     @cached_property
     def retry_policy(self) -> RetryPolicy:
-        from chalicelib.adapters.http_retry import RetryPolicy
+        from chalicelib.adapters.http.retry import RetryPolicy
 
         s = self.settings
         return RetryPolicy(budget_seconds=s.retry_budget_seconds, max_attempts=s.retry_max_attempts)
 
     @cached_property
     def ghl(self) -> GhlHttpApi:
-        from chalicelib.adapters.ghl_api import GhlHttpApi
-        from chalicelib.adapters.rate_limit import shared_burst
+        from chalicelib.adapters.ghl.api import GhlHttpApi
+        from chalicelib.adapters.http.pacing import shared_burst
 
         s = self.settings
         return GhlHttpApi(
@@ -131,8 +131,8 @@ class Container:
 
     @cached_property
     def calltools(self) -> CallToolsHttpApi:
-        from chalicelib.adapters.calltools_api import CallToolsHttpApi
-        from chalicelib.adapters.rate_limit import shared_burst
+        from chalicelib.adapters.calltools.api import CallToolsHttpApi
+        from chalicelib.adapters.http.pacing import shared_burst
 
         s = self.settings
         return CallToolsHttpApi(
@@ -150,7 +150,7 @@ class Container:
 
     @cached_property
     def webhook_intake(self) -> WebhookIntake:
-        from chalicelib.adapters.ghl_signature import GhlSignatureVerifier
+        from chalicelib.adapters.ghl.signature import GhlSignatureVerifier
         from chalicelib.services.intake import WebhookIntake
 
         s = self.settings
@@ -215,7 +215,7 @@ class Container:
 
     @cached_property
     def run_store(self) -> DynamoRunStore:
-        from chalicelib.adapters.dynamo_runs import DynamoRunStore
+        from chalicelib.adapters.aws.runs import DynamoRunStore
 
         return DynamoRunStore(self.dynamodb.Table(self.settings.state_table_name))
 

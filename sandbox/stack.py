@@ -23,7 +23,7 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from chalicelib.adapters.ghl_signature import GHL_ED25519_KEY, GHL_RSA_KEY
+from chalicelib.adapters.ghl.signature import GHL_ED25519_KEY, GHL_RSA_KEY
 from chalicelib.settings import Settings
 from sandbox.aws import ensure_resources
 from sandbox.calltools_server import CallToolsSandbox

@@ -14,8 +14,8 @@ import httpx
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
 
-from chalicelib.adapters.calltools_api import CallToolsHttpApi
-from chalicelib.adapters.http_retry import RetryPolicy
+from chalicelib.adapters.calltools.api import CallToolsHttpApi
+from chalicelib.adapters.http.retry import RetryPolicy
 
 FIXTURES = Path(__file__).parent / "fixtures"
 LOCATION_ID = "Lc9Xw2TqB7mR4dNs8KfA"

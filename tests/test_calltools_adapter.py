@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from chalicelib.adapters.calltools_api import CallToolsHttpApi
+from chalicelib.adapters.calltools.api import CallToolsHttpApi
 from chalicelib.domain.errors import ConfigurationError, NotFound, PermanentError, TransientError
 from chalicelib.ports import CreatedContact
 from tests.helpers import scripted_calltools

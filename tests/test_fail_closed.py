@@ -11,7 +11,7 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
-from chalicelib.adapters.sqs_queue import wire_body
+from chalicelib.adapters.aws.queue import wire_body
 from chalicelib.domain.contact import Contact
 from chalicelib.domain.errors import (
     ConcurrentUpdate,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib.adapters.rate_limit import RatePacer, shared_burst
+from chalicelib.adapters.http.pacing import RatePacer, shared_burst
 
 
 class Clock:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib.adapters.dynamo_state import to_item
+from chalicelib.adapters.aws.state import to_item
 from chalicelib.domain.errors import TransientError
 from chalicelib.domain.phone import to_e164
 from sandbox.seed import synced_state

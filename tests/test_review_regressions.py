@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
-from chalicelib.adapters.calltools_api import CallToolsHttpApi
-from chalicelib.adapters.http_retry import RetryPolicy, body_excerpt
+from chalicelib.adapters.calltools.api import CallToolsHttpApi
+from chalicelib.adapters.http.retry import RetryPolicy, body_excerpt
 from chalicelib.domain.contact import Contact
 from chalicelib.domain.errors import ConcurrentUpdate, ConfigurationError, Deferred, TransientError
 from chalicelib.domain.rules import Rule

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from aws_lambda_powertools.utilities.parameters import base as parameters_base
 
-from chalicelib.adapters.secrets import SecretSource
+from chalicelib.adapters.aws.secrets import SecretSource
 
 START = datetime(2026, 3, 1, 12, 0, 0)
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
-from chalicelib.adapters.ghl_signature import GhlSignatureVerifier, load_public_keys
+from chalicelib.adapters.ghl.signature import GhlSignatureVerifier, load_public_keys
 from chalicelib.inbound.webhook_auth import header_value, shared_secret_matches
 from chalicelib.ports import AuthResult
 from chalicelib.services.intake import WebhookIntake

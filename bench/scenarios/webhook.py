@@ -62,7 +62,7 @@ class _StubQueue:
 
 
 def ingest(signer: Signer) -> list[float]:
-    from chalicelib.adapters.ghl_signature import GhlSignatureVerifier
+    from chalicelib.adapters.ghl.signature import GhlSignatureVerifier
     from chalicelib.services.intake import WebhookIntake
 
     queue = _StubQueue()

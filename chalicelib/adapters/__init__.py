@@ -1,0 +1,1 @@
+"""Adapters: the ports implemented over GHL, CallTools, AWS and HTTP."""

@@ -6,9 +6,9 @@ from typing import Any
 
 import httpx
 
-from chalicelib.adapters.http_retry import RetryPolicy, body_excerpt, json_body
-from chalicelib.adapters.rate_limit import RatePacer
-from chalicelib.adapters.secrets import Provider, TokenAuth
+from chalicelib.adapters.aws.secrets import Provider, TokenAuth
+from chalicelib.adapters.http.pacing import RatePacer
+from chalicelib.adapters.http.retry import RetryPolicy, body_excerpt, json_body
 from chalicelib.domain.contact import Contact, contact_from_ghl
 from chalicelib.domain.errors import ConfigurationError, PermanentError, TransientError
 from chalicelib.ports import SearchPage

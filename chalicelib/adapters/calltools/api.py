@@ -13,9 +13,14 @@ from typing import Any
 
 import httpx
 
-from chalicelib.adapters.http_retry import RetryPolicy, body_excerpt, json_body, retry_after_seconds
-from chalicelib.adapters.rate_limit import RatePacer
-from chalicelib.adapters.secrets import Provider, TokenAuth
+from chalicelib.adapters.aws.secrets import Provider, TokenAuth
+from chalicelib.adapters.http.pacing import RatePacer
+from chalicelib.adapters.http.retry import (
+    RetryPolicy,
+    body_excerpt,
+    json_body,
+    retry_after_seconds,
+)
 from chalicelib.domain.errors import (
     ConfigurationError,
     MaybeApplied,

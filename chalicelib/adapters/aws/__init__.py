@@ -1,0 +1,1 @@
+"""AWS: DynamoDB state and runs, the SQS queue, Powertools idempotency, secrets."""

@@ -1,0 +1,1 @@
+"""CallTools: contacts and buckets over its REST API."""

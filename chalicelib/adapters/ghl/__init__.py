@@ -1,0 +1,1 @@
+"""GoHighLevel: the contacts API and the marketplace webhook signatures."""
