@@ -7,11 +7,11 @@ from typing import Any
 
 from chalice.app import Chalice, CloudWatchEvent, Response, SQSEvent
 
-from chalicelib import deploy_stage, wiring
 from chalicelib.domain.runs import RunActive
-from chalicelib.observability import flush_metrics, logger
+from chalicelib.runtime import deploy_stage, wiring
+from chalicelib.runtime.observability import flush_metrics, logger
+from chalicelib.runtime.settings import get_settings, stage_settings
 from chalicelib.services.replies import HttpReply
-from chalicelib.settings import get_settings, stage_settings
 
 _project = Path(__file__).resolve().parent
 deploy_stage.refuse_bad_deploy(_project)  # `chalice deploy`: Python 3.13, a location

@@ -18,7 +18,7 @@ from bench.world import AWS_TEST_CREDENTIALS, REGION, WorldInfo
 
 if TYPE_CHECKING:
     from chalicelib.domain.runs import Run
-    from chalicelib.wiring import Container
+    from chalicelib.runtime.wiring import Container
     from sandbox.poller import SqsPoller
 
 # The dev/prod stage's lambda_timeout of sync_contacts (.chalice/config.json).
@@ -48,7 +48,7 @@ def configure(info: WorldInfo, signer: Signer, *, pacing: bool) -> Container:
     )
     if not pacing:
         os.environ.update(GHL_MAX_RPS="100000", CALLTOOLS_MAX_RPS="100000")
-    from chalicelib import wiring
+    from chalicelib.runtime import wiring
 
     return wiring.reset()
 

@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from chalicelib.settings import Settings
+from chalicelib.runtime.settings import Settings
 
 app = typer.Typer(
     help="GoHighLevel → CallTools sync: reconciliation and statistics.", no_args_is_help=True
@@ -257,7 +257,7 @@ app.add_typer(dlq_app, name="dlq")
 
 
 def _queue() -> Any:
-    from chalicelib.wiring import Container
+    from chalicelib.runtime.wiring import Container
 
     return Container(_settings()).queue
 

@@ -10,8 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from chalicelib.settings import Settings
-from chalicelib.wiring import Container
+from chalicelib.runtime.settings import Settings
+from chalicelib.runtime.wiring import Container
 
 Status = Literal["ok", "warn", "fail"]
 

@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from chalicelib.adapters.ghl.signature import GHL_ED25519_KEY, GHL_RSA_KEY
-from chalicelib.settings import Settings
+from chalicelib.runtime.settings import Settings
 from sandbox.aws import ensure_resources
 from sandbox.calltools_server import CallToolsSandbox
 from sandbox.ghl_server import GhlSandbox
@@ -166,7 +166,7 @@ def main() -> None:
     from chalice.local import create_local_server
 
     from app import app
-    from chalicelib import wiring
+    from chalicelib.runtime import wiring
 
     container = wiring.reset()
     s = container.settings

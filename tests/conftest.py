@@ -13,8 +13,8 @@ import pytest
 from chalice.test import Client
 from moto import mock_aws
 
-from chalicelib import wiring
-from chalicelib.wiring import Container
+from chalicelib.runtime import wiring
+from chalicelib.runtime.wiring import Container
 from sandbox.aws import Resources, ensure_resources
 from sandbox.calltools_server import CallToolsSandbox
 from sandbox.ghl_server import GhlSandbox
@@ -188,7 +188,7 @@ def logs_on_stdout(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.Monke
     first imported: under pytest, a capture file that capsys never reads. Point it at the
     sys.stdout capsys captures, so a test sees the printed JSON lines, `extra` fields included
     (caplog sees only the message)."""
-    from chalicelib.observability import logger
+    from chalicelib.runtime.observability import logger
 
     for handler in logger.handlers:
         if isinstance(handler, logging.StreamHandler):

@@ -27,8 +27,8 @@ import pytest
 from chalice.test import Client
 from moto import mock_aws
 
-from chalicelib import wiring
-from chalicelib.settings import Settings
+from chalicelib.runtime import wiring
+from chalicelib.runtime.settings import Settings
 from scripts import package as packaging
 from tests.conftest import WORKFLOW_SECRET, body_json
 from tests.helpers import CONTACT_ID, LOCATION_ID, Signer, dumps, tagged, use_moto_env
@@ -511,7 +511,7 @@ def test_zip_holds_cp313_binaries_and_none_for_another_python(packaged):
         zipped = archive.namelist()
     assert "pydantic_core/_pydantic_core.cpython-313-x86_64-linux-gnu.so" in zipped
     assert any(re.fullmatch(r"cryptography/.*\.abi3\.so", n) for n in zipped)
-    assert "app.py" in zipped and "chalicelib/wiring.py" in zipped
+    assert "app.py" in zipped and "chalicelib/runtime/wiring.py" in zipped
     binaries = [n for n in zipped if re.search(r"cpython-\d+", n)]
     assert binaries and all("cpython-313" in n for n in binaries)
     assert not [n for n in zipped if "cpython-311" in n or "__pycache__" in n]

@@ -1,5 +1,5 @@
 """`chalice deploy` from the wrong Python, or of a stage without a location, is refused before
-Chalice creates anything (chalicelib/deploy_stage.py; the real command in test_chalice_deploy)."""
+Chalice creates anything (chalicelib/runtime/deploy_stage.py; the real command in test_chalice_deploy)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from chalicelib import deploy_stage as guard
-from chalicelib.settings import Settings, stage_settings
+from chalicelib.runtime import deploy_stage as guard
+from chalicelib.runtime.settings import Settings, stage_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG: dict[str, Any] = json.loads((ROOT / ".chalice" / "config.json").read_text())

@@ -28,11 +28,11 @@ from chalicelib.domain.state import ContactState
 from chalicelib.domain.sync_plan import FieldMapping, failed_alike, fingerprint, plan_sync
 from chalicelib.domain.time import utcnow
 from chalicelib.inbound.ghl_events import parse_marketplace_event
-from chalicelib.observability import logger
+from chalicelib.runtime.observability import logger
+from chalicelib.runtime.settings import Settings
 from chalicelib.services.consumer import BatchConsumer
 from chalicelib.services.rule_book import RuleBook
 from chalicelib.services.sync_service import MAX_DEFERRALS, ContactSync
-from chalicelib.settings import Settings
 from tests.fakes import FakeDedup, FakeQueue
 from tests.helpers import (
     CONTACT_ID,

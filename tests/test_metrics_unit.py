@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from aws_lambda_powertools.metrics import MetricUnit
 
-from chalicelib import observability
+from chalicelib.runtime import observability
 
 
 class Recorder:

@@ -88,7 +88,7 @@ def test_admin_routes_need_the_bearer_token(service: Service, token: str | None)
 def test_admin_routes_are_closed_without_a_configured_token(
     service: Service, monkeypatch: pytest.MonkeyPatch
 ):
-    from chalicelib import wiring
+    from chalicelib.runtime import wiring
 
     monkeypatch.setenv("ADMIN_API_TOKEN", "")
     wiring.reset()

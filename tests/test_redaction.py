@@ -12,7 +12,7 @@ EMAILS = ["avery.lindqvist@example.com", "marcus.oduya@example.com"]
 
 
 def test_uuids_survive_redaction_but_phones_do_not():
-    from chalicelib.observability import redact
+    from chalicelib.runtime.observability import redact
 
     text = "webhook 6b0f2d7e-1c3a-4f59-9e84-2a7d5c1b3e60 from +13125550147 or (312) 555-0147"
     out = redact(text)
@@ -25,7 +25,7 @@ def test_logged_phones_and_emails_are_masked_in_message_args_and_extra(
 ):
     """What the sync's logger prints, on stdout or stderr: the message, its %-args and every
     `extra` field (strings, nested maps, lists) are masked."""
-    from chalicelib.observability import logger
+    from chalicelib.runtime.observability import logger
 
     logger.warning(
         "calling +13125550147 for avery.lindqvist@example.com, then %s",
@@ -47,7 +47,7 @@ def test_logged_phones_and_emails_are_masked_in_message_args_and_extra(
 
 
 def test_the_redacting_filter_masks_a_record_message_args_and_extra_fields():
-    from chalicelib.observability import RedactingFilter
+    from chalicelib.runtime.observability import RedactingFilter
 
     record = logging.makeLogRecord(
         {
@@ -68,7 +68,7 @@ def test_the_redacting_filter_masks_a_record_message_args_and_extra_fields():
 
 
 def test_the_redacting_filter_masks_mapping_args():
-    from chalicelib.observability import RedactingFilter
+    from chalicelib.runtime.observability import RedactingFilter
 
     args = ({"who": "avery.lindqvist@example.com"},)
     record = logging.LogRecord("t", logging.INFO, __file__, 1, "reach %(who)s", args, None)
@@ -77,7 +77,7 @@ def test_the_redacting_filter_masks_mapping_args():
 
 
 def test_the_sync_logger_has_the_redacting_filter_on_every_handler():
-    from chalicelib.observability import RedactingFilter, logger
+    from chalicelib.runtime.observability import RedactingFilter, logger
 
     assert logger.handlers
     for handler in logger.handlers:
@@ -103,7 +103,7 @@ def test_the_sync_logger_has_the_redacting_filter_on_every_handler():
     ],
 )
 def test_redact_exact_output(text: str, expected: str):
-    from chalicelib.observability import redact
+    from chalicelib.runtime.observability import redact
 
     assert redact(text) == expected
 
@@ -122,14 +122,14 @@ def test_redact_exact_output(text: str, expected: str):
     ],
 )
 def test_phone_length_boundaries(run: str, masked: bool):
-    from chalicelib.observability import redact
+    from chalicelib.runtime.observability import redact
 
     assert redact(f"x {run} y") == (f"x ***{run[-2:]} y" if masked else f"x {run} y")
 
 
 def test_the_redacting_filter_leaves_a_records_standard_fields_alone():
     """Only what the caller logged is masked: the logger name and source path are not PII."""
-    from chalicelib.observability import RedactingFilter
+    from chalicelib.runtime.observability import RedactingFilter
 
     record = logging.LogRecord(
         "jobs.2026030112", logging.INFO, "/srv/build-2026030112/app.py", 7, "ok", None, None
@@ -147,7 +147,7 @@ def _record_with(error: BaseException) -> logging.LogRecord:
 def test_the_redacting_filter_masks_an_exception_and_drops_the_raw_one():
     """An exception's text may quote what it failed on: the filter formats it masked, names its
     type, and leaves no raw exc_info for a formatter to print again."""
-    from chalicelib.observability import RedactingFilter
+    from chalicelib.runtime.observability import RedactingFilter
 
     try:
         raise ValueError("refused +13125550147 for avery.lindqvist@example.com")
@@ -165,7 +165,7 @@ def test_the_redacting_filter_masks_an_exception_and_drops_the_raw_one():
 def test_an_exception_logged_without_being_raised_is_masked_too():
     """`logger.error(..., exc_info=error)` with an error never raised: it has no traceback, and
     its text is masked all the same."""
-    from chalicelib.observability import RedactingFilter
+    from chalicelib.runtime.observability import RedactingFilter
 
     record = _record_with(RuntimeError("CallTools said 3125550147 is taken"))
     assert record.exc_info is not None and record.exc_info[2] is None
@@ -176,7 +176,7 @@ def test_an_exception_logged_without_being_raised_is_masked_too():
 
 
 def test_a_record_without_an_exception_gets_no_exception_field():
-    from chalicelib.observability import RedactingFilter
+    from chalicelib.runtime.observability import RedactingFilter
 
     record = logging.LogRecord("t", logging.INFO, __file__, 1, "ok", None, (None, None, None))
     RedactingFilter().filter(record)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import boto3
 import pytest
 
-from chalicelib import wiring
+from chalicelib.runtime import wiring
 from tests.conftest import Service
 from tests.helpers import fixture
 

@@ -21,8 +21,8 @@ from pydantic import ValidationError
 from chalicelib.domain.errors import ConcurrentUpdate, Deferred, MaybeApplied, TransientError
 from chalicelib.domain.messages import ReconcileStep, SyncMessage
 from chalicelib.domain.time import utcnow
-from chalicelib.observability import count, logger, milliseconds
 from chalicelib.ports import ContactQueue, Dedup
+from chalicelib.runtime.observability import count, logger, milliseconds
 from chalicelib.services.sync_service import ContactSync
 
 # A conflict with another worker resolves within one contact's sync.

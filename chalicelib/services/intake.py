@@ -28,8 +28,8 @@ from chalicelib.inbound.webhook_auth import (
     reveal,
     shared_secret_matches,
 )
-from chalicelib.observability import count, logger
 from chalicelib.ports import AuthResult, ContactQueue, WebhookVerifier
+from chalicelib.runtime.observability import count, logger
 from chalicelib.services.replies import HttpReply, reply
 
 MAX_BODY_BYTES = 256 * 1024

@@ -20,8 +20,8 @@ from chalicelib.domain.runs import Mode, Run, new_run_id
 from chalicelib.domain.state import ContactState
 from chalicelib.domain.sync_plan import FieldMapping, failed_alike, plan_sync
 from chalicelib.domain.time import parse_time, utcnow
-from chalicelib.observability import logger
 from chalicelib.ports import ContactQueue, GhlSearch, RunStore, StateIndex
+from chalicelib.runtime.observability import logger
 from chalicelib.services.rule_book import RuleBook
 from chalicelib.services.stats import add_to_census, empty_census
 

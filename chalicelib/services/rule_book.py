@@ -8,8 +8,8 @@ from collections.abc import Callable, Sequence
 
 from chalicelib.domain.errors import ConfigurationError, NotFound
 from chalicelib.domain.rules import ResolvedRule, Rule
-from chalicelib.observability import logger
 from chalicelib.ports import CallToolsApi
+from chalicelib.runtime.observability import logger
 
 
 class RuleBook:

@@ -11,8 +11,8 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from chalicelib.domain.state import ContactState
-from chalicelib.observability import logger
 from chalicelib.ports import ContactQueue, RunStore, StateIndex
+from chalicelib.runtime.observability import logger
 
 
 def empty_census() -> dict[str, Any]:

@@ -29,8 +29,8 @@ from chalicelib.domain.state import ContactState
 from chalicelib.domain.sync_plan import FieldMapping, SyncPlan, fingerprint, plan_sync
 from chalicelib.domain.time import utcnow
 from chalicelib.inbound.ghl_events import scope_rejection
-from chalicelib.observability import logger
 from chalicelib.ports import CallToolsApi, CallToolsMatch, GhlApi, StateStore
+from chalicelib.runtime.observability import logger
 from chalicelib.services.rule_book import RuleBook
 
 Result = Literal["synced", "unchanged", "stale", "ignored", "failed"]

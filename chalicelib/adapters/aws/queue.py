@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.domain.messages import QueueMessage, SyncMessage
-from chalicelib.observability import logger
+from chalicelib.runtime.observability import logger
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient

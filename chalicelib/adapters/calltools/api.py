@@ -29,8 +29,8 @@ from chalicelib.domain.errors import (
     TransientError,
 )
 from chalicelib.domain.phone import to_e164
-from chalicelib.observability import logger
 from chalicelib.ports import CallToolsMatch, CreatedContact
+from chalicelib.runtime.observability import logger
 
 BUCKET_METHODS = ("contact_patch", "bucket_patch", "contactbuckets")
 PHONE_FIELDS = ("mobile_phone_number", "home_phone_number", "office_phone_number")

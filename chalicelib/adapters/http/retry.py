@@ -22,7 +22,7 @@ from tenacity import (
 )
 
 from chalicelib.domain.errors import MaybeApplied, TransientError
-from chalicelib.observability import count, logger, redact
+from chalicelib.runtime.observability import count, logger, redact
 
 # 501 and 505 say the server will never do it; every other 5xx (Cloudflare's 52x too) may pass.
 PERMANENT_5XX = frozenset({501, 505})
