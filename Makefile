@@ -48,7 +48,7 @@ run: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/bandit -q -c pyproject.toml -r app.py chalicelib sandbox scripts
+	$(BIN)/bandit -q -c pyproject.toml -r app.py chalicelib ops sandbox scripts
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

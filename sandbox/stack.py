@@ -231,7 +231,7 @@ def main() -> None:
     print("\nPost a signed sample event (tags the sample contact `cold lead`):", flush=True)
     print(curl, flush=True)
     print(
-        "\nReconcile now, with a progress bar:  .venv/bin/python -m chalicelib.cli reconcile",
+        "\nReconcile now, with a progress bar:  .venv/bin/python -m ops.cli reconcile",
         flush=True,
     )
     print(f"\nStack info: {Path(s.local_state_dir) / 'stack.json'}.  Ctrl-C stops.", flush=True)

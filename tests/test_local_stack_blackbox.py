@@ -206,7 +206,7 @@ def test_cli_reconcile_and_stats_agree_with_calltools(stack: Stack):
     """The operator CLI finds the local stack by itself (its stack.json) and follows a run."""
     env = {**os.environ, "LOCAL_STATE_DIR": str(stack.state_dir)}
     httpx.post(f"{stack.info['ghl_url']}/_sandbox/generate", json={"n": 80}, timeout=10)
-    cli = [sys.executable, "-m", "chalicelib.cli"]
+    cli = [sys.executable, "-m", "ops.cli"]
     run = subprocess.run(  # noqa: S603 - our own CLI
         [*cli, "backfill", "--timeout", "120"],
         cwd=ROOT,
@@ -230,7 +230,7 @@ def test_cli_reconcile_and_stats_agree_with_calltools(stack: Stack):
 def cli(stack: Stack, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     full_env = {**os.environ, "LOCAL_STATE_DIR": str(stack.state_dir), "COLUMNS": "200", **env}
     return subprocess.run(  # noqa: S603 - our own CLI
-        [sys.executable, "-m", "chalicelib.cli", *args],
+        [sys.executable, "-m", "ops.cli", *args],
         cwd=ROOT,
         env=full_env,
         capture_output=True,

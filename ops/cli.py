@@ -1,4 +1,4 @@
-"""Operator CLI: `python -m chalicelib.cli reconcile|backfill|stats`.
+"""Operator CLI: `python -m ops.cli reconcile|backfill|stats`.
 
 It talks to the admin API over HTTP, so it works the same against the local stack (the default:
 URL and token come from the stack's .devstack/stack.json) and a deployed stage (`--url`, and the
@@ -233,7 +233,7 @@ def doctor(
     ] = None,
 ) -> None:
     """Check every setting and probe GHL, CallTools and AWS; exit 1 if any check fails."""
-    from chalicelib.doctor import diagnose
+    from ops.doctor import diagnose
 
     settings = _settings()
     console.print(f"GHL {settings.ghl_api_base_url} · CallTools {settings.calltools_api_base_url}")
