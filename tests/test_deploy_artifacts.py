@@ -518,6 +518,18 @@ def test_zip_holds_cp313_binaries_and_none_for_another_python(packaged):
     assert not any(n.startswith("bin/") for n in zipped)
 
 
+def test_zip_holds_every_layer_of_chalicelib_and_no_operator_tools(packaged):
+    """The operator CLI (ops/) and its typer and rich, from requirements-dev.txt, stay out."""
+    with zipfile.ZipFile(packaged / "deployment.zip") as archive:
+        zipped = set(archive.namelist())
+    ours = {str(p.relative_to(ROOT)) for p in (ROOT / "chalicelib").rglob("*.py")}
+    assert "chalicelib/domain/contact.py" in ours and "chalicelib/adapters/aws/state.py" in ours
+    assert not ours - zipped
+    for package in ("ops", "typer", "rich"):
+        assert not [n for n in zipped if n.startswith(f"{package}/")], package
+    assert not [n for n in zipped if n.endswith(("/cli.py", "/doctor.py")) and "chalicelib" in n]
+
+
 def test_foreign_binary_check_flags_other_pythons():
     assert packaging.foreign_binaries(
         ["a/x.cpython-313-x86_64-linux-gnu.so", "b/y.abi3.so", "c/__pycache__/z.cpython-311.pyc"]
