@@ -73,7 +73,7 @@ class Settings(BaseSettings):
     calltools_max_rps: float = Field(default=5.0, gt=0)
     # Calls one consumer may start at once after an idle moment, so one contact's few calls need
     # not wait out the spacing; the sustained rates above still hold. Lowered so that every
-    # instance bursting at once stays within one second of the total rate (rate_limit.shared_burst).
+    # instance bursting at once stays within one second of the total rate (pacing.shared_burst).
     ghl_burst: int = Field(default=2, ge=1, le=10)
     # A new contact's calls: search and create, and an add where the create cannot carry it.
     calltools_burst: int = Field(default=3, ge=1, le=10)
