@@ -1,9 +1,9 @@
-"""Write the README's "Performance and reliability" figures from bench/results.json (`make bench`)
-and bench/chaos.json (`make chaos`).
+"""Write the figures of docs/performance.md from bench/results.json (`make bench`) and
+bench/chaos.json (`make chaos`).
 
-`python -m bench.readme` replaces the text between each pair of markers in README.md, so the figures
-quoted there are always those of the last runs, with their date and machine. A missing file leaves
-its block as it was.
+`python -m bench.readme` replaces the text between each pair of markers in docs/performance.md, so
+the figures quoted there are always those of the last runs, with their date and machine. A missing
+file leaves its block as it was. (The module keeps its name from when the tables were in README.md.)
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from typing import Any
 from bench.report import RESULTS
 from bench.runner import SCENARIOS
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+ROOT = Path(__file__).resolve().parents[1]
+PERFORMANCE = ROOT / "docs" / "performance.md"
 CHAOS = Path(__file__).resolve().parent / "chaos.json"
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
 CHAOS_BEGIN, CHAOS_END = "<!-- chaos:begin -->", "<!-- chaos:end -->"
@@ -93,7 +94,7 @@ def chaos_section(runs: dict[str, Any], stamp: str) -> str:
 def _replace(text: str, begin: str, end: str, block: str) -> str:
     pattern = re.compile(re.escape(begin) + ".*?" + re.escape(end), re.DOTALL)
     if not pattern.search(text):
-        raise SystemExit(f"README.md has no {begin} … {end} block")
+        raise SystemExit(f"{_shown(PERFORMANCE)} has no {begin} … {end} block")
     return pattern.sub(lambda _: block, text)
 
 
@@ -107,7 +108,7 @@ def bench_section(path: Path) -> str | None:
 
 
 def main() -> None:
-    text = README.read_text()
+    text = PERFORMANCE.read_text()
     renderers: list[tuple[Path, str, str, Callable[[Path], str | None]]] = [
         (RESULTS, BEGIN, END, bench_section),
         (
@@ -119,11 +120,15 @@ def main() -> None:
     ]
     for path, begin, end, render in renderers:
         if not path.exists():
-            print(f"{path} not found: its README block is left as it was")
+            print(f"{path} not found: its block in {_shown(PERFORMANCE)} is left as it was")
         elif (block := render(path)) is not None:
             text = _replace(text, begin, end, block)
-            print(f"README.md updated from {path}")
-    README.write_text(text)
+            print(f"{_shown(PERFORMANCE)} updated from {path}")
+    PERFORMANCE.write_text(text)
+
+
+def _shown(path: Path) -> str:
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 
 
 def _mtime(path: Path) -> str:
