@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PORT   ?= 8000
 STAMP  := $(VENV)/.installed
-# Deployment (README, Deploy): the Chalice stage; `chalice deploy` runs from a Python 3.13 venv.
+# Deployment (docs/deploy.md): the Chalice stage; `chalice deploy` runs from a Python 3.13 venv.
 STAGE  ?= dev
 DEPLOY_VENV  ?= .venv-deploy
 DEPLOY_STAMP := $(DEPLOY_VENV)/.installed
@@ -59,7 +59,7 @@ unit: $(STAMP) deploy-venv-if-any
 test: lint typecheck unit
 
 # The full chaos run (about 13,000 deliveries per SQS configuration, the two configurations side by
-# side; slow: moto and the sandboxes are in process). Writes bench/chaos.json, which `python -m bench.readme` quotes in the README.
+# side; slow: moto and the sandboxes are in process). Writes bench/chaos.json, which `python -m bench.readme` quotes in docs/performance.md.
 # CHAOS_SEED (default 7) picks the run's randomness (timelines, deliveries, kills, both sandboxes'
 # faults) and is recorded in bench/chaos.json; it passes through from the environment, e.g.
 # `CHAOS_SEED=11 make chaos`.
@@ -92,7 +92,7 @@ fmt: $(STAMP)
 clean:
 	rm -rf $(VENV) $(DEPLOY_VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis mutants
 
-# The CloudFormation path, for teams that want the app in a stack of its own (README, Deploy):
+# The CloudFormation path, for teams that want the app in a stack of its own (docs/deploy.md):
 # build/$(STAGE)/sam.json + deployment.zip for the python3.13 runtime, whatever Python runs make.
 # SYNC_QUEUE_ARN defaults to the stage queue in the deploying account (Fn::Sub).
 package: $(STAMP)

@@ -255,7 +255,7 @@ def deployment(endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Deplo
         first = _chalice(DEPLOY_CHALICE, project, endpoint, "deploy", "--stage", "dev")
         assert first.returncode == 0, first.output[-4000:]
         after_first = _read(session)
-        # The optional one-liner of README "Deploy"; the next deploy must keep it.
+        # The optional one-liner of docs/deploy.md; the next deploy must keep it.
         (mapping,) = after_first.mappings
         session.client("lambda").update_event_source_mapping(
             UUID=mapping["UUID"], FunctionResponseTypes=["ReportBatchItemFailures"]

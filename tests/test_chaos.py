@@ -2,7 +2,7 @@
 pages, timeouts, lost replies, 429s) and a consumer killed at random points, then one
 reconciliation. The end state must equal GHL's desired state, with no duplicate CallTools contact,
 nothing lost, and no DND contact in a bucket at any point. With CHAOS_REPORT set, the run's figures
-are written there as JSON (the README's reliability section is made from them). CHAOS_SEED (default
+are written there as JSON (docs/performance.md's reliability section is made from them). CHAOS_SEED (default
 7) picks the run's randomness: the timelines, deliveries and kills, and both sandboxes' faults.
 
 """

@@ -1,4 +1,4 @@
-"""Imports point inwards: each layer of chalicelib (README, Layout) and app.py import only the parts
+"""Imports point inwards: each layer of chalicelib (docs/architecture.md) and app.py import only the parts
 of our code that their rule names. The standard library and third-party packages are always fine."""
 
 from __future__ import annotations

@@ -168,7 +168,9 @@ class CallToolsHttpApi:
                     self._working_method = method
                 return
             self._unverified(method, contact_id, bucket_id)
-        raise ConfigurationError("no bucket-assignment call changed membership; see README")
+        raise ConfigurationError(
+            "no bucket-assignment call changed membership; see docs/configuration.md, CALLTOOLS_BUCKET_METHOD"
+        )
 
     def _write_verified(self, method: str, contact_id: int, bucket_id: int, member: bool) -> bool:
         """Write, then verify: a reply that shows the contact as wanted is enough; any other
