@@ -1,0 +1,5 @@
+"""Daily reconciliation, one module per concept; the public names are re-exported here."""
+
+from chalicelib.services.reconcile.runner import Reconciler
+
+__all__ = ["Reconciler"]
