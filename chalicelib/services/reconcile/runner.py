@@ -22,8 +22,8 @@ from chalicelib.domain.sync_plan import FieldMapping, failed_alike, plan_sync
 from chalicelib.domain.time import parse_time, utcnow
 from chalicelib.ports import ContactQueue, GhlSearch, RunStore, StateIndex
 from chalicelib.runtime.observability import logger
+from chalicelib.services.reconcile.census import add_to_census, empty_census
 from chalicelib.services.rule_book import RuleBook
-from chalicelib.services.stats import add_to_census, empty_census
 
 SCAN_PAGE = 1000
 LEASE_MARGIN = timedelta(seconds=5)
