@@ -22,6 +22,7 @@ from chalicelib.domain.sync_plan import FieldMapping, failed_alike, plan_sync
 from chalicelib.domain.time import parse_time, utcnow
 from chalicelib.ports import ContactQueue, GhlSearch, RunStore, StateIndex
 from chalicelib.runtime.observability import logger
+from chalicelib.services.reconcile.calls import CallMeter
 from chalicelib.services.reconcile.census import add_to_census, empty_census
 from chalicelib.services.rule_book import RuleBook
 
@@ -32,10 +33,6 @@ LEASE_MARGIN = timedelta(seconds=5)
 def _touched_since(state: ContactState, moment: datetime) -> bool:
     """Synced during this run (by a webhook, or by this run's own enqueue): already current."""
     return state.updated_at is not None and state.updated_at >= moment
-
-
-def _bump(counts: dict[str, int], system: str, n: int) -> dict[str, int]:
-    return {**counts, system: counts.get(system, 0) + n}
 
 
 class Reconciler:
@@ -70,7 +67,7 @@ class Reconciler:
         self._stale_after = stale_after
         self._max_backlog = max_backlog
         self._clock = clock
-        self._dynamodb_calls = dynamodb_calls
+        self._meter = CallMeter(dynamodb_calls)
         self._owner = uuid.uuid4().hex
         self._seen_cache: tuple[str, set[str]] | None = None
 
@@ -169,7 +166,7 @@ class Reconciler:
         if run.rule_index >= len(rules):
             return self._runs.save(run.model_copy(update={"phase": "left", "cursor": None}))
         rule = rules[run.rule_index]
-        db_before = self._dynamodb_calls()
+        calls = self._meter.page()
         page = self._ghl.search_contacts(
             self._location_id, rule.rule.tag, run.cursor, self._page_limit
         )
@@ -230,11 +227,7 @@ class Reconciler:
             "rule_total": first_total if cursor is not None else None,
             "rule_index": run.rule_index + (1 if cursor is None else 0),
             "heartbeat_at": now,
-            "api_calls": _bump(
-                _bump(_bump(run.api_calls, "ghl", 1), "sqs", sqs_calls),
-                "dynamodb",
-                self._dynamodb_calls() - db_before,
-            ),
+            "api_calls": calls.added_to(run.api_calls, ghl=1, sqs=sqs_calls),
         }
         return self._runs.save(run.model_copy(update=update))
 
@@ -247,7 +240,7 @@ class Reconciler:
 
     def _scan_page(self, run: Run) -> Run:
         """Count every contact and re-check those in our buckets that this run did not see."""
-        db_before = self._dynamodb_calls()
+        calls = self._meter.page()
         seen = self._seen(run)
         states, next_key = self._states.scan(run.scan_key, SCAN_PAGE)
         census = add_to_census(run.census or empty_census(), states)
@@ -272,10 +265,6 @@ class Reconciler:
             "enqueued": run.enqueued + len(left),
             "census": {**census, "as_of": now.isoformat()} if not next_key else census,
             "heartbeat_at": now,
-            "api_calls": _bump(
-                _bump(run.api_calls, "sqs", sqs_calls),
-                "dynamodb",
-                self._dynamodb_calls() - db_before,
-            ),
+            "api_calls": calls.added_to(run.api_calls, sqs=sqs_calls),
         }
         return self._runs.save(run.model_copy(update=update))
