@@ -11,6 +11,7 @@ import pytest
 from chalicelib.adapters.aws.state import to_item
 from chalicelib.domain.errors import TransientError
 from chalicelib.domain.phone import to_e164
+from chalicelib.services.reconcile import WalkLimits
 from sandbox.seed import synced_state
 from tests.conftest import Service, body_json
 
@@ -66,7 +67,7 @@ PAGE = 100  # small pages, so a few hundred contacts make a multi-page walk
 @pytest.fixture
 def world(service: Service, monkeypatch: pytest.MonkeyPatch) -> Service:
     service.ghl_ids = service.ghl.generate_contacts(250)
-    monkeypatch.setattr(service.container.reconciler, "_page_limit", PAGE)
+    monkeypatch.setattr(service.container.reconciler.walk, "limits", WalkLimits(PAGE))
     return service
 
 
@@ -188,7 +189,7 @@ def test_interrupted_run_resumes_at_the_next_page(world: Service, monkeypatch: p
     """Each step walks one page; page 3's search fails past its retries; the run resumes there."""
     reconciler = world.container.reconciler
     monkeypatch.setattr(reconciler, "_step_seconds", 0.0)
-    monkeypatch.setattr(reconciler, "_page_limit", 50)
+    monkeypatch.setattr(reconciler.walk, "limits", WalkLimits(50))
     run_id = trigger(world, "backfill")
     ample = lambda: 60_000.0  # noqa: E731
     for _ in range(2):

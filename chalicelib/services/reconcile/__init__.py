@@ -1,6 +1,23 @@
-"""Daily reconciliation, one module per concept; the public names are re-exported here."""
+"""Daily reconciliation, one module per concept; the public names are re-exported here.
 
+runner: the stepped run (start, step, hand-over, lease, backlog pause). tag_walk: the walk of each
+rule's tag in GHL. leftovers: the scan for contacts the walk no longer saw. census: the counts
+that scan takes. calls: the API calls a run makes.
+"""
+
+from chalicelib.services.reconcile.calls import CallMeter
 from chalicelib.services.reconcile.census import add_to_census, empty_census
+from chalicelib.services.reconcile.leftovers import Leftovers
 from chalicelib.services.reconcile.runner import Reconciler
+from chalicelib.services.reconcile.tag_walk import Scope, TagWalk, WalkLimits
 
-__all__ = ["Reconciler", "add_to_census", "empty_census"]
+__all__ = [
+    "CallMeter",
+    "Leftovers",
+    "Reconciler",
+    "Scope",
+    "TagWalk",
+    "WalkLimits",
+    "add_to_census",
+    "empty_census",
+]

@@ -29,6 +29,10 @@ class CallMeter:
         return PageCalls(self.dynamodb_calls)
 
 
+# The default where nothing counts DynamoDB calls (fakes in tests).
+UNCOUNTED = CallMeter()
+
+
 class PageCalls:
     def __init__(self, dynamodb_calls: Callable[[], int]) -> None:
         self._dynamodb_calls = dynamodb_calls
