@@ -4,6 +4,7 @@ DynamoDB in moto, GHL and CallTools as sandbox servers."""
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -188,7 +189,7 @@ def test_a_create_never_answered_is_found_and_removed_when_the_contact_left(worl
 def test_interrupted_run_resumes_at_the_next_page(world: Service, monkeypatch: pytest.MonkeyPatch):
     """Each step walks one page; page 3's search fails past its retries; the run resumes there."""
     reconciler = world.container.reconciler
-    monkeypatch.setattr(reconciler, "_step_seconds", 0.0)
+    monkeypatch.setattr(reconciler, "timings", replace(reconciler.timings, step_seconds=0.0))
     monkeypatch.setattr(reconciler.walk, "limits", WalkLimits(50))
     run_id = trigger(world, "backfill")
     ample = lambda: 60_000.0  # noqa: E731

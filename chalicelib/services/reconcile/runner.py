@@ -1,5 +1,4 @@
-"""Daily reconciliation: walk every contact carrying a rule's tag, enqueue only what differs from
-the stored state, then re-check the contacts we placed that the walk no longer saw.
+"""The stepped run: start, step, hand over to the next invocation.
 
 A run is a chain of steps. Each step holds the run's lease, advances page by page (checkpointing
 after each) until its time is up, then enqueues the next step: any size finishes, and a step that
@@ -10,54 +9,47 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from chalicelib.domain.errors import ConcurrentUpdate
 from chalicelib.domain.messages import ReconcileStep
 from chalicelib.domain.runs import Mode, Run, new_run_id
-from chalicelib.domain.sync_plan import FieldMapping
 from chalicelib.domain.time import utcnow
-from chalicelib.ports import ContactQueue, GhlSearch, RunStore, StateIndex
+from chalicelib.ports import ContactQueue, RunStore
 from chalicelib.runtime.observability import logger
-from chalicelib.services.reconcile.calls import CallMeter
 from chalicelib.services.reconcile.leftovers import Leftovers
-from chalicelib.services.reconcile.tag_walk import Scope, TagWalk, WalkLimits
-from chalicelib.services.rule_book import RuleBook
+from chalicelib.services.reconcile.tag_walk import TagWalk
 
 LEASE_MARGIN = timedelta(seconds=5)
 
 
+@dataclass(frozen=True)
+class RunTimings:
+    step_seconds: float = 60.0  # a step walks pages until this much time has gone
+    lease_seconds: float = 900.0  # the longest a step holds the run (less when Lambda ends sooner)
+    stale_after: timedelta = timedelta(hours=2)  # without a heartbeat this long, a run is replaced
+    max_backlog: int = 1000  # the walk pauses while the queue is deeper than this (0: never)
+
+
 class Reconciler:
+    """Runs the phases in steps: the tag walk, then the leftovers scan, then done."""
+
     def __init__(
         self,
         *,
-        ghl: GhlSearch,
-        states: StateIndex,
         runs: RunStore,
         queue: ContactQueue,
-        rulebook: RuleBook,
-        mapping: FieldMapping,
-        location_id: str,
-        page_limit: int = 500,
-        step_seconds: float = 60.0,
-        lease_seconds: float = 900.0,
-        stale_after: timedelta = timedelta(hours=2),
-        max_backlog: int = 1000,
+        walk: TagWalk,
+        leftovers: Leftovers,
+        timings: RunTimings = RunTimings(),
         clock: Callable[[], datetime] = utcnow,
-        dynamodb_calls: Callable[[], int] = lambda: 0,
     ) -> None:
-        meter = CallMeter(dynamodb_calls)
-        scope = Scope(location_id, rulebook, mapping)
-        self.walk = TagWalk(
-            ghl, states, queue, scope, WalkLimits(page_limit), clock=clock, meter=meter
-        )
-        self._leftovers = Leftovers(states, queue, location_id, clock=clock, meter=meter)
         self._runs = runs
         self._queue = queue
-        self._step_seconds = step_seconds
-        self._lease = timedelta(seconds=lease_seconds)
-        self._stale_after = stale_after
-        self._max_backlog = max_backlog
+        self.walk = walk
+        self._leftovers = leftovers
+        self.timings = timings
         self._clock = clock
         self._owner = uuid.uuid4().hex
 
@@ -67,7 +59,7 @@ class Reconciler:
         self.walk.scope.check()
         now = self._clock()
         run = Run(id=new_run_id(now), mode=mode, trigger=trigger, started_at=now, heartbeat_at=now)
-        run = self._runs.start(run, stale_before=now - self._stale_after)
+        run = self._runs.start(run, stale_before=now - self.timings.stale_after)
         try:
             self._queue.send(ReconcileStep(run_id=run.id))
         except Exception:
@@ -93,7 +85,8 @@ class Reconciler:
             # Another step holds it and will queue the continuation. The lease never outlives
             # its invocation, so SQS cannot redeliver a dead step's message into this branch.
             return None
-        lease = min(self._lease, timedelta(milliseconds=remaining_ms()) + LEASE_MARGIN)
+        longest = timedelta(seconds=self.timings.lease_seconds)
+        lease = min(longest, timedelta(milliseconds=remaining_ms()) + LEASE_MARGIN)
         try:
             run = self._runs.save(
                 run.model_copy(update={"lease_owner": self._owner, "lease_until": now + lease})
@@ -101,7 +94,7 @@ class Reconciler:
         except ConcurrentUpdate:
             return None
         started = self._clock()
-        budget = timedelta(seconds=self._step_seconds)
+        budget = timedelta(seconds=self.timings.step_seconds)
         try:
             # At least one page per step when time allows, then as many as the budget holds.
             while run.phase != "done" and remaining_ms() >= reserve_ms:
@@ -135,7 +128,8 @@ class Reconciler:
     def _backlogged(self) -> bool:
         """Pause the walk while the consumer has a backlog: the next step message then waits
         minutes, not hours, behind the contacts already enqueued, and memory stays flat."""
-        return self._max_backlog > 0 and self._queue.depth() > self._max_backlog
+        most = self.timings.max_backlog
+        return most > 0 and self._queue.depth() > most
 
     def _release(self, run: Run, error: str) -> None:
         try:
