@@ -10,9 +10,8 @@ from chalicelib.domain.contact import Contact
 from chalicelib.domain.messages import ReconcileStep, SyncMessage
 from chalicelib.domain.rules import Rule
 from chalicelib.domain.runs import RunActive
-from chalicelib.domain.sync_plan import FieldMapping
 from chalicelib.ports import SearchPage
-from chalicelib.services.reconcile import Reconciler
+from chalicelib.services.reconcile import Leftovers, Reconciler, Scope, TagWalk, WalkLimits
 from chalicelib.services.rule_book import RuleBook
 from tests.fakes import FakeCallTools, FakeQueue, FakeRunStore, FakeSearch, FakeStateIndex
 from tests.helpers import LOCATION_ID
@@ -29,15 +28,13 @@ def reconciler(
     search: FakeSearch, queue: FakeQueue, runs: FakeRunStore | None = None
 ) -> Reconciler:
     ct = FakeCallTools()
+    states = FakeStateIndex()
+    scope = Scope(LOCATION_ID, RuleBook([Rule(tag="cold lead", bucket="Cold Leads")], ct))
     return Reconciler(
-        ghl=search,
-        states=FakeStateIndex(),
         runs=runs or FakeRunStore(),
         queue=queue,
-        rulebook=RuleBook([Rule(tag="cold lead", bucket="Cold Leads")], ct),
-        mapping=FieldMapping(),
-        location_id=LOCATION_ID,
-        page_limit=10,
+        walk=TagWalk(search, states, queue, scope, WalkLimits(page_limit=10)),
+        leftovers=Leftovers(states, queue, LOCATION_ID),
     )
 
 

@@ -4,6 +4,7 @@ DynamoDB in moto, GHL and CallTools as sandbox servers."""
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from chalicelib.adapters.aws.state import to_item
 from chalicelib.domain.errors import TransientError
 from chalicelib.domain.phone import to_e164
+from chalicelib.services.reconcile import WalkLimits
 from sandbox.seed import synced_state
 from tests.conftest import Service, body_json
 
@@ -66,7 +68,7 @@ PAGE = 100  # small pages, so a few hundred contacts make a multi-page walk
 @pytest.fixture
 def world(service: Service, monkeypatch: pytest.MonkeyPatch) -> Service:
     service.ghl_ids = service.ghl.generate_contacts(250)
-    monkeypatch.setattr(service.container.reconciler, "_page_limit", PAGE)
+    monkeypatch.setattr(service.container.reconciler.walk, "limits", WalkLimits(PAGE))
     return service
 
 
@@ -187,8 +189,8 @@ def test_a_create_never_answered_is_found_and_removed_when_the_contact_left(worl
 def test_interrupted_run_resumes_at_the_next_page(world: Service, monkeypatch: pytest.MonkeyPatch):
     """Each step walks one page; page 3's search fails past its retries; the run resumes there."""
     reconciler = world.container.reconciler
-    monkeypatch.setattr(reconciler, "_step_seconds", 0.0)
-    monkeypatch.setattr(reconciler, "_page_limit", 50)
+    monkeypatch.setattr(reconciler, "timings", replace(reconciler.timings, step_seconds=0.0))
+    monkeypatch.setattr(reconciler.walk, "limits", WalkLimits(50))
     run_id = trigger(world, "backfill")
     ample = lambda: 60_000.0  # noqa: E731
     for _ in range(2):

@@ -221,21 +221,31 @@ class Container:
 
     @cached_property
     def reconciler(self) -> Reconciler:
-        from chalicelib.services.reconcile import Reconciler
+        from chalicelib.services.reconcile import (
+            CallMeter,
+            Leftovers,
+            Reconciler,
+            RunTimings,
+            Scope,
+            TagWalk,
+            WalkLimits,
+        )
 
         s = self.settings
+        ghl, states, runs, queue = self.ghl, self.state_store, self.run_store, self.queue
+        scope = Scope(s.ghl_location_id, self.rulebook, self.field_mapping)
+        # One meter for both phases: each page reads the state adapter's DynamoDB call counter.
+        meter = CallMeter(lambda: states.calls)
         return Reconciler(
-            ghl=self.ghl,
-            states=self.state_store,
-            runs=self.run_store,
-            queue=self.queue,
-            rulebook=self.rulebook,
-            mapping=self.field_mapping,
-            location_id=s.ghl_location_id,
-            page_limit=s.reconcile_page_limit,
-            step_seconds=s.reconcile_step_seconds,
-            max_backlog=s.reconcile_max_backlog,
-            dynamodb_calls=lambda: self.state_store.calls,
+            runs=runs,
+            queue=queue,
+            walk=TagWalk(
+                ghl, states, queue, scope, WalkLimits(s.reconcile_page_limit), meter=meter
+            ),
+            leftovers=Leftovers(states, queue, s.ghl_location_id, meter=meter),
+            timings=RunTimings(
+                step_seconds=s.reconcile_step_seconds, max_backlog=s.reconcile_max_backlog
+            ),
         )
 
     @cached_property

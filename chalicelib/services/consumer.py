@@ -46,6 +46,10 @@ class DeadLettered(Exception):
         self.outcome = outcome
 
 
+# Turns one record into its outcome; the outcome is also appended to BatchConsumer.outcomes.
+Handler = Callable[[SQSRecord], dict[str, Any]]
+
+
 class BatchConsumer:
     def __init__(
         self,
@@ -65,6 +69,10 @@ class BatchConsumer:
         self._webhook_clock = webhook_clock
         self._remaining: Callable[[], float] = lambda: float("inf")
         self.outcomes: list[dict[str, Any]] = []  # of the last batch, for tests and the CLI
+        # Message kind (the body's "kind") → its handler: a new kind is one entry here.
+        self._handlers: dict[str, Handler] = {"contact": self._handle_contact}
+        if run_step is not None:
+            self._handlers["reconcile_step"] = self._handle_reconcile_step
 
     def handle(
         self, records: Sequence[dict[str, Any]], remaining_ms: Callable[[], float]
@@ -136,13 +144,22 @@ class BatchConsumer:
         return outcome
 
     def _process(self, record: SQSRecord) -> dict[str, Any]:
+        # A body without a kind is a contact message (SyncMessage's default). Any kind without a
+        # handler goes to the contact handler too, whose validation dead-letters it as invalid.
+        handler = self._handlers.get(_kind(record.body) or "contact", self._handle_contact)
+        return handler(record)
+
+    def _handle_reconcile_step(self, record: SQSRecord) -> dict[str, Any]:
+        assert self._run_step is not None  # registered only with a run_step
+        step = ReconcileStep.model_validate_json(record.body)
+        self._run_step(step.run_id, self._remaining, self._reserve_ms)
+        outcome: dict[str, Any] = {"result": "reconcile_step", "run_id": step.run_id}
+        self.outcomes.append(outcome)
+        return outcome
+
+    def _handle_contact(self, record: SQSRecord) -> dict[str, Any]:
         body = record.body
-        if _kind(body) == "reconcile_step" and self._run_step is not None:
-            step = ReconcileStep.model_validate_json(body)
-            self._run_step(step.run_id, self._remaining, self._reserve_ms)
-            outcome: dict[str, Any] = {"result": "reconcile_step", "run_id": step.run_id}
-            self.outcomes.append(outcome)
-            return outcome
+        outcome: dict[str, Any]
         try:
             message = SyncMessage.model_validate_json(body)
         except ValidationError as exc:

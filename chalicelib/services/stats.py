@@ -7,28 +7,12 @@ team-sized table); beyond that, from the census the last reconciliation run took
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
-from chalicelib.domain.state import ContactState
 from chalicelib.ports import ContactQueue, RunStore, StateIndex
 from chalicelib.runtime.observability import logger
-
-
-def empty_census() -> dict[str, Any]:
-    return {"total": 0, "failed": 0, "dnd_excluded": 0, "in_bucket": {}}
-
-
-def add_to_census(census: dict[str, Any], states: Iterable[ContactState]) -> dict[str, Any]:
-    """A new census with `states` counted in (buckets keyed by id, as text)."""
-    out = {**census, "in_bucket": dict(census.get("in_bucket", {}))}
-    for state in states:
-        out["total"] += 1
-        out["failed"] += state.status == "failed"
-        out["dnd_excluded"] += state.reason == "dnd"
-        for bucket in state.buckets:
-            out["in_bucket"][str(bucket)] = out["in_bucket"].get(str(bucket), 0) + 1
-    return out
+from chalicelib.services.reconcile.census import add_to_census, empty_census
 
 
 class StatsService:

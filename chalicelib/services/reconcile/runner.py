@@ -1,0 +1,144 @@
+"""The stepped run: start, step, hand over to the next invocation.
+
+A run is a chain of steps. Each step holds the run's lease, advances page by page (checkpointing
+after each) until its time is up, then enqueues the next step: any size finishes, and a step that
+dies resumes from the last checkpoint. The consumer does the CallTools work for both paths.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from chalicelib.domain.errors import ConcurrentUpdate
+from chalicelib.domain.messages import ReconcileStep
+from chalicelib.domain.runs import Mode, Run, new_run_id
+from chalicelib.domain.time import utcnow
+from chalicelib.ports import ContactQueue, RunStore
+from chalicelib.runtime.observability import logger
+from chalicelib.services.reconcile.leftovers import Leftovers
+from chalicelib.services.reconcile.tag_walk import TagWalk
+
+LEASE_MARGIN = timedelta(seconds=5)
+
+
+@dataclass(frozen=True)
+class RunTimings:
+    step_seconds: float = 60.0  # a step walks pages until this much time has gone
+    lease_seconds: float = 900.0  # the longest a step holds the run (less when Lambda ends sooner)
+    stale_after: timedelta = timedelta(hours=2)  # without a heartbeat this long, a run is replaced
+    max_backlog: int = 1000  # the walk pauses while the queue is deeper than this (0: never)
+
+
+class Reconciler:
+    """Runs the phases in steps: the tag walk, then the leftovers scan, then done."""
+
+    def __init__(
+        self,
+        *,
+        runs: RunStore,
+        queue: ContactQueue,
+        walk: TagWalk,
+        leftovers: Leftovers,
+        timings: RunTimings = RunTimings(),
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._runs = runs
+        self._queue = queue
+        self.walk = walk
+        self._leftovers = leftovers
+        self.timings = timings
+        self._clock = clock
+        self._owner = uuid.uuid4().hex
+
+    # --- starting ------------------------------------------------------------------------------
+    def start(self, mode: Mode = "reconcile", trigger: str = "manual") -> Run:
+        """Begin a run (raises RunActive if one is going) and queue its first step."""
+        self.walk.scope.check()
+        now = self._clock()
+        run = Run(id=new_run_id(now), mode=mode, trigger=trigger, started_at=now, heartbeat_at=now)
+        run = self._runs.start(run, stale_before=now - self.timings.stale_after)
+        try:
+            self._queue.send(ReconcileStep(run_id=run.id))
+        except Exception:
+            # Without its first step the run would hold the lock for nothing: give it back.
+            self._runs.finish(
+                run.model_copy(update={"status": "failed", "error": "could not queue"})
+            )
+            raise
+        logger.info("reconciliation started", extra={"run_id": run.id, "mode": mode})
+        return run
+
+    # --- stepping ------------------------------------------------------------------------------
+    def step(self, run_id: str, remaining_ms: Callable[[], float], reserve_ms: float) -> Run | None:
+        """Advance run `run_id` while time allows; None when this step had nothing to do."""
+        run = self._runs.get(run_id)
+        if run is not None and run.status != "running" and self._runs.active_run_id() == run_id:
+            self._runs.finish(run)  # a step died between saving "finished" and unlocking
+            return None
+        if run is None or run.status != "running" or self._runs.active_run_id() != run_id:
+            return None  # finished, superseded or unknown: a late duplicate step
+        now = self._clock()
+        if run.lease_until and run.lease_until > now and run.lease_owner != self._owner:
+            # Another step holds it and will queue the continuation. The lease never outlives
+            # its invocation, so SQS cannot redeliver a dead step's message into this branch.
+            return None
+        longest = timedelta(seconds=self.timings.lease_seconds)
+        lease = min(longest, timedelta(milliseconds=remaining_ms()) + LEASE_MARGIN)
+        try:
+            run = self._runs.save(
+                run.model_copy(update={"lease_owner": self._owner, "lease_until": now + lease})
+            )
+        except ConcurrentUpdate:
+            return None
+        started = self._clock()
+        budget = timedelta(seconds=self.timings.step_seconds)
+        try:
+            # At least one page per step when time allows, then as many as the budget holds.
+            while run.phase != "done" and remaining_ms() >= reserve_ms:
+                run = self._advance(run)
+                if self._clock() - started > budget or self._backlogged():
+                    break
+        except Exception as exc:
+            logger.exception("reconciliation step failed", extra={"run_id": run.id})
+            self._release(run, error=f"{type(exc).__name__}: {exc}")
+            raise
+        if run.phase == "done":
+            final = run.model_copy(
+                update={
+                    "status": "finished",
+                    "finished_at": self._clock(),
+                    "lease_owner": None,
+                    "lease_until": None,
+                }
+            )
+            logger.info("reconciliation finished", extra={"run": final.public()})
+            return self._runs.finish(final)
+        # Release first, then queue the continuation: the next step must find the lease free.
+        run = self._runs.save(
+            run.model_copy(
+                update={"lease_owner": None, "lease_until": None, "heartbeat_at": self._clock()}
+            )
+        )
+        self._queue.send(ReconcileStep(run_id=run.id))
+        return run
+
+    def _backlogged(self) -> bool:
+        """Pause the walk while the consumer has a backlog: the next step message then waits
+        minutes, not hours, behind the contacts already enqueued, and memory stays flat."""
+        most = self.timings.max_backlog
+        return most > 0 and self._queue.depth() > most
+
+    def _release(self, run: Run, error: str) -> None:
+        try:
+            self._runs.save(
+                run.model_copy(update={"lease_owner": None, "lease_until": None, "error": error})
+            )
+        except Exception:  # the lease expires by itself
+            logger.warning("could not release run lease", extra={"run_id": run.id})
+
+    def _advance(self, run: Run) -> Run:
+        phase = self.walk if run.phase == "walk" else self._leftovers
+        return self._runs.save(phase.page(run))
