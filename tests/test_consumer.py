@@ -12,7 +12,7 @@ from chalicelib.domain.sync_plan import FieldMapping
 from chalicelib.inbound.ghl_events import parse_marketplace_event
 from chalicelib.services.consumer import BatchConsumer, BatchIncomplete
 from chalicelib.services.rule_book import RuleBook
-from chalicelib.services.sync_service import ContactSync
+from chalicelib.services.sync import ContactSync
 from tests.fakes import FakeCallTools, FakeDedup, FakeGhl, FakeQueue, FakeStateStore
 from tests.helpers import LOCATION_ID, sqs_record, tagged
 

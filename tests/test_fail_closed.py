@@ -32,7 +32,7 @@ from chalicelib.runtime.observability import logger
 from chalicelib.runtime.settings import Settings
 from chalicelib.services.consumer import BatchConsumer
 from chalicelib.services.rule_book import RuleBook
-from chalicelib.services.sync_service import MAX_DEFERRALS, ContactSync
+from chalicelib.services.sync import MAX_DEFERRALS, ContactSync
 from tests.fakes import FakeDedup, FakeQueue
 from tests.helpers import (
     CONTACT_ID,

@@ -11,7 +11,7 @@ from chalicelib.domain.sync_plan import FieldMapping
 from chalicelib.domain.time import utcnow
 from chalicelib.inbound.ghl_events import parse_marketplace_event
 from chalicelib.services.rule_book import RuleBook
-from chalicelib.services.sync_service import ContactSync
+from chalicelib.services.sync import ContactSync
 from tests.fakes import FakeCallTools, FakeGhl, FakeStateStore
 from tests.helpers import CONTACT_ID, LOCATION_ID, GhlMirror
 

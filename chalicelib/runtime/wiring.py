@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from chalicelib.services.reconcile import Reconciler
     from chalicelib.services.rule_book import RuleBook
     from chalicelib.services.stats import StatsService
-    from chalicelib.services.sync_service import ContactSync
+    from chalicelib.services.sync import ContactSync
 
 
 class Container:
@@ -184,7 +184,7 @@ class Container:
 
     @cached_property
     def contact_sync(self) -> ContactSync:
-        from chalicelib.services.sync_service import ContactSync
+        from chalicelib.services.sync import ContactSync
 
         s = self.settings
         return ContactSync(
