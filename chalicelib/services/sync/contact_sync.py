@@ -9,9 +9,9 @@ from __future__ import annotations
 import contextlib
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 
 from chalicelib.domain.contact import Contact
 from chalicelib.domain.errors import (
@@ -19,7 +19,6 @@ from chalicelib.domain.errors import (
     Deferred,
     NotFound,
     PermanentError,
-    SyncError,
     TransientError,
 )
 from chalicelib.domain.messages import SyncMessage
@@ -32,30 +31,8 @@ from chalicelib.inbound.ghl_events import scope_rejection
 from chalicelib.ports import CallToolsApi, CallToolsMatch, GhlApi, StateStore
 from chalicelib.runtime.observability import logger
 from chalicelib.services.rule_book import RuleBook
-
-Result = Literal["synced", "unchanged", "stale", "ignored", "failed"]
-
-
-@dataclass(frozen=True)
-class SyncOutcome:
-    result: Result
-    contact_id: str
-    calltools_id: int | None = None
-    added: tuple[int, ...] = ()
-    removed: tuple[int, ...] = ()
-    reason: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "result": self.result,
-            "contact_id": self.contact_id,
-            "calltools_id": self.calltools_id,
-            "added": list(self.added),
-            "removed": list(self.removed),
-            "reason": self.reason,
-        }
-
+from chalicelib.services.sync.deferrals import MAX_DEFERRALS, RemovalNotDone, deferral_backoff
+from chalicelib.services.sync.outcome import SyncOutcome
 
 # A create's outcome is known (made, or certainly not): its phone and send time go together.
 CREATE_RESOLVED: dict[str, Any] = {"pending_phone": None, "pending_since": None}
@@ -497,19 +474,6 @@ class ContactSync:
             self._store.save(held)
         except Exception:  # the lease expires by itself
             logger.warning("could not release lease", extra={"contact_id": held.contact_id})
-
-
-class RemovalNotDone(SyncError):
-    """A bucket removal did not happen (refused, or CallTools unavailable)."""
-
-
-# Waits that may last (a removal CallTools refuses, rules it cannot resolve) back off from 30 s
-# to SQS's longest delay (15 min); 100 of them span about a day.
-MAX_DEFERRALS = 100
-
-
-def deferral_backoff(deferrals: int) -> float:
-    return float(min(900, 30 * 2 ** min(deferrals, 5)))
 
 
 def _conflict(matches: Sequence[CallToolsMatch]) -> PermanentError:
