@@ -7,11 +7,9 @@ re-read the contact from GHL; that read is as fresh as the moment it was made.
 from __future__ import annotations
 
 import contextlib
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any
 
 from chalicelib.domain.contact import Contact
 from chalicelib.domain.errors import (
@@ -32,38 +30,13 @@ from chalicelib.ports import CallToolsApi, CallToolsMatch, GhlApi, StateStore
 from chalicelib.runtime.observability import logger
 from chalicelib.services.rule_book import RuleBook
 from chalicelib.services.sync.deferrals import MAX_DEFERRALS, RemovalNotDone, deferral_backoff
+from chalicelib.services.sync.lease import CREATE_RESOLVED, NOTHING_PENDING, Held, Lease
 from chalicelib.services.sync.outcome import SyncOutcome
-
-# A create's outcome is known (made, or certainly not): its phone and send time go together.
-CREATE_RESOLVED: dict[str, Any] = {"pending_phone": None, "pending_since": None}
-# Nothing can be in flight: no create unresolved and no bucket maybe joined.
-NOTHING_PENDING: dict[str, Any] = {**CREATE_RESOLVED, "pending_buckets": frozenset()}
 
 # Event timestamps are GHL's clock: one this far ahead of ours is clamped.
 MAX_CLOCK_SKEW = timedelta(minutes=5)
 # How far GHL's clock and ours may disagree when a re-read is placed among events.
 READ_SKEW = timedelta(seconds=30)
-
-
-class _Held:
-    """The contact's state while we hold its lease: `update` writes at once, `note` later.
-
-    Before each write that could put the contact in a bucket, the state is written with the
-    bucket pending and the lease renewed: the conditional write proves no other worker took the
-    contact meanwhile, and the fresh lease outlasts the call with its retries, so the add cannot
-    land after another worker has taken the contact out."""
-
-    def __init__(self, store: StateStore, state: ContactState) -> None:
-        self._store = store
-        self.state = state
-
-    def update(self, **changes: Any) -> None:
-        self.state = self._store.save(self.state.model_copy(update=changes), keep_lease=True)
-
-    def note(self, **changes: Any) -> None:
-        """Change the state in memory only: written by the next update, the final save, or the
-        release after a failure. A crash before then is covered by what was written."""
-        self.state = self.state.model_copy(update=changes)
 
 
 class ContactSync:
@@ -89,11 +62,10 @@ class ContactSync:
         self._mapping = mapping
         self._location_id = location_id
         self._app_id = app_id
-        self._lease = timedelta(seconds=lease_seconds)
+        self._lease = Lease(store, lease_seconds, clock)
         self._add_trust = timedelta(seconds=snapshot_trust_seconds)
         self._create_settle = timedelta(seconds=create_settle_seconds)
         self._clock = clock
-        self._owner = uuid.uuid4().hex
 
     def sync(self, message: SyncMessage) -> SyncOutcome:
         cid = message.contact_id
@@ -108,12 +80,8 @@ class ContactSync:
 
         state = self._store.get(cid) or ContactState(contact_id=cid)
         now = self._clock()
-        if state.lease_until and state.lease_until > now and state.lease_owner != self._owner:
-            # Even a no-op write would bump the version under the worker applying changes.
-            raise Deferred(
-                "another worker holds this contact",
-                max(1.0, (state.lease_until - now).total_seconds()),
-            )
+        # Even a no-op write would bump the version under the worker applying changes.
+        self._lease.check_free(state, now)
 
         rules = self._rules(message)
         contact, source_time = (None, None) if strict else (message.snapshot, message.event_time)
@@ -253,8 +221,7 @@ class ContactSync:
     ) -> SyncOutcome:
         """Apply under a lease. Only the final save advances `source_time`: a retry after a
         failure part-way must not be dropped as stale."""
-        now = self._clock()
-        held = _Held(self._store, self._store.acquire(state, self._owner, now + self._lease, now))
+        held = self._lease.acquire(state)
         try:
             try:
                 return self._apply_held(contact, plan, held, base)
@@ -263,7 +230,7 @@ class ContactSync:
                 logger.warning(
                     "CallTools contact vanished; recreating", extra={"contact_id": contact.id}
                 )
-                held.update(
+                held.write_now(
                     calltools_id=None, buckets=frozenset(), field_hashes={}, **NOTHING_PENDING
                 )
                 fresh = plan_sync(contact, self._rulebook.resolved(), None, self._mapping)
@@ -271,26 +238,23 @@ class ContactSync:
         except RemovalNotDone as exc:
             return self._removal_not_done(held, exc, deferrals)
         except PermanentError as exc:
-            held.state = held.state.model_copy(
-                update={
-                    "status": "failed",
-                    "reason": str(exc),
-                    "failed_fingerprint": fingerprint(plan),
-                    "updated_at": self._clock(),
-                }
+            held.finish(
+                status="failed",
+                reason=str(exc),
+                failed_fingerprint=fingerprint(plan),
+                updated_at=self._clock(),
             )
-            self._store.save(held.state)
             logger.warning(
                 "contact sync failed permanently",
                 extra={"contact_id": contact.id, "reason": str(exc)},
             )
             return SyncOutcome("failed", contact.id, held.state.calltools_id, reason=str(exc))
         except Exception:
-            self._release(held.state)
+            held.release()
             raise
 
     def _apply_held(
-        self, contact: Contact, plan: SyncPlan, held: _Held, base: ContactState
+        self, contact: Contact, plan: SyncPlan, held: Held, base: ContactState
     ) -> SyncOutcome:
         """Apply `plan`. Every write that could put the contact in a bucket is recorded as pending
         before it is sent, so that a lost reply or a crash cannot leave it in the dialler
@@ -309,14 +273,14 @@ class ContactSync:
                 except (TransientError, PermanentError) as exc:
                     # The contact must leave whatever CallTools says: never a final failure.
                     raise RemovalNotDone(str(exc)) from exc
-            held.update(
+            held.write_now(
                 buckets=held.state.buckets - {bucket_id},
                 pending_buckets=held.state.pending_buckets - {bucket_id},
             )
             removed.append(bucket_id)
         if ct_id is not None and plan.changed_fields:
             ct.update_contact(ct_id, plan.changed_fields)
-            held.update(field_hashes=dict(plan.field_hashes))
+            held.write_now(field_hashes=dict(plan.field_hashes))
 
         placed: frozenset[int] = frozenset()
         if ct_id is None and plan.desired_buckets:
@@ -324,30 +288,27 @@ class ContactSync:
         to_add = plan.desired_buckets - held.state.buckets
         for bucket_id in sorted(to_add):
             assert ct_id is not None
-            held.update(
+            held.write_now(
                 pending_buckets=held.state.pending_buckets | {bucket_id},
-                lease_until=self._lease_end(),
+                lease_until=held.lease_end(),
             )
             ct.set_bucket_membership(ct_id, bucket_id, member=True)
-            held.note(
+            held.remember(
                 buckets=held.state.buckets | {bucket_id},
                 pending_buckets=held.state.pending_buckets - {bucket_id},
             )
         added = sorted(placed | to_add)
 
-        final = held.state.model_copy(
-            update={
-                # Every bucket once pending is now confirmed in, or removed.
-                **NOTHING_PENDING,
-                "source_time": base.source_time,
-                "dnd": base.dnd,
-                "field_hashes": dict(plan.field_hashes),
-                "status": "excluded" if plan.exclusion else "synced",
-                "reason": plan.exclusion,
-                "updated_at": self._clock(),
-            }
+        held.finish(
+            # Every bucket once pending is now confirmed in, or removed.
+            **NOTHING_PENDING,
+            source_time=base.source_time,
+            dnd=base.dnd,
+            field_hashes=dict(plan.field_hashes),
+            status="excluded" if plan.exclusion else "synced",
+            reason=plan.exclusion,
+            updated_at=self._clock(),
         )
-        held.state = self._store.save(final)
         logger.info(
             "contact synced",
             extra={
@@ -364,7 +325,7 @@ class ContactSync:
         )
 
     def _ensure_contact(
-        self, contact: Contact, plan: SyncPlan, held: _Held
+        self, contact: Contact, plan: SyncPlan, held: Held
     ) -> tuple[int, frozenset[int]]:
         """Adopt the CallTools contact with exactly this phone, or create one, in the plan's
         buckets where the account allows. Returns its id and the buckets the create confirmed."""
@@ -375,12 +336,12 @@ class ContactSync:
             raise _conflict(matches)
         if matches:
             self._calltools.update_contact(matches[0].id, plan.fields)
-            held.note(calltools_id=matches[0].id)
+            held.remember(calltools_id=matches[0].id)
             return matches[0].id, frozenset()
         # Before the POST: a reply lost now leaves a contact, perhaps in these buckets, that the
         # retry finds by this phone (`_recover_create`), whatever GHL says by then.
-        held.update(
-            lease_until=self._lease_end(),
+        held.write_now(
+            lease_until=held.lease_end(),
             pending_phone=phone,
             pending_since=self._clock(),
             pending_buckets=held.state.pending_buckets | plan.desired_buckets,
@@ -390,10 +351,10 @@ class ContactSync:
             created = self._calltools.create_contact(plan.fields, plan.desired_buckets)
         except PermanentError:
             # Refused (4xx): nothing was made.
-            held.note(**NOTHING_PENDING)
+            held.remember(**NOTHING_PENDING)
             raise
         placed = created.buckets & plan.desired_buckets
-        held.note(
+        held.remember(
             calltools_id=created.id,
             buckets=held.state.buckets | placed,
             pending_buckets=held.state.pending_buckets - placed,
@@ -401,7 +362,7 @@ class ContactSync:
         )
         return created.id, placed
 
-    def _recover_create(self, contact: Contact, held: _Held, desired: frozenset[int]) -> None:
+    def _recover_create(self, contact: Contact, held: Held, desired: frozenset[int]) -> None:
         """A create went out and its answer never came back: adopt what it made, if anything.
         Its buckets stay pending, so the plan made next removes or re-adds them (verified).
 
@@ -421,33 +382,30 @@ class ContactSync:
                         except (TransientError, PermanentError) as exc:
                             raise RemovalNotDone(str(exc)) from exc
             if desired:
-                held.update(pending_buckets=state.pending_buckets & desired)
+                held.write_now(pending_buckets=state.pending_buckets & desired)
                 raise _conflict(matches)
-            held.update(**NOTHING_PENDING)
+            held.write_now(**NOTHING_PENDING)
             return
         if matches:
             logger.info(
                 "adopting the contact an unanswered create made",
                 extra={"contact_id": contact.id, "calltools_id": matches[0].id},
             )
-            held.update(calltools_id=matches[0].id, **CREATE_RESOLVED)
+            held.write_now(calltools_id=matches[0].id, **CREATE_RESOLVED)
             return
         if state.pending_since is not None:
             wait = (state.pending_since + self._create_settle - self._clock()).total_seconds()
             if wait > 0:
                 raise Deferred("an unanswered create has not shown up in CallTools yet", wait)
-        held.update(**NOTHING_PENDING)
+        held.write_now(**NOTHING_PENDING)
 
-    def _removal_not_done(self, held: _Held, exc: RemovalNotDone, deferrals: int) -> SyncOutcome:
+    def _removal_not_done(self, held: Held, exc: RemovalNotDone, deferrals: int) -> SyncOutcome:
         """A removal CallTools refused or could not take: the state keeps the bucket (so every
         later delivery and every nightly run tries again) and the message comes back after a
         growing delay, without walking towards the DLQ. Only after about a day of refusals is
         it dead-lettered, for a person to look at; the nightly run still retries it."""
         reason = f"removal not done yet: {exc}"
-        held.state = held.state.model_copy(
-            update={"status": "failed", "reason": reason, "updated_at": self._clock()}
-        )
-        self._release(held.state)
+        held.release(status="failed", reason=reason, updated_at=self._clock())
         logger.warning(
             "bucket removal not done; retrying", extra={"contact_id": held.state.contact_id}
         )
@@ -457,9 +415,6 @@ class ContactSync:
             )
         raise Deferred(reason, deferral_backoff(deferrals), counter="removal_deferrals") from exc
 
-    def _lease_end(self) -> datetime:
-        return self._clock() + self._lease
-
     def _candidates(self, phone: str, contact_id: str) -> list[CallToolsMatch]:
         """The CallTools contacts with this phone that are, or may be, this GHL contact: those
         carrying our GHL id win over those carrying none."""
@@ -467,13 +422,6 @@ class ContactSync:
         return [m for m in found if m.ghl_contact_id == contact_id] or [
             m for m in found if not m.ghl_contact_id
         ]
-
-    def _release(self, held: ContactState) -> None:
-        """Best effort: free the lease so the retry need not wait for it to expire."""
-        try:
-            self._store.save(held)
-        except Exception:  # the lease expires by itself
-            logger.warning("could not release lease", extra={"contact_id": held.contact_id})
 
 
 def _conflict(matches: Sequence[CallToolsMatch]) -> PermanentError:
