@@ -6,8 +6,7 @@ re-read the contact from GHL; that read is as fresh as the moment it was made.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -20,17 +19,17 @@ from chalicelib.domain.errors import (
     TransientError,
 )
 from chalicelib.domain.messages import SyncMessage
-from chalicelib.domain.phone import to_e164
 from chalicelib.domain.rules import ResolvedRule
 from chalicelib.domain.state import ContactState
 from chalicelib.domain.sync_plan import FieldMapping, SyncPlan, fingerprint, plan_sync
 from chalicelib.domain.time import utcnow
 from chalicelib.inbound.ghl_events import scope_rejection
-from chalicelib.ports import CallToolsApi, CallToolsMatch, GhlApi, StateStore
+from chalicelib.ports import CallToolsApi, GhlApi, StateStore
 from chalicelib.runtime.observability import logger
 from chalicelib.services.rule_book import RuleBook
 from chalicelib.services.sync.deferrals import MAX_DEFERRALS, RemovalNotDone, deferral_backoff
-from chalicelib.services.sync.lease import CREATE_RESOLVED, NOTHING_PENDING, Held, Lease
+from chalicelib.services.sync.identity import CallToolsIdentity
+from chalicelib.services.sync.lease import NOTHING_PENDING, Held, Lease
 from chalicelib.services.sync.outcome import SyncOutcome
 
 # Event timestamps are GHL's clock: one this far ahead of ours is clamped.
@@ -64,7 +63,12 @@ class ContactSync:
         self._app_id = app_id
         self._lease = Lease(store, lease_seconds, clock)
         self._add_trust = timedelta(seconds=snapshot_trust_seconds)
-        self._create_settle = timedelta(seconds=create_settle_seconds)
+        self._identity = CallToolsIdentity(
+            calltools,
+            region=mapping.default_region,
+            create_settle=timedelta(seconds=create_settle_seconds),
+            clock=clock,
+        )
         self._clock = clock
 
     def sync(self, message: SyncMessage) -> SyncOutcome:
@@ -261,7 +265,7 @@ class ContactSync:
         unknown to us; a removal is recorded once CallTools confirmed it."""
         ct = self._calltools
         if plan.recover_create:
-            self._recover_create(contact, held, plan.desired_buckets)
+            self._identity.recover_create(contact, held, plan.desired_buckets)
             plan = plan_sync(contact, self._rulebook.resolved(), held.state, self._mapping)
         ct_id = held.state.calltools_id
         removed: list[int] = []
@@ -284,7 +288,7 @@ class ContactSync:
 
         placed: frozenset[int] = frozenset()
         if ct_id is None and plan.desired_buckets:
-            ct_id, placed = self._ensure_contact(contact, plan, held)
+            ct_id, placed = self._identity.ensure(contact, plan, held)
         to_add = plan.desired_buckets - held.state.buckets
         for bucket_id in sorted(to_add):
             assert ct_id is not None
@@ -324,81 +328,6 @@ class ContactSync:
             "synced", contact.id, ct_id, tuple(added), tuple(removed), plan.exclusion
         )
 
-    def _ensure_contact(
-        self, contact: Contact, plan: SyncPlan, held: Held
-    ) -> tuple[int, frozenset[int]]:
-        """Adopt the CallTools contact with exactly this phone, or create one, in the plan's
-        buckets where the account allows. Returns its id and the buckets the create confirmed."""
-        phone = to_e164(contact.phone, self._mapping.default_region)
-        assert phone is not None  # a plan with buckets has a dialable phone
-        matches = self._candidates(phone, contact.id)
-        if len(matches) > 1:
-            raise _conflict(matches)
-        if matches:
-            self._calltools.update_contact(matches[0].id, plan.fields)
-            held.remember(calltools_id=matches[0].id)
-            return matches[0].id, frozenset()
-        # Before the POST: a reply lost now leaves a contact, perhaps in these buckets, that the
-        # retry finds by this phone (`_recover_create`), whatever GHL says by then.
-        held.write_now(
-            lease_until=held.lease_end(),
-            pending_phone=phone,
-            pending_since=self._clock(),
-            pending_buckets=held.state.pending_buckets | plan.desired_buckets,
-            field_hashes=dict(plan.field_hashes),
-        )
-        try:
-            created = self._calltools.create_contact(plan.fields, plan.desired_buckets)
-        except PermanentError:
-            # Refused (4xx): nothing was made.
-            held.remember(**NOTHING_PENDING)
-            raise
-        placed = created.buckets & plan.desired_buckets
-        held.remember(
-            calltools_id=created.id,
-            buckets=held.state.buckets | placed,
-            pending_buckets=held.state.pending_buckets - placed,
-            **CREATE_RESOLVED,
-        )
-        return created.id, placed
-
-    def _recover_create(self, contact: Contact, held: Held, desired: frozenset[int]) -> None:
-        """A create went out and its answer never came back: adopt what it made, if anything.
-        Its buckets stay pending, so the plan made next removes or re-adds them (verified).
-
-        An empty search proves nothing while the create could still be applied (a timed-out
-        request may finish on the server later): until it has settled, the message waits."""
-        state = held.state
-        assert state.pending_phone is not None
-        matches = self._candidates(state.pending_phone, contact.id)
-        if len(matches) > 1:
-            # Which one the create made is unknown: take every candidate out of each bucket the
-            # contact must not be in, rather than guess. Only then is the conflict reported.
-            for match in matches:
-                for bucket_id in sorted(state.pending_buckets - desired):
-                    with contextlib.suppress(NotFound):  # deleted by hand: in no bucket
-                        try:
-                            self._calltools.set_bucket_membership(match.id, bucket_id, False)
-                        except (TransientError, PermanentError) as exc:
-                            raise RemovalNotDone(str(exc)) from exc
-            if desired:
-                held.write_now(pending_buckets=state.pending_buckets & desired)
-                raise _conflict(matches)
-            held.write_now(**NOTHING_PENDING)
-            return
-        if matches:
-            logger.info(
-                "adopting the contact an unanswered create made",
-                extra={"contact_id": contact.id, "calltools_id": matches[0].id},
-            )
-            held.write_now(calltools_id=matches[0].id, **CREATE_RESOLVED)
-            return
-        if state.pending_since is not None:
-            wait = (state.pending_since + self._create_settle - self._clock()).total_seconds()
-            if wait > 0:
-                raise Deferred("an unanswered create has not shown up in CallTools yet", wait)
-        held.write_now(**NOTHING_PENDING)
-
     def _removal_not_done(self, held: Held, exc: RemovalNotDone, deferrals: int) -> SyncOutcome:
         """A removal CallTools refused or could not take: the state keeps the bucket (so every
         later delivery and every nightly run tries again) and the message comes back after a
@@ -414,16 +343,3 @@ class ContactSync:
                 "failed", held.state.contact_id, held.state.calltools_id, reason=reason
             )
         raise Deferred(reason, deferral_backoff(deferrals), counter="removal_deferrals") from exc
-
-    def _candidates(self, phone: str, contact_id: str) -> list[CallToolsMatch]:
-        """The CallTools contacts with this phone that are, or may be, this GHL contact: those
-        carrying our GHL id win over those carrying none."""
-        found = self._calltools.find_contacts_by_phone(phone)
-        return [m for m in found if m.ghl_contact_id == contact_id] or [
-            m for m in found if not m.ghl_contact_id
-        ]
-
-
-def _conflict(matches: Sequence[CallToolsMatch]) -> PermanentError:
-    ids = ", ".join(str(m.id) for m in matches)
-    return PermanentError(f"several CallTools contacts share this phone ({ids}); not guessing")
