@@ -1,7 +1,7 @@
 """Sync one contact: decide (pure plan), then apply the difference to CallTools under a lease.
 
-Ordering: a snapshot older than the stored state is dropped. Events without a trustworthy snapshot
-re-read the contact from GHL; that read is as fresh as the moment it was made.
+Which data the plan is made from (the event's snapshot, or GHL's re-read) is `ordering`'s to say;
+which CallTools contact is the contact's, `identity`'s; the lease and its writes, `lease`'s.
 """
 
 from __future__ import annotations
@@ -30,12 +30,8 @@ from chalicelib.services.rule_book import RuleBook
 from chalicelib.services.sync.deferrals import MAX_DEFERRALS, RemovalNotDone, deferral_backoff
 from chalicelib.services.sync.identity import CallToolsIdentity
 from chalicelib.services.sync.lease import NOTHING_PENDING, Held, Lease
+from chalicelib.services.sync.ordering import MAX_CLOCK_SKEW, EventOrder
 from chalicelib.services.sync.outcome import SyncOutcome
-
-# Event timestamps are GHL's clock: one this far ahead of ours is clamped.
-MAX_CLOCK_SKEW = timedelta(minutes=5)
-# How far GHL's clock and ours may disagree when a re-read is placed among events.
-READ_SKEW = timedelta(seconds=30)
 
 
 class ContactSync:
@@ -54,7 +50,6 @@ class ContactSync:
         create_settle_seconds: float = 300.0,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
-        self._ghl = ghl
         self._calltools = calltools
         self._store = store
         self._rulebook = rulebook
@@ -62,7 +57,12 @@ class ContactSync:
         self._location_id = location_id
         self._app_id = app_id
         self._lease = Lease(store, lease_seconds, clock)
-        self._add_trust = timedelta(seconds=snapshot_trust_seconds)
+        self._order = EventOrder(
+            ghl,
+            location_id=location_id,
+            snapshot_trust=timedelta(seconds=snapshot_trust_seconds),
+            clock=clock,
+        )
         self._identity = CallToolsIdentity(
             calltools,
             region=mapping.default_region,
@@ -99,14 +99,16 @@ class ContactSync:
                 return SyncOutcome(
                     "stale", cid, state.calltools_id, reason="older than stored state"
                 )
-            if self._trusted(message, contact, snapshot_plan, state, source_time, now):
+            if self._order.trusted(message, contact, snapshot_plan, state, source_time, now):
                 plan = snapshot_plan
         if contact is None or plan is None:
             # No snapshot, or one whose place in time against what we stored is unsure, or one
             # that would put the contact in the dialler without saying whether calls are DND
             # right now: ask GHL. A removal is never dropped for looking old; it is confirmed.
             try:
-                contact, source_time, read_until = self._reread(cid, state, source_time, strict)
+                contact, source_time, read_until = self._order.reread(
+                    cid, state, source_time, strict
+                )
             except (TransientError, PermanentError) as exc:
                 if contact is not None and snapshot_plan is not None:
                     # The signed event says the contact must leave: that never waits for GHL.
@@ -164,47 +166,6 @@ class ContactSync:
             "GHL unavailable; removing on the event alone", extra={"contact_id": contact.id}
         )
         self._apply(contact, removal, state, state, message.removal_deferrals)
-
-    def _trusted(
-        self,
-        message: SyncMessage,
-        contact: Contact,
-        plan: SyncPlan,
-        state: ContactState,
-        event_time: datetime,
-        now: datetime,
-    ) -> bool:
-        """Whether a snapshot may be applied as delivered, without asking GHL first."""
-        if state.is_newer_than(event_time):
-            return False  # older, and it would take the contact out: confirm with GHL
-        if state.may_reflect(event_time) and not plan.is_noop:
-            return False  # a re-read may hold newer data than this event: GHL settles it
-        adds = bool(plan.add_buckets or plan.needs_contact)
-        return not adds or self._fit_to_add(message, contact, now)
-
-    def _fit_to_add(self, message: SyncMessage, contact: Contact, now: datetime) -> bool:
-        """A snapshot may add to a bucket only if it states call DND and is recent: a delayed or
-        reordered event could predate a DND that GHL already has. Search hits are as fresh as
-        the search, webhook bodies as their timestamp."""
-        read_at = message.received_at if message.origin == "reconciliation" else message.event_time
-        return contact.dnd_known and read_at is not None and now - read_at <= self._add_trust
-
-    def _reread(
-        self, cid: str, state: ContactState, event_time: datetime | None, strict: bool = False
-    ) -> tuple[Contact | None, datetime, datetime]:
-        """GHL's current data, with the span of time it may reflect: every change before the
-        request was sent (less clock skew) is in it, and none after the reply (plus skew) is. The
-        first is its `source_time`, never later than the data, so a change GHL makes while the
-        read is in flight is not dropped as stale; events in the span are confirmed by GHL."""
-        sent = self._clock()
-        fetched = self._ghl.get_contact(cid)
-        answered = self._clock()
-        if fetched and (fetched.location_id or strict) and fetched.location_id != self._location_id:
-            return None, sent, answered
-        contact = (fetched or Contact.gone(cid)).model_copy(update={"dnd_known": True})
-        stamp = max(filter(None, (sent - READ_SKEW, event_time, state.source_time)))
-        read_until = max(filter(None, (answered + READ_SKEW, state.read_until)))
-        return contact, stamp, read_until
 
     def _record_unchanged(
         self, state: ContactState, base: ContactState, plan: SyncPlan
