@@ -27,7 +27,12 @@ from chalicelib.inbound.ghl_events import scope_rejection
 from chalicelib.ports import CallToolsApi, GhlApi, StateStore
 from chalicelib.runtime.observability import logger
 from chalicelib.services.rule_book import RuleBook
-from chalicelib.services.sync.deferrals import MAX_DEFERRALS, RemovalNotDone, deferral_backoff
+from chalicelib.services.sync.deferrals import (
+    MAX_DEFERRALS,
+    RemovalNotDone,
+    deferral_backoff,
+    removal_not_done,
+)
 from chalicelib.services.sync.identity import CallToolsIdentity
 from chalicelib.services.sync.lease import NOTHING_PENDING, Held, Lease
 from chalicelib.services.sync.ordering import MAX_CLOCK_SKEW, EventOrder
@@ -201,7 +206,7 @@ class ContactSync:
                 fresh = plan_sync(contact, self._rulebook.resolved(), None, self._mapping)
                 return self._apply_held(contact, fresh, held, base)
         except RemovalNotDone as exc:
-            return self._removal_not_done(held, exc, deferrals)
+            return removal_not_done(held, exc, deferrals, self._clock())
         except PermanentError as exc:
             held.finish(
                 status="failed",
@@ -288,19 +293,3 @@ class ContactSync:
         return SyncOutcome(
             "synced", contact.id, ct_id, tuple(added), tuple(removed), plan.exclusion
         )
-
-    def _removal_not_done(self, held: Held, exc: RemovalNotDone, deferrals: int) -> SyncOutcome:
-        """A removal CallTools refused or could not take: the state keeps the bucket (so every
-        later delivery and every nightly run tries again) and the message comes back after a
-        growing delay, without walking towards the DLQ. Only after about a day of refusals is
-        it dead-lettered, for a person to look at; the nightly run still retries it."""
-        reason = f"removal not done yet: {exc}"
-        held.release(status="failed", reason=reason, updated_at=self._clock())
-        logger.warning(
-            "bucket removal not done; retrying", extra={"contact_id": held.state.contact_id}
-        )
-        if deferrals >= MAX_DEFERRALS:
-            return SyncOutcome(
-                "failed", held.state.contact_id, held.state.calltools_id, reason=reason
-            )
-        raise Deferred(reason, deferral_backoff(deferrals), counter="removal_deferrals") from exc
