@@ -7,7 +7,7 @@ which CallTools contact is the contact's, `identity`'s; the lease and its writes
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from chalicelib.domain.contact import Contact
@@ -20,6 +20,7 @@ from chalicelib.domain.errors import (
 )
 from chalicelib.domain.messages import SyncMessage
 from chalicelib.domain.rules import ResolvedRule
+from chalicelib.domain.scope import Scope
 from chalicelib.domain.state import ContactState
 from chalicelib.domain.sync_plan import FieldMapping, SyncPlan, fingerprint, plan_sync
 from chalicelib.domain.time import utcnow
@@ -39,7 +40,18 @@ from chalicelib.services.sync.ordering import MAX_CLOCK_SKEW, EventOrder
 from chalicelib.services.sync.outcome import SyncOutcome
 
 
+@dataclass(frozen=True)
+class SyncTimings:
+    """The sync's durations; the defaults are the settings' (runtime/settings.py)."""
+
+    lease_seconds: int = 120  # outlasts one CallTools call with its retries
+    snapshot_trust_seconds: float = 60.0  # an older snapshot is re-read before it may add
+    create_settle_seconds: float = 300.0  # a create whose reply was lost may still land
+
+
 class ContactSync:
+    """Syncs one contact per message; one instance per worker (it is the lease owner)."""
+
     def __init__(
         self,
         *,
@@ -48,42 +60,38 @@ class ContactSync:
         store: StateStore,
         rulebook: RuleBook,
         mapping: FieldMapping,
-        location_id: str,
-        app_id: str = "",
-        lease_seconds: int = 120,
-        snapshot_trust_seconds: float = 60.0,
-        create_settle_seconds: float = 300.0,
+        scope: Scope,
+        timings: SyncTimings = SyncTimings(),
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._calltools = calltools
         self._store = store
         self._rulebook = rulebook
         self._mapping = mapping
-        self._location_id = location_id
-        self._app_id = app_id
-        self._lease = Lease(store, lease_seconds, clock)
+        self._scope = scope
+        self._lease = Lease(store, timings.lease_seconds, clock)
         self._order = EventOrder(
             ghl,
-            location_id=location_id,
-            snapshot_trust=timedelta(seconds=snapshot_trust_seconds),
+            location_id=scope.location_id,
+            snapshot_trust=timedelta(seconds=timings.snapshot_trust_seconds),
             clock=clock,
         )
         self._identity = CallToolsIdentity(
             calltools,
             region=mapping.default_region,
-            create_settle=timedelta(seconds=create_settle_seconds),
+            create_settle=timedelta(seconds=timings.create_settle_seconds),
             clock=clock,
         )
         self._clock = clock
 
     def sync(self, message: SyncMessage) -> SyncOutcome:
-        cid = message.contact_id
-        if not self._location_id:
+        cid, scope = message.contact_id, self._scope
+        if not scope.location_id:
             raise ConfigurationError("GHL_LOCATION_ID is not set; no contact is synced")
         # A message naming no location was queued before every event had to name ours: GHL,
         # asked with our location's token, decides whether the contact is ours.
         strict = message.location_id is None
-        out_of_scope = None if strict else scope_rejection(message, self._location_id, self._app_id)
+        out_of_scope = None if strict else scope_rejection(message, scope.location_id, scope.app_id)
         if out_of_scope:
             return SyncOutcome("ignored", cid, reason=out_of_scope)
 
