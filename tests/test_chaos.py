@@ -144,7 +144,7 @@ def test_chaos_converges(
 ):
     run_seed, calltools_seed, ghl_seed = seeds(SEED)
     rng = random.Random(run_seed)
-    monkeypatch.setattr(service.container.contact_sync, "_lease", timedelta(seconds=1))
+    monkeypatch.setattr(service.container.contact_sync._lease, "_length", timedelta(seconds=1))
     service.calltools.undialable_prefixes = (POISON_PREFIX,)
     contacts = {f"chaos{i:04d}": f"+1312555{i:04d}" for i in range(CONTACTS)}
     poisoned = {f"poison{i}": f"{POISON_PREFIX}{i}" for i in range(3)}

@@ -105,7 +105,7 @@ def test_a_create_applied_after_the_client_gave_up_is_still_taken_out_on_dnd(
     """The create times out and CallTools applies it only 3 s later, bucket included. The DND
     that arrives meanwhile finds nothing by phone: it must wait (deferred) for the create to
     settle, not forget it, or the late contact would stay in the dialler."""
-    monkeypatch.setattr(service.container.contact_sync, "_create_settle", timedelta(seconds=6))
+    monkeypatch.setattr(service.container.contact_sync._identity, "_settle", timedelta(seconds=6))
     deferred: list[int] = []
     requeue = service.container.queue.requeue
 

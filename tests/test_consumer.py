@@ -8,11 +8,12 @@ import pytest
 
 from chalicelib.domain.errors import TransientError
 from chalicelib.domain.rules import Rule
+from chalicelib.domain.scope import Scope
 from chalicelib.domain.sync_plan import FieldMapping
 from chalicelib.inbound.ghl_events import parse_marketplace_event
 from chalicelib.services.consumer import BatchConsumer, BatchIncomplete
 from chalicelib.services.rule_book import RuleBook
-from chalicelib.services.sync_service import ContactSync
+from chalicelib.services.sync import ContactSync
 from tests.fakes import FakeCallTools, FakeDedup, FakeGhl, FakeQueue, FakeStateStore
 from tests.helpers import LOCATION_ID, sqs_record, tagged
 
@@ -38,7 +39,7 @@ def parts():
         store=FakeStateStore(),
         rulebook=RuleBook([Rule(tag="cold lead", bucket="Cold Leads")], ct),
         mapping=FieldMapping(),
-        location_id=LOCATION_ID,
+        scope=Scope(LOCATION_ID),
     )
     return BatchConsumer(sync, dedup, queue, time_reserve_ms=1000), ct, queue
 

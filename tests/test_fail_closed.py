@@ -24,6 +24,7 @@ from chalicelib.domain.errors import (
 )
 from chalicelib.domain.messages import SyncMessage
 from chalicelib.domain.rules import Rule
+from chalicelib.domain.scope import Scope
 from chalicelib.domain.state import ContactState
 from chalicelib.domain.sync_plan import FieldMapping, failed_alike, fingerprint, plan_sync
 from chalicelib.domain.time import utcnow
@@ -32,7 +33,7 @@ from chalicelib.runtime.observability import logger
 from chalicelib.runtime.settings import Settings
 from chalicelib.services.consumer import BatchConsumer
 from chalicelib.services.rule_book import RuleBook
-from chalicelib.services.sync_service import MAX_DEFERRALS, ContactSync
+from chalicelib.services.sync import MAX_DEFERRALS, ContactSync
 from tests.fakes import FakeDedup, FakeQueue
 from tests.helpers import (
     CONTACT_ID,
@@ -61,7 +62,7 @@ def test_the_consumer_syncs_nothing_without_a_configured_location():
         store=world.store,
         rulebook=RuleBook([], world.ct),
         mapping=FieldMapping(),
-        location_id="",
+        scope=Scope(location_id=""),
     )
     with pytest.raises(ConfigurationError, match="GHL_LOCATION_ID"):
         unscoped.sync(parse_marketplace_event(tagged("cold lead")))

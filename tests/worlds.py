@@ -7,11 +7,12 @@ from typing import Any
 
 from chalicelib.domain.contact import contact_from_ghl
 from chalicelib.domain.rules import Rule
+from chalicelib.domain.scope import Scope
 from chalicelib.domain.sync_plan import FieldMapping
 from chalicelib.domain.time import utcnow
 from chalicelib.inbound.ghl_events import parse_marketplace_event
 from chalicelib.services.rule_book import RuleBook
-from chalicelib.services.sync_service import ContactSync
+from chalicelib.services.sync import ContactSync, SyncTimings
 from tests.fakes import FakeCallTools, FakeGhl, FakeStateStore
 from tests.helpers import CONTACT_ID, LOCATION_ID, GhlMirror
 
@@ -40,8 +41,8 @@ class World:
             store=self.store,
             rulebook=RuleBook(self._rules, self.ct),
             mapping=FieldMapping(),
-            location_id=LOCATION_ID,
-            snapshot_trust_seconds=self._snapshot_trust_seconds,
+            scope=Scope(LOCATION_ID),
+            timings=SyncTimings(snapshot_trust_seconds=self._snapshot_trust_seconds),
             clock=lambda: self.now or utcnow(),
         )
 

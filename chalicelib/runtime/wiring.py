@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from chalicelib.services.reconcile import Reconciler
     from chalicelib.services.rule_book import RuleBook
     from chalicelib.services.stats import StatsService
-    from chalicelib.services.sync_service import ContactSync
+    from chalicelib.services.sync import ContactSync
 
 
 class Container:
@@ -184,7 +184,8 @@ class Container:
 
     @cached_property
     def contact_sync(self) -> ContactSync:
-        from chalicelib.services.sync_service import ContactSync
+        from chalicelib.domain.scope import Scope
+        from chalicelib.services.sync import ContactSync, SyncTimings
 
         s = self.settings
         return ContactSync(
@@ -193,11 +194,12 @@ class Container:
             store=self.state_store,
             rulebook=self.rulebook,
             mapping=self.field_mapping,
-            location_id=s.ghl_location_id,
-            app_id=s.ghl_app_id,
-            lease_seconds=s.contact_lease_seconds,
-            snapshot_trust_seconds=s.snapshot_trust_seconds,
-            create_settle_seconds=s.calltools_create_settle_seconds,
+            scope=Scope(s.ghl_location_id, s.ghl_app_id),
+            timings=SyncTimings(
+                lease_seconds=s.contact_lease_seconds,
+                snapshot_trust_seconds=s.snapshot_trust_seconds,
+                create_settle_seconds=s.calltools_create_settle_seconds,
+            ),
         )
 
     @cached_property

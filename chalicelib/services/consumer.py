@@ -23,7 +23,7 @@ from chalicelib.domain.messages import ReconcileStep, SyncMessage
 from chalicelib.domain.time import utcnow
 from chalicelib.ports import ContactQueue, Dedup
 from chalicelib.runtime.observability import count, logger, milliseconds
-from chalicelib.services.sync_service import ContactSync
+from chalicelib.services.sync import ContactSync
 
 # A conflict with another worker resolves within one contact's sync.
 CONFLICT_DELAY_SECONDS = 5
