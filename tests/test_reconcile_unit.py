@@ -11,7 +11,7 @@ from chalicelib.domain.messages import ReconcileStep, SyncMessage
 from chalicelib.domain.rules import Rule
 from chalicelib.domain.runs import RunActive
 from chalicelib.ports import SearchPage
-from chalicelib.services.reconcile import Leftovers, Reconciler, Scope, TagWalk, WalkLimits
+from chalicelib.services.reconcile import Leftovers, Reconciler, TagWalk, WalkLimits, WalkScope
 from chalicelib.services.rule_book import RuleBook
 from tests.fakes import FakeCallTools, FakeQueue, FakeRunStore, FakeSearch, FakeStateIndex
 from tests.helpers import LOCATION_ID
@@ -29,7 +29,7 @@ def reconciler(
 ) -> Reconciler:
     ct = FakeCallTools()
     states = FakeStateIndex()
-    scope = Scope(LOCATION_ID, RuleBook([Rule(tag="cold lead", bucket="Cold Leads")], ct))
+    scope = WalkScope(LOCATION_ID, RuleBook([Rule(tag="cold lead", bucket="Cold Leads")], ct))
     return Reconciler(
         runs=runs or FakeRunStore(),
         queue=queue,

@@ -228,14 +228,14 @@ class Container:
             Leftovers,
             Reconciler,
             RunTimings,
-            Scope,
             TagWalk,
             WalkLimits,
+            WalkScope,
         )
 
         s = self.settings
         ghl, states, runs, queue = self.ghl, self.state_store, self.run_store, self.queue
-        scope = Scope(s.ghl_location_id, self.rulebook, self.field_mapping)
+        scope = WalkScope(s.ghl_location_id, self.rulebook, self.field_mapping)
         # One meter for both phases: each page reads the state adapter's DynamoDB call counter.
         meter = CallMeter(lambda: states.calls)
         return Reconciler(

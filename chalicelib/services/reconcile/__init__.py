@@ -12,16 +12,16 @@ from chalicelib.services.reconcile.calls import CallMeter
 from chalicelib.services.reconcile.census import add_to_census, empty_census
 from chalicelib.services.reconcile.leftovers import Leftovers
 from chalicelib.services.reconcile.runner import Reconciler, RunTimings
-from chalicelib.services.reconcile.tag_walk import Scope, TagWalk, WalkLimits
+from chalicelib.services.reconcile.tag_walk import TagWalk, WalkLimits, WalkScope
 
 __all__ = [
     "CallMeter",
     "Leftovers",
     "Reconciler",
     "RunTimings",
-    "Scope",
     "TagWalk",
     "WalkLimits",
+    "WalkScope",
     "add_to_census",
     "empty_census",
 ]

@@ -21,7 +21,7 @@ from chalicelib.services.rule_book import RuleBook
 
 
 @dataclass(frozen=True)
-class Scope:
+class WalkScope:
     """What a run reconciles: the contacts of one GHL location, under these rules and mapping."""
 
     location_id: str
@@ -45,7 +45,7 @@ class TagWalk:
         ghl: GhlSearch,
         states: StateIndex,
         queue: ContactQueue,
-        scope: Scope,
+        scope: WalkScope,
         limits: WalkLimits = WalkLimits(),
         *,
         clock: Callable[[], datetime] = utcnow,
