@@ -16,7 +16,8 @@ from collections.abc import Container, Sequence
 from typing import Any, NamedTuple
 from urllib.parse import urlencode
 
-from sandbox.httpserver import HttpError, Request, Response, SandboxServer
+from sandbox.http.messages import HttpError, Request, Response
+from sandbox.http.server import SandboxServer
 
 PHONE_FIELDS = ("mobile_phone_number", "home_phone_number", "office_phone_number")
 # Writable text fields, in the order a contact is rendered.

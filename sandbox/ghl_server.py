@@ -22,7 +22,8 @@ from typing import Any, TypeGuard
 
 import phonenumbers
 
-from sandbox.httpserver import HttpError, Request, Response, SandboxServer
+from sandbox.http.messages import HttpError, Request, Response
+from sandbox.http.server import SandboxServer
 
 API_VERSION = "2021-07-28"
 DND_CHANNELS = ("Call", "Email", "SMS", "WhatsApp", "GMB", "FB")
