@@ -87,7 +87,7 @@ class _World:
 
         from sandbox.aws import ensure_resources
         from sandbox.calltools_server import CallToolsSandbox
-        from sandbox.ghl_server import GhlSandbox
+        from sandbox.ghl import GhlSandbox
 
         self.moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self.moto.start()
