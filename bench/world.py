@@ -86,8 +86,8 @@ class _World:
         from moto.server import ThreadedMotoServer
 
         from sandbox.aws import ensure_resources
-        from sandbox.calltools_server import CallToolsSandbox
-        from sandbox.ghl_server import GhlSandbox
+        from sandbox.calltools import CallToolsSandbox
+        from sandbox.ghl import GhlSandbox
 
         self.moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self.moto.start()

@@ -10,8 +10,8 @@ from chalicelib.domain.rules import ResolvedRule
 from chalicelib.domain.state import ContactState
 from chalicelib.domain.sync_plan import FieldMapping, plan_sync
 from chalicelib.domain.time import parse_time
-from sandbox.calltools_server import CallToolsSandbox
-from sandbox.ghl_server import GhlSandbox
+from sandbox.calltools import CallToolsSandbox
+from sandbox.ghl import GhlSandbox
 
 
 def synced_state(

@@ -26,8 +26,8 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from chalicelib.adapters.ghl.signature import GHL_ED25519_KEY, GHL_RSA_KEY
 from chalicelib.runtime.settings import Settings
 from sandbox.aws import ensure_resources
-from sandbox.calltools_server import CallToolsSandbox
-from sandbox.ghl_server import GhlSandbox
+from sandbox.calltools import CallToolsSandbox
+from sandbox.ghl import GhlSandbox
 from sandbox.poller import SqsPoller
 from sandbox.scheduler import SchedulerStub
 

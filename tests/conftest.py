@@ -16,8 +16,8 @@ from moto import mock_aws
 from chalicelib.runtime import wiring
 from chalicelib.runtime.wiring import Container
 from sandbox.aws import Resources, ensure_resources
-from sandbox.calltools_server import CallToolsSandbox
-from sandbox.ghl_server import GhlSandbox
+from sandbox.calltools import CallToolsSandbox
+from sandbox.ghl import GhlSandbox
 from sandbox.poller import PENDING_COUNTS, SqsPoller
 from tests.helpers import LOCATION_ID, GhlMirror, Signer, dumps, use_moto_env
 

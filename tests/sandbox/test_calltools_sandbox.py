@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from sandbox.calltools_server import BUCKET_METHODS, CallToolsSandbox, MembershipEvent
+from sandbox.calltools import BUCKET_METHODS, CallToolsSandbox, MembershipEvent
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "calltools"
 BUCKET = 70412

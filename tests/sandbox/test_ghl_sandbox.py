@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from sandbox.ghl_server import GhlSandbox
+from sandbox.ghl import GhlSandbox
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "ghl"
 ISO_MS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
