@@ -72,7 +72,7 @@ def sync_stats() -> Response:
     return _respond(lambda: wiring.container().admin_api.stats(request.headers))
 
 
-@app.schedule(_settings.reconcile_schedule, name="daily_reconciliation")
+@app.schedule(_settings.reconcile.schedule, name="daily_reconciliation")
 def daily_reconciliation(event: CloudWatchEvent) -> None:
     try:
         wiring.container().reconciler.start(mode="reconcile", trigger="schedule")
@@ -81,10 +81,10 @@ def daily_reconciliation(event: CloudWatchEvent) -> None:
 
 
 @app.on_sqs_message(
-    queue=None if _settings.sync_queue_arn else _settings.sync_queue_name,
-    queue_arn=_settings.sync_queue_arn or None,
+    queue=None if _settings.queue.arn else _settings.queue.name,
+    queue_arn=_settings.queue.arn or None,
     batch_size=10,
-    maximum_concurrency=_settings.consumer_max_concurrency,
+    maximum_concurrency=_settings.queue.consumer_max_concurrency,
 )
 def sync_contacts(event: SQSEvent) -> dict[str, Any]:
     context: Any = event.context  # Lambda's context object (Chalice types it loosely)

@@ -34,7 +34,7 @@ TokenOption = Annotated[str | None, typer.Option(help="Admin token (default: ADM
 
 def _local_stack() -> dict[str, Any]:
     """What the local stack wrote about itself, if it runs here."""
-    path = Path(Settings().local_state_dir) / "stack.json"
+    path = Path(Settings().local.state_dir) / "stack.json"
     data: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
     return data
 
@@ -52,7 +52,7 @@ def _settings() -> Settings:
         "ghl_api_base_url",
         "calltools_api_base_url",
     }
-    if not stack or settings.model_fields_set & stage_settings:
+    if not stack or settings.env_names_set & stage_settings:
         return settings  # a stage is configured: never mix in the local stack
     fallback = {
         "ghl_api_base_url": stack.get("ghl_url"),
@@ -66,13 +66,13 @@ def _settings() -> Settings:
         "admin_api_token": stack.get("admin_token"),
         "ghl_workflow_secret": stack.get("workflow_secret"),
     }
-    explicit = settings.model_fields_set
+    explicit = settings.env_names_set
     updates = {k: v for k, v in fallback.items() if v and k not in explicit}
     if updates.get("aws_endpoint_url"):
         # The embedded moto server takes any credentials; boto3 still wants some.
         os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
         os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
-    return Settings(**{**settings.model_dump(), **updates})
+    return Settings(**{**settings.env_values(), **updates})
 
 
 class Admin:
@@ -80,10 +80,10 @@ class Admin:
         settings = Settings()
         stack = _local_stack()
         self.url = (
-            url or settings.sync_api_url or stack.get("url") or "http://127.0.0.1:8000"
+            url or settings.admin.api_url or stack.get("url") or "http://127.0.0.1:8000"
         ).rstrip("/")
         secret = (
-            token or settings.admin_api_token.get_secret_value() or stack.get("admin_token", "")
+            token or settings.admin.api_token.get_secret_value() or stack.get("admin_token", "")
         )
         self._http = httpx.Client(
             base_url=self.url, headers={"Authorization": f"Bearer {secret}"}, timeout=30
@@ -236,7 +236,7 @@ def doctor(
     from ops.doctor import diagnose
 
     settings = _settings()
-    console.print(f"GHL {settings.ghl_api_base_url} · CallTools {settings.calltools_api_base_url}")
+    console.print(f"GHL {settings.ghl.api_base_url} · CallTools {settings.calltools.api_base_url}")
     checks = diagnose(settings, probe_contact)
     table = Table(title="doctor")
     table.add_column("check")

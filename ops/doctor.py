@@ -37,12 +37,13 @@ def diagnose(settings: Settings, probe_contact: int | None = None) -> list[Check
         Check(
             "settings: location",
             "fail" if s.scope_problem else "ok",
-            s.scope_problem or s.ghl_location_id,
+            s.scope_problem or s.ghl.location_id,
         ),
         Check("settings: rules", "ok", ", ".join(f"{r.tag!r} → {r.bucket!r}" for r in s.rules)),
     ]
     for name in ("ghl_api_token", "calltools_api_token", "ghl_workflow_secret", "admin_api_token"):
-        has_value = bool(getattr(s, name).get_secret_value() or getattr(s, f"{name}_secret_id"))
+        plain, secret_id = s.secret_setting(name)
+        has_value = bool(plain.get_secret_value() or secret_id)
         required = name in ("ghl_api_token", "calltools_api_token")
         status: Status = "ok" if has_value else "fail" if required else "warn"
         detail = (
@@ -54,14 +55,14 @@ def diagnose(settings: Settings, probe_contact: int | None = None) -> list[Check
 
     checks.append(_run("webhook keys", lambda: _keys(s)))
     checks.append(
-        _run("GHL: location readable", lambda: c.ghl.get_location_name(s.ghl_location_id) or "ok")
+        _run("GHL: location readable", lambda: c.ghl.get_location_name(s.ghl.location_id) or "ok")
     )
     checks.append(
         _run(
             "GHL: contact search",
             lambda: (
                 f"{s.rules[0].tag!r}: total "
-                + str(c.ghl.search_contacts(s.ghl_location_id, s.rules[0].tag, None, 1).total)
+                + str(c.ghl.search_contacts(s.ghl.location_id, s.rules[0].tag, None, 1).total)
             ),
         )
     )
@@ -82,7 +83,7 @@ def diagnose(settings: Settings, probe_contact: int | None = None) -> list[Check
 def _secret_check(c: Container, name: str) -> Check:
     """Set, and readable: a Secrets Manager id is read now, not only named."""
     required = name in ("ghl_api_token", "calltools_api_token")
-    secret_id = getattr(c.settings, f"{name}_secret_id")
+    _, secret_id = c.settings.secret_setting(name)
     try:
         value = c.secret(name)()
     except Exception as exc:
@@ -98,8 +99,8 @@ def _secret_check(c: Container, name: str) -> Check:
 def _keys(s: Settings) -> str:
     from chalicelib.adapters.ghl.signature import GhlSignatureVerifier
 
-    verifier = GhlSignatureVerifier.from_pem(s.ghl_webhook_public_keys)
-    source = "GHL_WEBHOOK_PUBLIC_KEYS" if s.ghl_webhook_public_keys else "GHL's published keys"
+    verifier = GhlSignatureVerifier.from_pem(s.ghl.webhook_public_keys)
+    source = "GHL_WEBHOOK_PUBLIC_KEYS" if s.ghl.webhook_public_keys else "GHL's published keys"
     return f"{verifier.key_counts()} from {source}"
 
 
@@ -117,12 +118,12 @@ def _bucket_probe(c: Container, bucket: str | int) -> Callable[[], str]:
 
 def _table(c: Container) -> str:
     c.state_store.scan(None, 1)
-    return c.settings.state_table_name
+    return c.settings.state.table_name
 
 
 def _bucket_method(c: Container, probe_contact: int | None) -> Check:
     name = "CallTools: bucket assignment"
-    configured = c.settings.calltools_bucket_method
+    configured = c.settings.calltools.bucket_method
     if probe_contact is None:
         return Check(
             name,

@@ -78,7 +78,7 @@ class LocalStack:
 
     def start_dependencies(self) -> None:
         s = self.settings
-        if not s.aws_endpoint_url:
+        if not s.aws.endpoint_url:
             from moto.server import ThreadedMotoServer
 
             moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
@@ -89,24 +89,24 @@ class LocalStack:
                 AWS_ENDPOINT_URL=f"http://{host}:{port}",
                 AWS_ACCESS_KEY_ID="testing",
                 AWS_SECRET_ACCESS_KEY="testing",  # noqa: S106 - moto's dummy credentials
-                AWS_DEFAULT_REGION=s.aws_region,
-                AWS_REGION=s.aws_region,
+                AWS_DEFAULT_REGION=s.aws.region,
+                AWS_REGION=s.aws.region,
             )
             self.lines.append(f"AWS        embedded moto server  http://{host}:{port}")
         else:
-            self.lines.append(f"AWS        {s.aws_endpoint_url}")
+            self.lines.append(f"AWS        {s.aws.endpoint_url}")
 
-        location = s.ghl_location_id or DEFAULT_LOCATION_ID
+        location = s.ghl.location_id or DEFAULT_LOCATION_ID
         self.env["GHL_LOCATION_ID"] = location
-        if not s.ghl_api_token.get_secret_value():
+        if not s.ghl.api_token.get_secret_value():
             self.ghl = GhlSandbox(location_id=location).start()
             self._stoppers.append(self.ghl)
             self.env.update(GHL_API_BASE_URL=self.ghl.url, GHL_API_TOKEN=self.ghl.token)
             self.lines.append(f"GHL        sandbox               {self.ghl.url}")
         else:
-            self.lines.append(f"GHL        real API              {s.ghl_api_base_url}")
+            self.lines.append(f"GHL        real API              {s.ghl.api_base_url}")
 
-        if not s.calltools_api_token.get_secret_value():
+        if not s.calltools.api_token.get_secret_value():
             buckets = [{"id": 70412, "name": "Cold Leads"}]
             self.calltools = CallToolsSandbox(buckets=buckets).start()
             for rule in s.rules:
@@ -119,14 +119,14 @@ class LocalStack:
             )
             self.lines.append(f"CallTools  sandbox               {self.calltools.base_url}")
         else:
-            self.lines.append(f"CallTools  real API              {s.calltools_api_base_url}")
+            self.lines.append(f"CallTools  real API              {s.calltools.api_base_url}")
 
         # Without real GHL traffic, trust a key of our own too, so the sample can be signed.
-        trusted = s.ghl_webhook_public_keys or GHL_ED25519_KEY + GHL_RSA_KEY
+        trusted = s.ghl.webhook_public_keys or GHL_ED25519_KEY + GHL_RSA_KEY
         self.env["GHL_WEBHOOK_PUBLIC_KEYS"] = trusted + public_pem(self.signing_key)
-        if not s.ghl_workflow_secret.get_secret_value():
+        if not s.ghl.workflow_secret.get_secret_value():
             self.env["GHL_WORKFLOW_SECRET"] = secrets.token_urlsafe(24)
-        if not s.admin_api_token.get_secret_value():
+        if not s.admin.api_token.get_secret_value():
             self.env["ADMIN_API_TOKEN"] = secrets.token_urlsafe(24)
 
     def stop(self) -> None:
@@ -173,12 +173,12 @@ def main() -> None:
     resources = ensure_resources(
         container.sqs,
         container.dynamodb_client,
-        queue_name=s.sync_queue_name,
-        table_name=s.state_table_name,
+        queue_name=s.queue.name,
+        table_name=s.state.table_name,
     )
 
     config = Config.create(chalice_stage="dev", app_name=app.app_name, chalice_app=app)
-    server = create_local_server(app, config, "127.0.0.1", s.port)
+    server = create_local_server(app, config, "127.0.0.1", s.local.port)
     url = f"http://127.0.0.1:{server.server.server_address[1]}"
 
     def report(exc: BaseException) -> None:
@@ -188,33 +188,33 @@ def main() -> None:
         container.sqs,
         resources.queue_url,
         app.handler_map["sync_contacts"],
-        report_batch_item_failures=s.local_report_batch_item_failures,
+        report_batch_item_failures=s.local.report_batch_item_failures,
         on_error=report,
     ).start()
     scheduler = SchedulerStub(
         app, lambda name, exc: print(f"schedule {name}: {'ok' if exc is None else exc}", flush=True)
     ).start()
 
-    _, curl = write_sample(stack, Path(s.local_state_dir), url)
+    _, curl = write_sample(stack, Path(s.local.state_dir), url)
     info = {
         "url": url,
-        "aws_endpoint_url": s.aws_endpoint_url,
+        "aws_endpoint_url": s.aws.endpoint_url,
         "queue_url": resources.queue_url,
         "dlq_url": resources.dlq_url,
         "table": resources.table_name,
-        "ghl_url": stack.ghl.url if stack.ghl else s.ghl_api_base_url,
-        "calltools_url": stack.calltools.base_url if stack.calltools else s.calltools_api_base_url,
+        "ghl_url": stack.ghl.url if stack.ghl else s.ghl.api_base_url,
+        "calltools_url": stack.calltools.base_url if stack.calltools else s.calltools.api_base_url,
         "calltools_token": stack.calltools.token if stack.calltools else None,
         "ghl_token": stack.ghl.token if stack.ghl else None,
-        "location_id": s.ghl_location_id,
-        "workflow_secret_set": bool(s.ghl_workflow_secret.get_secret_value()),
+        "location_id": s.ghl.location_id,
+        "workflow_secret_set": bool(s.ghl.workflow_secret.get_secret_value()),
         # Local only (.devstack/ is git-ignored): lets the operator CLI find the admin API.
-        "admin_token": s.admin_api_token.get_secret_value(),
-        "workflow_secret": s.ghl_workflow_secret.get_secret_value(),
+        "admin_token": s.admin.api_token.get_secret_value(),
+        "workflow_secret": s.ghl.workflow_secret.get_secret_value(),
     }
-    (Path(s.local_state_dir) / "stack.json").write_text(json.dumps(info, indent=2))
+    (Path(s.local.state_dir) / "stack.json").write_text(json.dumps(info, indent=2))
 
-    mode = "with" if s.local_report_batch_item_failures else "without"
+    mode = "with" if s.local.report_batch_item_failures else "without"
     print("\nghl-calltools-sync local stack", flush=True)
     print(f"Webhook    {url}/webhook/ghl", flush=True)
     for line in stack.lines:
@@ -234,7 +234,7 @@ def main() -> None:
         "\nReconcile now, with a progress bar:  .venv/bin/python -m ops.cli reconcile",
         flush=True,
     )
-    print(f"\nStack info: {Path(s.local_state_dir) / 'stack.json'}.  Ctrl-C stops.", flush=True)
+    print(f"\nStack info: {Path(s.local.state_dir) / 'stack.json'}.  Ctrl-C stops.", flush=True)
 
     thread = threading.Thread(target=server.serve_forever, name="chalice-local", daemon=True)
     thread.start()

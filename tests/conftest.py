@@ -162,8 +162,8 @@ def service(
         resources = ensure_resources(
             container.sqs,
             container.dynamodb_client,
-            queue_name=container.settings.sync_queue_name,
-            table_name=container.settings.state_table_name,
+            queue_name=container.settings.queue.name,
+            table_name=container.settings.state.table_name,
         )
         svc = Service(Client_for_app(), container, resources, ghl, calltools, signer)
         container.retry_policy.sleep = svc.sleeps.append  # record back-off instead of waiting

@@ -187,7 +187,7 @@ def test_four_secrets_are_generated_never_written_in_the_repo(infra, config):
         expected = {sub(s["Properties"]["Name"], stage) for s in secrets.values()}
         assert set(secret_ids.values()) == expected
         # Each points at a secret setting of the app; no secret value is in the config.
-        fields = Settings.model_fields
+        fields = Settings.env_fields()
         for var in secret_ids:
             field = var.removesuffix("_SECRET_ID").lower()
             assert field in fields and "SecretStr" in str(fields[field].annotation), var
@@ -562,7 +562,9 @@ def test_consumer_sqs_event_reports_batch_item_failures(sam):
         ":ghl-calltools-contacts-dev"
     }
     assert sqs[0]["BatchSize"] == 10
-    assert sqs[0]["ScalingConfig"]["MaximumConcurrency"] == Settings().consumer_max_concurrency
+    assert (
+        sqs[0]["ScalingConfig"]["MaximumConcurrency"] == Settings().queue.consumer_max_concurrency
+    )
 
 
 # `${…}` that is not one of the IAM policy variables the policy files use.

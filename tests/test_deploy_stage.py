@@ -11,6 +11,7 @@ import pytest
 
 from chalicelib.runtime import deploy_stage as guard
 from chalicelib.runtime.settings import Settings, stage_settings
+from chalicelib.runtime.settings_groups import QueueSettings
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG: dict[str, Any] = json.loads((ROOT / ".chalice" / "config.json").read_text())
@@ -130,20 +131,21 @@ def test_under_chalice_the_triggers_take_the_stages_settings_and_not_the_shells(
     variables = guard.stage_variables(project)
     assert variables is not None
     settings = stage_settings(variables)
-    assert settings.consumer_max_concurrency == 7
-    assert settings.reconcile_schedule == "cron(0 3 * * ? *)"
-    assert settings.sync_queue_arn == ""  # the trigger names the stage's queue
-    assert settings.sync_queue_name == "ghl-calltools-contacts-prod"
-    assert settings.ghl_location_id == "L1"
+    assert settings.queue.consumer_max_concurrency == 7
+    assert settings.reconcile.schedule == "cron(0 3 * * ? *)"
+    assert settings.queue.arn == ""  # the trigger names the stage's queue
+    assert settings.queue.name == "ghl-calltools-contacts-prod"
+    assert settings.ghl.location_id == "L1"
 
     # A stage that sets neither gets the defaults, still not the shell's.
     del config["stages"]["prod"]["environment_variables"]["CONSUMER_MAX_CONCURRENCY"]
     unset = stage_settings(config["stages"]["prod"]["environment_variables"])
     assert (
-        unset.consumer_max_concurrency == Settings.model_fields["consumer_max_concurrency"].default
+        unset.queue.consumer_max_concurrency
+        == QueueSettings.model_fields["consumer_max_concurrency"].default
     )
 
     # Outside the chalice command (Lambda, tests, the local stack) the environment is the source.
     monkeypatch.setattr("sys.argv", ["/var/runtime/bootstrap.py"])
     assert guard.stage_variables(project) is None
-    assert Settings().consumer_max_concurrency == 900
+    assert Settings().queue.consumer_max_concurrency == 900

@@ -23,7 +23,7 @@ def seed_in_sync(service: Service, ids: list[str]) -> None:
     """Make CallTools and the state table look as if every contact had already been synced."""
     c = service.container
     rules = c.rulebook.resolved()
-    table = c.dynamodb.Table(c.settings.state_table_name)
+    table = c.dynamodb.Table(c.settings.state.table_name)
     with table.batch_writer() as batch:
         for cid in ids:
             state = synced_state(service.ghl, service.calltools, cid, rules, c.field_mapping)
@@ -174,7 +174,7 @@ def test_a_create_never_answered_is_found_and_removed_when_the_contact_left(worl
             "status": "new",
         }
     )
-    c.dynamodb.Table(c.settings.state_table_name).put_item(Item=to_item(pending, 1))
+    c.dynamodb.Table(c.settings.state.table_name).put_item(Item=to_item(pending, 1))
     assert cid in actual_members(world)
     world.ghl.set_tags(cid, ["facebook lead"])
     run_id = trigger(world)

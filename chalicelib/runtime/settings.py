@@ -1,135 +1,186 @@
-"""All configuration, in one pydantic-settings model. Nothing else in the product reads os.environ."""
+"""All configuration, in one pydantic-settings model. Nothing else in the product reads os.environ.
+
+The model is grouped (settings_groups.py: `settings.ghl.location_id`, `settings.queue.name`, ...);
+the environment keeps its flat names (GHL_LOCATION_ID, SYNC_QUEUE_NAME, ...), mapped by ENV_NAMES.
+Flat names are also what `Settings(...)`, `Settings.model_validate` and `stage_settings` take.
+"""
 
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from chalicelib.domain.rules import Rule, parse_rules
+from chalicelib.domain.rules import Rule
+from chalicelib.runtime.settings_groups import (
+    AdminSettings,
+    AwsSettings,
+    CallToolsSettings,
+    GhlSettings,
+    Group,
+    HttpSettings,
+    LocalSettings,
+    QueueSettings,
+    ReconcileSettings,
+    SecretsSettings,
+    StateSettings,
+    SyncSettings,
+)
 
-DEFAULT_RULES = '[{"tag": "cold lead", "bucket": "Cold Leads"}]'
+# Environment variable (lower case) → (group, field). The names are those the deployed stages and
+# docs/configuration.md use; their order is public_summary's.
+ENV_NAMES: dict[str, tuple[str, str]] = {
+    "ghl_location_id": ("ghl", "location_id"),
+    "ghl_app_id": ("ghl", "app_id"),
+    "ghl_webhook_public_keys": ("ghl", "webhook_public_keys"),
+    "ghl_workflow_secret": ("ghl", "workflow_secret"),
+    "ghl_api_token": ("ghl", "api_token"),
+    "ghl_api_base_url": ("ghl", "api_base_url"),
+    "ghl_api_version": ("ghl", "api_version"),
+    "calltools_api_token": ("calltools", "api_token"),
+    "calltools_api_base_url": ("calltools", "api_base_url"),
+    "calltools_bucket_method": ("calltools", "bucket_method"),
+    "calltools_phone_field": ("calltools", "phone_field"),
+    "calltools_ghl_id_field": ("calltools", "ghl_id_field"),
+    "sync_rules": ("sync", "rules_json"),
+    "default_phone_region": ("sync", "default_phone_region"),
+    "aws_region": ("aws", "region"),
+    "aws_endpoint_url": ("aws", "endpoint_url"),
+    "sync_queue_name": ("queue", "name"),
+    "sync_queue_arn": ("queue", "arn"),
+    "consumer_max_concurrency": ("queue", "consumer_max_concurrency"),
+    "sync_queue_url": ("queue", "url"),
+    "sync_dlq_url": ("queue", "dlq_url"),
+    "state_table_name": ("state", "table_name"),
+    "dedup_ttl_days": ("state", "dedup_ttl_days"),
+    "admin_api_token": ("admin", "api_token"),
+    "reconcile_schedule": ("reconcile", "schedule"),
+    "reconcile_page_limit": ("reconcile", "page_limit"),
+    "reconcile_step_seconds": ("reconcile", "step_seconds"),
+    "reconcile_max_backlog": ("reconcile", "max_backlog"),
+    "ghl_max_rps": ("ghl", "max_rps"),
+    "calltools_max_rps": ("calltools", "max_rps"),
+    "ghl_burst": ("ghl", "burst"),
+    "calltools_burst": ("calltools", "burst"),
+    "ghl_api_token_secret_id": ("secrets", "ghl_api_token_id"),
+    "calltools_api_token_secret_id": ("secrets", "calltools_api_token_id"),
+    "ghl_workflow_secret_secret_id": ("secrets", "ghl_workflow_secret_id"),
+    "admin_api_token_secret_id": ("secrets", "admin_api_token_id"),
+    "secrets_max_age_seconds": ("secrets", "max_age_seconds"),
+    "http_timeout_seconds": ("http", "timeout_seconds"),
+    "retry_budget_seconds": ("http", "retry_budget_seconds"),
+    "retry_max_attempts": ("http", "retry_max_attempts"),
+    "contact_lease_seconds": ("state", "contact_lease_seconds"),
+    "calltools_create_settle_seconds": ("calltools", "create_settle_seconds"),
+    "snapshot_trust_seconds": ("sync", "snapshot_trust_seconds"),
+    "batch_time_reserve_seconds": ("queue", "batch_time_reserve_seconds"),
+    "sync_api_url": ("admin", "api_url"),
+    "port": ("local", "port"),
+    "local_report_batch_item_failures": ("local", "report_batch_item_failures"),
+    "local_state_dir": ("local", "state_dir"),
+}
+# aws_region's names, first found first: AWS_REGION (Lambda's), then AWS_DEFAULT_REGION.
+REGION_NAMES = ("aws_region", "aws_default_region")
+
+GROUPS: dict[str, type[Group]] = {
+    "ghl": GhlSettings,
+    "calltools": CallToolsSettings,
+    "sync": SyncSettings,
+    "aws": AwsSettings,
+    "queue": QueueSettings,
+    "state": StateSettings,
+    "reconcile": ReconcileSettings,
+    "secrets": SecretsSettings,
+    "http": HttpSettings,
+    "admin": AdminSettings,
+    "local": LocalSettings,
+}
+
+
+def _grouped(flat: Mapping[str, Any]) -> dict[str, Any]:
+    """`flat` with its flat names (ENV_NAMES, REGION_NAMES; in any case) moved into their groups;
+    a flat name wins over the same field given in its group. Other keys are kept as they are."""
+    data: dict[str, Any] = {}
+    groups: dict[str, dict[str, Any]] = {}
+    regions: dict[str, Any] = {}
+    for key, value in flat.items():
+        name = key.lower() if isinstance(key, str) else key
+        if name in REGION_NAMES:
+            regions[name] = value
+        elif name in ENV_NAMES:
+            group, field = ENV_NAMES[name]
+            groups.setdefault(group, {})[field] = value
+        else:
+            data[key] = value
+    for name in REGION_NAMES:
+        if name in regions:
+            groups.setdefault("aws", {}).setdefault("region", regions[name])
+    for group, fields in groups.items():
+        current = data.get(group, {})
+        if isinstance(current, BaseModel):
+            current = current.model_dump(exclude_unset=True)
+        if isinstance(current, Mapping):  # anything else is left for validation to refuse
+            data[group] = {**current, **fields}
+    return data
+
+
+class FlatEnvironment(PydanticBaseSettingsSource):
+    """The environment under the names of ENV_NAMES and REGION_NAMES, case-insensitively."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # unused: __call__ reads every name at once
+
+    def __call__(self) -> dict[str, Any]:
+        env = {name.lower(): value for name, value in os.environ.items()}
+        return _grouped({k: v for k, v in env.items() if k in ENV_NAMES or k in REGION_NAMES})
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_file=None, extra="ignore", case_sensitive=False, populate_by_name=True
-    )
+    model_config = SettingsConfigDict(env_file=None, extra="ignore")
 
-    # --- GoHighLevel ---------------------------------------------------------------------------
-    # Required: events of any other location (or of none) are ignored; without it, none are taken.
-    ghl_location_id: str = Field(default="", description="Only events of this location are synced")
-    ghl_app_id: str = Field(
-        default="", description="When set, marketplace events of other apps are ignored"
-    )
-    ghl_webhook_public_keys: str = Field(
-        default="", description="PEM blocks replacing GHL's published webhook keys"
-    )
-    ghl_workflow_secret: SecretStr = Field(default=SecretStr(""))
-    ghl_api_token: SecretStr = Field(default=SecretStr(""))
-    ghl_api_base_url: str = "https://services.leadconnectorhq.com"
-    ghl_api_version: str = "2021-07-28"
+    ghl: GhlSettings = Field(default_factory=GhlSettings)
+    calltools: CallToolsSettings = Field(default_factory=CallToolsSettings)
+    sync: SyncSettings = Field(default_factory=SyncSettings)
+    aws: AwsSettings = Field(default_factory=AwsSettings)
+    queue: QueueSettings = Field(default_factory=QueueSettings)
+    state: StateSettings = Field(default_factory=StateSettings)
+    reconcile: ReconcileSettings = Field(default_factory=ReconcileSettings)
+    secrets: SecretsSettings = Field(default_factory=SecretsSettings)
+    http: HttpSettings = Field(default_factory=HttpSettings)
+    admin: AdminSettings = Field(default_factory=AdminSettings)
+    local: LocalSettings = Field(default_factory=LocalSettings)
 
-    # --- CallTools -------------------------------------------------------------------------------
-    calltools_api_token: SecretStr = Field(default=SecretStr(""))
-    calltools_api_base_url: str = "https://east-1.calltools.io/api/"
-    # Which of the candidate bucket-assignment calls to use; "auto" probes and verifies at run time.
-    calltools_bucket_method: str = "auto"
-    calltools_phone_field: str = "mobile_phone_number"
-    calltools_ghl_id_field: str = "ghl_contact_id"
-
-    # --- Sync ------------------------------------------------------------------------------------
-    sync_rules: str = DEFAULT_RULES
-    default_phone_region: str = "US"
-
-    # --- AWS -------------------------------------------------------------------------------------
-    aws_region: str = Field(
-        default="us-east-1", validation_alias=AliasChoices("AWS_REGION", "AWS_DEFAULT_REGION")
-    )
-    aws_endpoint_url: str = ""
-    sync_queue_name: str = "ghl-calltools-contacts"
-    # Read when `chalice deploy/package` imports app.py: wire the trigger to this queue ARN.
-    sync_queue_arn: str = ""
-    # Lambda's SQS maximum concurrency (2..1000): with the client limiter, CallTools' pace.
-    consumer_max_concurrency: int = Field(default=2, ge=2, le=1000)
-    sync_queue_url: str = ""
-    sync_dlq_url: str = ""
-    state_table_name: str = "ghl-calltools-state"
-    dedup_ttl_days: int = Field(default=14, ge=1, le=365)
-
-    # --- Reconciliation and admin ------------------------------------------------------------------
-    admin_api_token: SecretStr = Field(default=SecretStr(""))
-    # EventBridge schedule of the daily run; read when `chalice deploy/package` imports app.py.
-    reconcile_schedule: str = "cron(0 2 * * ? *)"
-    reconcile_page_limit: int = Field(default=500, ge=1, le=500)
-    # How long one step of a run may walk pages before handing over to the next invocation.
-    reconcile_step_seconds: float = Field(default=60.0, gt=0)
-    # A step pauses the walk while more contacts than this wait in the queue.
-    reconcile_max_backlog: int = Field(default=1000, ge=0)
-    ghl_max_rps: float = Field(default=8.0, gt=0)
-    calltools_max_rps: float = Field(default=5.0, gt=0)
-    # Calls one consumer may start at once after an idle moment, so one contact's few calls need
-    # not wait out the spacing; the sustained rates above still hold. Lowered so that every
-    # instance bursting at once stays within one second of the total rate (pacing.shared_burst).
-    ghl_burst: int = Field(default=2, ge=1, le=10)
-    # A new contact's calls: search and create, and an add where the create cannot carry it.
-    calltools_burst: int = Field(default=3, ge=1, le=10)
-
-    # --- Secrets Manager (deployed stages): when an id is set, the secret's value replaces the
-    # plain setting of the same name, read at run time and cached `secrets_max_age_seconds`.
-    ghl_api_token_secret_id: str = ""
-    calltools_api_token_secret_id: str = ""
-    ghl_workflow_secret_secret_id: str = ""
-    admin_api_token_secret_id: str = ""
-    secrets_max_age_seconds: int = Field(default=300, ge=0)
-
-    # --- Robustness ------------------------------------------------------------------------------
-    http_timeout_seconds: float = Field(default=10.0, gt=0)
-    retry_budget_seconds: float = Field(default=20.0, gt=0)
-    retry_max_attempts: int = Field(default=5, ge=1)
-    contact_lease_seconds: int = Field(default=120, ge=5)
-    # How long a CallTools create whose reply was lost may still be applied on the server: until
-    # then, finding nothing by its phone does not prove nothing was made.
-    calltools_create_settle_seconds: float = Field(default=300.0, ge=0, le=900)
-    # A snapshot older than this is re-read from GHL before it may add a contact to a bucket.
-    snapshot_trust_seconds: float = Field(default=60.0, ge=0)
-    # Stop taking new records when less than this is left of the Lambda's time.
-    batch_time_reserve_seconds: float = Field(default=25.0, ge=0)
-
-    # --- Operator CLI: where the admin API is (the local stack by default) ------------------------
-    sync_api_url: str = ""
-
-    # --- Local stack only (`make run`) -------------------------------------------------------------
-    port: int = Field(default=8000, ge=0, le=65535)
-    # Emulate the event source mapping with ReportBatchItemFailures (Chalice deploys it without).
-    local_report_batch_item_failures: bool = False
-    local_state_dir: str = ".devstack"
-
-    @field_validator("sync_rules")
     @classmethod
-    def _rules_are_valid(cls, value: str) -> str:
-        parse_rules(value)
-        return value
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Arguments first, then the environment's flat names; no .env file, no secrets directory.
+        return init_settings, FlatEnvironment(settings_cls)
 
-    @field_validator("calltools_bucket_method")
+    @model_validator(mode="before")
     @classmethod
-    def _known_bucket_method(cls, value: str) -> str:
-        allowed = {"auto", "contact_patch", "bucket_patch", "contactbuckets"}
-        if value not in allowed:
-            raise ValueError(f"must be one of {sorted(allowed)}")
-        return value
+    def _group_flat_names(cls, data: Any) -> Any:
+        return _grouped(data) if isinstance(data, Mapping) else data
 
     @model_validator(mode="after")
     def _lease_outlasts_a_call(self) -> Settings:
         # A worker holds a contact's lease across one CallTools call with all its retries; a
         # shorter lease would let a second worker act on the contact while the call runs.
-        longest_call = self.retry_budget_seconds + self.http_timeout_seconds
-        if self.contact_lease_seconds <= longest_call:
+        longest_call = self.http.retry_budget_seconds + self.http.timeout_seconds
+        if self.state.contact_lease_seconds <= longest_call:
             raise ValueError(
-                f"CONTACT_LEASE_SECONDS ({self.contact_lease_seconds}) must exceed "
+                f"CONTACT_LEASE_SECONDS ({self.state.contact_lease_seconds}) must exceed "
                 f"RETRY_BUDGET_SECONDS + HTTP_TIMEOUT_SECONDS ({longest_call:g})"
             )
         return self
@@ -138,25 +189,55 @@ class Settings(BaseSettings):
     def scope_problem(self) -> str | None:
         """Why no webhook may be accepted with these settings (GHL signs every app's events with
         one key, so without our location id anyone's events would pass)."""
-        if not self.ghl_location_id.strip():
+        if not self.ghl.location_id.strip():
             return "GHL_LOCATION_ID is not set: refusing every event rather than accepting all"
         return None
 
     @property
     def rules(self) -> list[Rule]:
-        return parse_rules(self.sync_rules)
+        return self.sync.rules
 
     @property
     def dedup_ttl_seconds(self) -> int:
-        return self.dedup_ttl_days * 86400
+        return self.state.dedup_ttl_seconds
+
+    @classmethod
+    def env_fields(cls) -> dict[str, FieldInfo]:
+        """Each environment variable's field (type, default, bounds), by its lower-case name."""
+        return {env: GROUPS[group].model_fields[name] for env, (group, name) in ENV_NAMES.items()}
+
+    def env_values(self) -> dict[str, Any]:
+        """Each environment variable's value (secrets as SecretStr), by its lower-case name."""
+        return {
+            env: getattr(getattr(self, group), name) for env, (group, name) in ENV_NAMES.items()
+        }
+
+    @property
+    def env_names_set(self) -> set[str]:
+        """The variables given (in the environment or as arguments) rather than left at default."""
+        return {
+            env
+            for env, (group, name) in ENV_NAMES.items()
+            if name in getattr(self, group).model_fields_set
+        }
+
+    def secret_setting(self, name: str) -> tuple[SecretStr, str]:
+        """A secret setting (e.g. "ghl_api_token"): its plain value, and the id of the Secrets
+        Manager secret whose value replaces it (`<name>_secret_id`; empty when none)."""
+        values = self.env_values()
+        plain, secret_id = values[name], values[f"{name}_secret_id"]
+        assert isinstance(plain, SecretStr) and isinstance(secret_id, str), name
+        return plain, secret_id
 
     def public_summary(self) -> dict[str, Any]:
-        """Settings safe to print: secrets reduced to set/unset."""
-        data = self.model_dump()
-        for name, value in list(data.items()):
-            if isinstance(getattr(self, name), SecretStr):
-                data[name] = "set" if value.get_secret_value() else "unset"
-        data["sync_rules"] = json.loads(self.sync_rules)
+        """Settings safe to print, by variable: secrets reduced to set/unset."""
+        data = {
+            env: ("set" if value.get_secret_value() else "unset")
+            if isinstance(value, SecretStr)
+            else value
+            for env, value in self.env_values().items()
+        }
+        data["sync_rules"] = json.loads(self.sync.rules_json)
         return data
 
 
@@ -169,9 +250,14 @@ def stage_settings(variables: dict[str, str]) -> Settings:
     """The settings a stage's `environment_variables` (names as in the environment) give, and the
     defaults for the rest, never the environment's: what `chalice deploy` builds the triggers
     from, so that the deploying shell cannot change them."""
+    # Every variable is given (validation runs __init__, whose arguments win over the environment).
     defaults = {
         name: field.get_default(call_default_factory=True)
-        for name, field in Settings.model_fields.items()
+        for name, field in Settings.env_fields().items()
     }
-    given = {name.lower(): value for name, value in variables.items()}
+    given = {
+        name.lower(): value
+        for name, value in variables.items()
+        if name.lower() in ENV_NAMES or name.lower() in REGION_NAMES
+    }
     return Settings.model_validate({**defaults, **given})

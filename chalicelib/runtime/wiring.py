@@ -42,9 +42,9 @@ class Container:
         self.settings = settings
 
     def _boto_kwargs(self) -> dict[str, Any]:
-        kwargs: dict[str, Any] = {"region_name": self.settings.aws_region}
-        if self.settings.aws_endpoint_url:
-            kwargs["endpoint_url"] = self.settings.aws_endpoint_url
+        kwargs: dict[str, Any] = {"region_name": self.settings.aws.region}
+        if self.settings.aws.endpoint_url:
+            kwargs["endpoint_url"] = self.settings.aws.endpoint_url
         return kwargs
 
     @cached_property
@@ -74,59 +74,61 @@ class Container:
 
             return boto3.client("secretsmanager", **self._boto_kwargs())
 
-        return SecretSource(client, max_age=self.settings.secrets_max_age_seconds)
+        return SecretSource(client, max_age=self.settings.secrets.max_age_seconds)
 
     def secret(self, name: str) -> Callable[[], str]:
         """The setting `name`, or the Secrets Manager secret named by `<name>_secret_id`."""
-        plain = getattr(self.settings, name).get_secret_value()
-        return self.secrets.provider(getattr(self.settings, f"{name}_secret_id"), plain)
+        plain, secret_id = self.settings.secret_setting(name)
+        return self.secrets.provider(secret_id, plain.get_secret_value())
 
     @cached_property
     def queue(self) -> SqsContactQueue:
         from chalicelib.adapters.aws.queue import SqsContactQueue
 
-        s = self.settings
-        url = s.sync_queue_url or self.sqs.get_queue_url(QueueName=s.sync_queue_name)["QueueUrl"]
-        dlq = s.sync_dlq_url
+        q = self.settings.queue
+        url = q.url or self.sqs.get_queue_url(QueueName=q.name)["QueueUrl"]
+        dlq = q.dlq_url
         if not dlq:
-            dlq = self.sqs.get_queue_url(QueueName=f"{s.sync_queue_name}-dlq")["QueueUrl"]
+            dlq = self.sqs.get_queue_url(QueueName=f"{q.name}-dlq")["QueueUrl"]
         return SqsContactQueue(self.sqs, url, dlq)
 
     @cached_property
     def state_store(self) -> DynamoStateStore:
         from chalicelib.adapters.aws.state import DynamoStateStore
 
-        return DynamoStateStore(self.dynamodb.Table(self.settings.state_table_name))
+        return DynamoStateStore(self.dynamodb.Table(self.settings.state.table_name))
 
     @cached_property
     def dedup(self) -> PowertoolsDedup:
         from chalicelib.adapters.aws.idempotency import PowertoolsDedup
 
-        s = self.settings
-        return PowertoolsDedup(self.dynamodb_client, s.state_table_name, s.dedup_ttl_seconds)
+        state = self.settings.state
+        return PowertoolsDedup(self.dynamodb_client, state.table_name, state.dedup_ttl_seconds)
 
     @cached_property
     def retry_policy(self) -> RetryPolicy:
         from chalicelib.adapters.http.retry import RetryPolicy
 
-        s = self.settings
-        return RetryPolicy(budget_seconds=s.retry_budget_seconds, max_attempts=s.retry_max_attempts)
+        http = self.settings.http
+        return RetryPolicy(
+            budget_seconds=http.retry_budget_seconds, max_attempts=http.retry_max_attempts
+        )
 
     @cached_property
     def ghl(self) -> GhlHttpApi:
         from chalicelib.adapters.ghl.api import GhlHttpApi
         from chalicelib.adapters.http.pacing import shared_burst
 
-        s = self.settings
+        ghl, instances = self.settings.ghl, self.settings.queue.consumer_max_concurrency
         return GhlHttpApi(
-            s.ghl_api_base_url,
+            ghl.api_base_url,
             self.secret("ghl_api_token"),
-            version=s.ghl_api_version,
-            timeout=s.http_timeout_seconds,
+            version=ghl.api_version,
+            timeout=self.settings.http.timeout_seconds,
             retry=self.retry_policy,
             # Every consumer instance (and the API function) shares GHL's per-location budget.
-            max_rps=s.ghl_max_rps / s.consumer_max_concurrency,
-            burst=shared_burst(s.ghl_burst, s.ghl_max_rps, s.consumer_max_concurrency),
+            max_rps=ghl.max_rps / instances,
+            burst=shared_burst(ghl.burst, ghl.max_rps, instances),
         )
 
     @cached_property
@@ -134,18 +136,18 @@ class Container:
         from chalicelib.adapters.calltools.api import CallToolsHttpApi
         from chalicelib.adapters.http.pacing import shared_burst
 
-        s = self.settings
+        ct, instances = self.settings.calltools, self.settings.queue.consumer_max_concurrency
         return CallToolsHttpApi(
-            s.calltools_api_base_url,
+            ct.api_base_url,
             self.secret("calltools_api_token"),
-            bucket_method=s.calltools_bucket_method,
-            ghl_id_field=s.calltools_ghl_id_field,
-            default_region=s.default_phone_region,
-            timeout=s.http_timeout_seconds,
+            bucket_method=ct.bucket_method,
+            ghl_id_field=ct.ghl_id_field,
+            default_region=self.settings.sync.default_phone_region,
+            timeout=self.settings.http.timeout_seconds,
             retry=self.retry_policy,
             # The limit is per account; each concurrent consumer takes its share.
-            max_rps=s.calltools_max_rps / s.consumer_max_concurrency,
-            burst=shared_burst(s.calltools_burst, s.calltools_max_rps, s.consumer_max_concurrency),
+            max_rps=ct.max_rps / instances,
+            burst=shared_burst(ct.burst, ct.max_rps, instances),
         )
 
     @cached_property
@@ -153,14 +155,14 @@ class Container:
         from chalicelib.adapters.ghl.signature import GhlSignatureVerifier
         from chalicelib.services.intake import WebhookIntake
 
-        s = self.settings
+        ghl = self.settings.ghl
         return WebhookIntake(
-            GhlSignatureVerifier.from_pem(s.ghl_webhook_public_keys),
+            GhlSignatureVerifier.from_pem(ghl.webhook_public_keys),
             self.queue,
             workflow_secret=self.secret("ghl_workflow_secret"),
-            location_id=s.ghl_location_id,
-            app_id=s.ghl_app_id,
-            replay_after=timedelta(days=s.dedup_ttl_days),
+            location_id=ghl.location_id,
+            app_id=ghl.app_id,
+            replay_after=timedelta(days=self.settings.state.dedup_ttl_days),
         )
 
     @cached_property
@@ -177,9 +179,9 @@ class Container:
 
         s = self.settings
         return FieldMapping(
-            phone_field=s.calltools_phone_field,
-            ghl_id_field=s.calltools_ghl_id_field,
-            default_region=s.default_phone_region,
+            phone_field=s.calltools.phone_field,
+            ghl_id_field=s.calltools.ghl_id_field,
+            default_region=s.sync.default_phone_region,
         )
 
     @cached_property
@@ -194,11 +196,11 @@ class Container:
             store=self.state_store,
             rulebook=self.rulebook,
             mapping=self.field_mapping,
-            scope=Scope(s.ghl_location_id, s.ghl_app_id),
+            scope=Scope(s.ghl.location_id, s.ghl.app_id),
             timings=SyncTimings(
-                lease_seconds=s.contact_lease_seconds,
-                snapshot_trust_seconds=s.snapshot_trust_seconds,
-                create_settle_seconds=s.calltools_create_settle_seconds,
+                lease_seconds=s.state.contact_lease_seconds,
+                snapshot_trust_seconds=s.sync.snapshot_trust_seconds,
+                create_settle_seconds=s.calltools.create_settle_seconds,
             ),
         )
 
@@ -210,7 +212,7 @@ class Container:
             self.contact_sync,
             self.dedup,
             self.queue,
-            time_reserve_ms=int(self.settings.batch_time_reserve_seconds * 1000),
+            time_reserve_ms=int(self.settings.queue.batch_time_reserve_seconds * 1000),
             run_step=self.reconciler.step,
             webhook_clock=self.state_store.note_webhook,
         )
@@ -219,7 +221,7 @@ class Container:
     def run_store(self) -> DynamoRunStore:
         from chalicelib.adapters.aws.runs import DynamoRunStore
 
-        return DynamoRunStore(self.dynamodb.Table(self.settings.state_table_name))
+        return DynamoRunStore(self.dynamodb.Table(self.settings.state.table_name))
 
     @cached_property
     def reconciler(self) -> Reconciler:
@@ -233,21 +235,17 @@ class Container:
             WalkScope,
         )
 
-        s = self.settings
+        location_id, run = self.settings.ghl.location_id, self.settings.reconcile
         ghl, states, runs, queue = self.ghl, self.state_store, self.run_store, self.queue
-        scope = WalkScope(s.ghl_location_id, self.rulebook, self.field_mapping)
+        scope = WalkScope(location_id, self.rulebook, self.field_mapping)
         # One meter for both phases: each page reads the state adapter's DynamoDB call counter.
         meter = CallMeter(lambda: states.calls)
         return Reconciler(
             runs=runs,
             queue=queue,
-            walk=TagWalk(
-                ghl, states, queue, scope, WalkLimits(s.reconcile_page_limit), meter=meter
-            ),
-            leftovers=Leftovers(states, queue, s.ghl_location_id, meter=meter),
-            timings=RunTimings(
-                step_seconds=s.reconcile_step_seconds, max_backlog=s.reconcile_max_backlog
-            ),
+            walk=TagWalk(ghl, states, queue, scope, WalkLimits(run.page_limit), meter=meter),
+            leftovers=Leftovers(states, queue, location_id, meter=meter),
+            timings=RunTimings(step_seconds=run.step_seconds, max_backlog=run.max_backlog),
         )
 
     @cached_property

@@ -42,7 +42,7 @@ from chalicelib.services.sync.outcome import SyncOutcome
 
 @dataclass(frozen=True)
 class SyncTimings:
-    """The sync's durations; the defaults are the settings' (runtime/settings.py)."""
+    """The sync's durations; the defaults are the settings' (runtime/settings_groups.py)."""
 
     lease_seconds: int = 120  # outlasts one CallTools call with its retries
     snapshot_trust_seconds: float = 60.0  # an older snapshot is re-read before it may add
