@@ -19,7 +19,7 @@ from sandbox.aws import Resources, ensure_resources
 from sandbox.calltools import CallToolsSandbox
 from sandbox.ghl import GhlSandbox
 from sandbox.poller import PENDING_COUNTS, SqsPoller
-from tests.helpers import LOCATION_ID, GhlMirror, Signer, dumps, use_moto_env
+from tests.support.helpers import LOCATION_ID, GhlMirror, Signer, dumps, use_moto_env
 
 WORKFLOW_SECRET = "wf-secret-for-tests"
 ADMIN_TOKEN = "admin-token-for-tests"

@@ -13,7 +13,7 @@ import pytest
 from chalicelib.adapters.calltools.api import CallToolsHttpApi
 from chalicelib.domain.errors import ConfigurationError, NotFound, PermanentError, TransientError
 from chalicelib.ports import CreatedContact
-from tests.helpers import scripted_calltools
+from tests.support.helpers import scripted_calltools
 
 BUCKET = 70412
 FIELDS = {"first_name": "Avery", "mobile_phone_number": "+13125550147"}

@@ -29,7 +29,7 @@ import pytest
 from moto.apigateway.models import APIGatewayBackend
 from moto.server import ThreadedMotoServer
 
-from tests.helpers import LOCATION_ID
+from tests.support.helpers import LOCATION_ID
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY_CHALICE = ROOT / ".venv-deploy" / "bin" / "chalice"

@@ -11,7 +11,7 @@ import pytest
 from chalicelib.domain.messages import SyncMessage
 from chalicelib.domain.time import utcnow
 from tests.conftest import WORKFLOW_SECRET, Service, body_json
-from tests.helpers import CONTACT_ID, LOCATION_ID, ago, fixture, ghl_event, tagged
+from tests.support.helpers import CONTACT_ID, LOCATION_ID, ago, fixture, ghl_event, tagged
 
 
 def test_signed_event_lands_contact_in_bucket(service: Service):
@@ -90,7 +90,7 @@ def test_forged_or_tampered_signature_is_401_and_enqueues_nothing(service: Servi
 
 
 def test_signature_by_another_key_is_401(service: Service):
-    from tests.helpers import Signer
+    from tests.support.helpers import Signer
 
     raw = json.dumps(tagged("cold lead")).encode()
     response = service.post(raw, {"X-GHL-Signature": Signer().ed25519(raw)}, sign=False)

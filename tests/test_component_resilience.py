@@ -11,7 +11,7 @@ import pytest
 
 from chalicelib.services.consumer import BatchIncomplete
 from tests.conftest import Service
-from tests.helpers import CONTACT_ID, ghl_event, tagged
+from tests.support.helpers import CONTACT_ID, ghl_event, tagged
 
 
 def contacts_event(service: Service, n: int) -> list[str]:
@@ -237,7 +237,7 @@ def test_existing_calltools_contact_is_adopted_not_duplicated(service: Service):
 
 
 def test_ghl_429_on_reread_is_retried(service: Service):
-    from tests.helpers import fixture
+    from tests.support.helpers import fixture
 
     service.ghl.upsert_contact(fixture("ghl/get-contact.json")["contact"])
     service.ghl.script_faults(["429", "502_html"])

@@ -14,8 +14,8 @@ from chalicelib.inbound.ghl_events import parse_marketplace_event
 from chalicelib.services.consumer import BatchConsumer, BatchIncomplete
 from chalicelib.services.rule_book import RuleBook
 from chalicelib.services.sync import ContactSync
-from tests.fakes import FakeCallTools, FakeDedup, FakeGhl, FakeQueue, FakeStateStore
-from tests.helpers import LOCATION_ID, sqs_record, tagged
+from tests.support.fakes import FakeCallTools, FakeDedup, FakeGhl, FakeQueue, FakeStateStore
+from tests.support.helpers import LOCATION_ID, sqs_record, tagged
 
 
 def message_body(contact_id: str, **kw) -> str:

@@ -9,8 +9,8 @@ from types import SimpleNamespace
 from typing import Any, cast
 
 from chalicelib.services.consumer import BatchConsumer
-from tests.fakes import FakeDedup, FakeQueue
-from tests.helpers import LOCATION_ID, sqs_record
+from tests.support.fakes import FakeDedup, FakeQueue
+from tests.support.helpers import LOCATION_ID, sqs_record
 
 
 class RecordingSync:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from chalicelib.domain.contact import Contact, contact_from_ghl, parse_tags
-from tests.helpers import CONTACT_ID, LOCATION_ID, fixture
+from tests.support.helpers import CONTACT_ID, LOCATION_ID, fixture
 
 AVERY = Contact(
     id=CONTACT_ID,

@@ -15,7 +15,7 @@ from chalicelib.inbound.ghl_events import (
     parse_workflow_payload,
     scope_rejection,
 )
-from tests.helpers import CONTACT_ID, LOCATION_ID, fixture
+from tests.support.helpers import CONTACT_ID, LOCATION_ID, fixture
 
 
 @pytest.mark.parametrize(

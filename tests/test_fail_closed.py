@@ -34,8 +34,8 @@ from chalicelib.runtime.settings import Settings
 from chalicelib.services.consumer import BatchConsumer
 from chalicelib.services.rule_book import RuleBook
 from chalicelib.services.sync import MAX_DEFERRALS, ContactSync
-from tests.fakes import FakeDedup, FakeQueue
-from tests.helpers import (
+from tests.support.fakes import FakeDedup, FakeQueue
+from tests.support.helpers import (
     CONTACT_ID,
     LOCATION_ID,
     ghl_event,
@@ -43,7 +43,7 @@ from tests.helpers import (
     sqs_record,
     tagged,
 )
-from tests.worlds import World
+from tests.support.worlds import World
 
 BUCKET = 70412
 

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import Service
-from tests.helpers import Signer, fixture
+from tests.support.helpers import Signer, fixture
 
 FUZZ = settings(
     max_examples=2_500,

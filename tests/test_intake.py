@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from chalicelib.services.intake import MAX_BODY_BYTES, WebhookIntake
-from tests.fakes import FakeQueue, FakeVerifier
-from tests.helpers import LOCATION_ID, dumps, fixture
+from tests.support.fakes import FakeQueue, FakeVerifier
+from tests.support.helpers import LOCATION_ID, dumps, fixture
 
 SIGNED = {"X-GHL-Signature": "good"}
 FIXTURES_NOW = datetime(2026, 3, 2, tzinfo=UTC)

@@ -172,7 +172,11 @@ def test_the_check_reads_every_layer():
         ),
         ("chalicelib.runtime.wiring", "from ops.doctor import diagnose", "ops.doctor"),
         ("chalicelib.runtime.wiring", "import sandbox.stack", "sandbox.stack"),
-        ("chalicelib.runtime.wiring", "from tests.fakes import FakeQueue", "tests.fakes"),
+        (
+            "chalicelib.runtime.wiring",
+            "from tests.support.fakes import FakeQueue",
+            "tests.support.fakes",
+        ),
         ("chalicelib.runtime.wiring", "from bench import world", "bench"),
         ("chalicelib.runtime.wiring", "from scripts.package import ROOT", "scripts.package"),
         (

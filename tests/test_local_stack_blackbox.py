@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.helpers import EVENT_KEYS, Signer, dumps, ghl_event, tagged
+from tests.support.helpers import EVENT_KEYS, Signer, dumps, ghl_event, tagged
 
 ROOT = Path(__file__).resolve().parents[1]
 

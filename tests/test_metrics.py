@@ -7,7 +7,7 @@ import json
 import pytest
 
 from tests.conftest import Service
-from tests.helpers import tagged
+from tests.support.helpers import tagged
 
 
 def emf_metrics(output: str) -> dict[str, float]:

@@ -13,8 +13,8 @@ from chalicelib.domain.runs import RunActive
 from chalicelib.ports import SearchPage
 from chalicelib.services.reconcile import Leftovers, Reconciler, TagWalk, WalkLimits, WalkScope
 from chalicelib.services.rule_book import RuleBook
-from tests.fakes import FakeCallTools, FakeQueue, FakeRunStore, FakeSearch, FakeStateIndex
-from tests.helpers import LOCATION_ID
+from tests.support.fakes import FakeCallTools, FakeQueue, FakeRunStore, FakeSearch, FakeStateIndex
+from tests.support.helpers import LOCATION_ID
 
 
 def contacts(n: int) -> list[Contact]:

@@ -16,8 +16,15 @@ from chalicelib.domain.errors import ConcurrentUpdate, ConfigurationError, Defer
 from chalicelib.domain.rules import Rule
 from chalicelib.domain.time import utcnow
 from chalicelib.inbound.ghl_events import parse_marketplace_event, parse_workflow_payload
-from tests.helpers import CONTACT_ID, LOCATION_ID, ago, ghl_event, scripted_calltools, tagged
-from tests.worlds import World
+from tests.support.helpers import (
+    CONTACT_ID,
+    LOCATION_ID,
+    ago,
+    ghl_event,
+    scripted_calltools,
+    tagged,
+)
+from tests.support.worlds import World
 
 
 def test_call_only_dnd_is_not_undone_by_a_later_contact_update():

@@ -7,7 +7,7 @@ import pytest
 
 from chalicelib.runtime import wiring
 from tests.conftest import Service
-from tests.helpers import fixture
+from tests.support.helpers import fixture
 
 
 def test_workflow_secret_and_admin_token_come_from_secrets_manager_and_rotate(

@@ -13,8 +13,8 @@ from chalicelib.adapters.ghl.signature import GhlSignatureVerifier, load_public_
 from chalicelib.inbound.webhook_auth import header_value, shared_secret_matches
 from chalicelib.ports import AuthResult
 from chalicelib.services.intake import WebhookIntake
-from tests.fakes import FakeQueue
-from tests.helpers import LOCATION_ID, Signer, dumps, fixture, public_pem
+from tests.support.fakes import FakeQueue
+from tests.support.helpers import LOCATION_ID, Signer, dumps, fixture, public_pem
 
 BODY = dumps(fixture("ghl/ContactTagUpdate.json"))
 

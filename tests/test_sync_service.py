@@ -15,8 +15,8 @@ from chalicelib.domain.rules import Rule
 from chalicelib.domain.state import ContactState
 from chalicelib.domain.time import utcnow
 from chalicelib.inbound.ghl_events import parse_marketplace_event, parse_workflow_payload
-from tests.helpers import CONTACT_ID, LOCATION_ID, ago, fixture, ghl_event, tagged
-from tests.worlds import World
+from tests.support.helpers import CONTACT_ID, LOCATION_ID, ago, fixture, ghl_event, tagged
+from tests.support.worlds import World
 
 
 @pytest.fixture

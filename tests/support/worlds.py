@@ -13,8 +13,8 @@ from chalicelib.domain.time import utcnow
 from chalicelib.inbound.ghl_events import parse_marketplace_event
 from chalicelib.services.rule_book import RuleBook
 from chalicelib.services.sync import ContactSync, SyncTimings
-from tests.fakes import FakeCallTools, FakeGhl, FakeStateStore
-from tests.helpers import CONTACT_ID, LOCATION_ID, GhlMirror
+from tests.support.fakes import FakeCallTools, FakeGhl, FakeStateStore
+from tests.support.helpers import CONTACT_ID, LOCATION_ID, GhlMirror
 
 
 class World:

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
 from chalicelib.adapters.calltools.api import CallToolsHttpApi
 from chalicelib.adapters.http.retry import RetryPolicy
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).parent.parent / "fixtures"
 LOCATION_ID = "Lc9Xw2TqB7mR4dNs8KfA"
 CONTACT_ID = "p4Rk2VtQ8mZs1LwY7nHc"
 
