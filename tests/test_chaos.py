@@ -23,8 +23,8 @@ from typing import Any
 import pytest
 
 from chalicelib.domain.time import utcnow
-from tests.conftest import Service
 from tests.support.helpers import ghl_event
+from tests.support.service import Service
 
 BUCKET = 70412
 # `make chaos` runs the full size (2,000 contacts × 5 changes + 30% duplicates ≈ 13,000 deliveries).

@@ -10,8 +10,8 @@ import pytest
 
 from chalicelib.domain.messages import SyncMessage
 from chalicelib.domain.time import utcnow
-from tests.conftest import WORKFLOW_SECRET, Service, body_json
 from tests.support.helpers import CONTACT_ID, LOCATION_ID, ago, fixture, ghl_event, tagged
+from tests.support.service import WORKFLOW_SECRET, Service, body_json
 
 
 def test_signed_event_lands_contact_in_bucket(service: Service):

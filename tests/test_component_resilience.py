@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from chalicelib.services.consumer import BatchIncomplete
-from tests.conftest import Service
 from tests.support.helpers import CONTACT_ID, ghl_event, tagged
+from tests.support.service import Service
 
 
 def contacts_event(service: Service, n: int) -> list[str]:

@@ -30,8 +30,8 @@ from moto import mock_aws
 from chalicelib.runtime import wiring
 from chalicelib.runtime.settings import Settings
 from scripts import package as packaging
-from tests.conftest import WORKFLOW_SECRET, body_json
 from tests.support.helpers import CONTACT_ID, LOCATION_ID, Signer, dumps, tagged, use_moto_env
+from tests.support.service import WORKFLOW_SECRET, body_json
 
 ROOT = Path(__file__).resolve().parent.parent
 INFRA = ROOT / "infra" / "template.yaml"

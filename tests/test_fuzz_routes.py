@@ -11,8 +11,8 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import Service
 from tests.support.helpers import Signer, fixture
+from tests.support.service import Service
 
 FUZZ = settings(
     max_examples=2_500,

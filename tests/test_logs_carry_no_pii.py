@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from tests.conftest import WORKFLOW_SECRET, Service
 from tests.support.helpers import fixture, ghl_event, tagged
+from tests.support.service import WORKFLOW_SECRET, Service
 
 PHONES = ["+13125550147", "3125550147", "+14155550132"]
 EMAILS = ["avery.lindqvist@example.com", "marcus.oduya@example.com"]

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from tests.conftest import Service
 from tests.support.helpers import tagged
+from tests.support.service import Service
 
 
 def emf_metrics(output: str) -> dict[str, float]:

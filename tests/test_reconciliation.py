@@ -14,7 +14,7 @@ from chalicelib.domain.errors import TransientError
 from chalicelib.domain.phone import to_e164
 from chalicelib.services.reconcile import WalkLimits
 from sandbox.seed import synced_state
-from tests.conftest import Service, body_json
+from tests.support.service import Service, body_json
 
 BUCKET = 70412
 

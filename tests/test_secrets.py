@@ -6,8 +6,8 @@ import boto3
 import pytest
 
 from chalicelib.runtime import wiring
-from tests.conftest import Service
 from tests.support.helpers import fixture
+from tests.support.service import Service
 
 
 def test_workflow_secret_and_admin_token_come_from_secrets_manager_and_rotate(
