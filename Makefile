@@ -36,11 +36,11 @@ $(DEPLOY_STAMP): requirements.txt requirements-dev.txt scripts/python313.sh
 
 deploy-venv: $(DEPLOY_STAMP)
 
-# For `make test`: tests/test_chalice_deploy.py deploys from $(DEPLOY_VENV), and is skipped (saying
+# For `make test`: tests/deploy/test_chalice_deploy.py deploys from $(DEPLOY_VENV), and is skipped (saying
 # why) on a machine with no Python 3.13.
 deploy-venv-if-any:
 	@if scripts/python313.sh >/dev/null 2>&1; then $(MAKE) --no-print-directory deploy-venv; \
-	else echo "no Python 3.13 here: tests/test_chalice_deploy.py will be skipped"; fi
+	else echo "no Python 3.13 here: tests/deploy/test_chalice_deploy.py will be skipped"; fi
 
 run: $(STAMP)
 	PORT=$(PORT) $(BIN)/python -m sandbox
@@ -66,7 +66,7 @@ test: lint typecheck unit
 chaos: $(STAMP)
 	rm -f bench/chaos.json
 	CHAOS_CONTACTS=$${CHAOS_CONTACTS:-2000} CHAOS_REPORT=bench/chaos.json \
-		$(BIN)/python -m pytest -q -p no:logging -n 2 tests/test_chaos.py
+		$(BIN)/python -m pytest -q -p no:logging -n 2 tests/chaos
 
 # Known vulnerabilities in every installed package (PyPI's JSON API or OSV). Not in `make test`:
 # it needs those services, and a machine that reaches only a package mirror cannot audit anything

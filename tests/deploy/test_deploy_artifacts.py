@@ -33,7 +33,7 @@ from scripts import package as packaging
 from tests.support.helpers import CONTACT_ID, LOCATION_ID, Signer, dumps, tagged, use_moto_env
 from tests.support.service import WORKFLOW_SECRET, body_json
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 INFRA = ROOT / "infra" / "template.yaml"
 CONFIG = ROOT / ".chalice" / "config.json"
 STAGES = ("dev", "prod")
@@ -690,7 +690,7 @@ def test_webhook_lands_in_the_queue_created_by_the_stack(monkeypatch, signer: Si
 
 
 # --- scripts/deploy.sh against stand-ins for the AWS CLI and chalice ---------------------------------
-# (the real `chalice deploy` of the stage is tests/test_chalice_deploy.py)
+# (the real `chalice deploy` of the stage is tests/deploy/test_chalice_deploy.py)
 
 FAKE_AWS = """#!{python}
 import json, os, shutil, sys

@@ -19,7 +19,7 @@ import pytest
 
 from tests.support.helpers import EVENT_KEYS, Signer, dumps, ghl_event, tagged
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def free_port() -> int:

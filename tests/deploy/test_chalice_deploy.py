@@ -31,7 +31,7 @@ from moto.server import ThreadedMotoServer
 
 from tests.support.helpers import LOCATION_ID
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DEPLOY_CHALICE = ROOT / ".venv-deploy" / "bin" / "chalice"
 LOCAL_CHALICE = Path(sys.executable).parent / "chalice"  # the test venv's, not Python 3.13
 APP = "ghl-calltools-sync"

@@ -15,7 +15,7 @@ import pytest
 
 import bench.readme
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
 README_MAX_BYTES = 12_000
 

@@ -12,7 +12,7 @@ import pytest
 from chalicelib.runtime import deploy_stage as guard
 from chalicelib.runtime.settings import Settings, stage_settings
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CONFIG: dict[str, Any] = json.loads((ROOT / ".chalice" / "config.json").read_text())
 PY313 = (3, 13)
 PY311 = (3, 11)

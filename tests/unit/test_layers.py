@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 # The top-level names of our own code: an import of anything else is stdlib or third-party.
 OWN = frozenset({"app", "chalicelib", "ops", "sandbox", "tests", "bench", "scripts"})
