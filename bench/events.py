@@ -1,6 +1,6 @@
 """Invented contacts, GHL webhook bodies and a throwaway Ed25519 signer for the benchmarks.
 
-Kept apart from tests/helpers.py on purpose: the bench must not break when the tests change.
+Kept apart from tests/support/helpers.py on purpose: the bench must not break when the tests change.
 """
 
 from __future__ import annotations

@@ -1,0 +1,1 @@
+"""Shared test support: fakes, builders and helpers that test modules import (never one another)."""
