@@ -13,7 +13,7 @@ from pydantic import SecretStr, ValidationError
 from chalicelib.runtime.settings import ENV_NAMES, GROUPS, REGION_NAMES, Settings, stage_settings
 from chalicelib.runtime.settings_groups import GhlSettings
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(autouse=True)
