@@ -117,6 +117,7 @@ class Container:
     @cached_property
     def ghl(self) -> GhlHttpApi:
         from chalicelib.adapters.ghl.api import GhlHttpApi
+        from chalicelib.adapters.http.client import ClientOptions
         from chalicelib.adapters.http.pacing import shared_burst
 
         ghl, instances = self.settings.ghl, self.settings.queue.consumer_max_concurrency
@@ -124,30 +125,37 @@ class Container:
             ghl.api_base_url,
             self.secret("ghl_api_token"),
             version=ghl.api_version,
-            timeout=self.settings.http.timeout_seconds,
-            retry=self.retry_policy,
-            # Every consumer instance (and the API function) shares GHL's per-location budget.
-            max_rps=ghl.max_rps / instances,
-            burst=shared_burst(ghl.burst, ghl.max_rps, instances),
+            options=ClientOptions(
+                timeout=self.settings.http.timeout_seconds,
+                retry=self.retry_policy,
+                # Every consumer instance (and the API function) shares GHL's per-location budget.
+                max_rps=ghl.max_rps / instances,
+                burst=shared_burst(ghl.burst, ghl.max_rps, instances),
+            ),
         )
 
     @cached_property
     def calltools(self) -> CallToolsHttpApi:
-        from chalicelib.adapters.calltools.api import CallToolsHttpApi
+        from chalicelib.adapters.calltools.api import AccountConventions, CallToolsHttpApi
+        from chalicelib.adapters.http.client import ClientOptions
         from chalicelib.adapters.http.pacing import shared_burst
 
         ct, instances = self.settings.calltools, self.settings.queue.consumer_max_concurrency
         return CallToolsHttpApi(
             ct.api_base_url,
             self.secret("calltools_api_token"),
-            bucket_method=ct.bucket_method,
-            ghl_id_field=ct.ghl_id_field,
-            default_region=self.settings.sync.default_phone_region,
-            timeout=self.settings.http.timeout_seconds,
-            retry=self.retry_policy,
-            # The limit is per account; each concurrent consumer takes its share.
-            max_rps=ct.max_rps / instances,
-            burst=shared_burst(ct.burst, ct.max_rps, instances),
+            account=AccountConventions(
+                bucket_method=ct.bucket_method,
+                ghl_id_field=ct.ghl_id_field,
+                default_region=self.settings.sync.default_phone_region,
+            ),
+            options=ClientOptions(
+                timeout=self.settings.http.timeout_seconds,
+                retry=self.retry_policy,
+                # The limit is per account; each concurrent consumer takes its share.
+                max_rps=ct.max_rps / instances,
+                burst=shared_burst(ct.burst, ct.max_rps, instances),
+            ),
         )
 
     @cached_property

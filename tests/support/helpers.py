@@ -14,7 +14,8 @@ import httpx
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
 
-from chalicelib.adapters.calltools.api import CallToolsHttpApi
+from chalicelib.adapters.calltools.api import AccountConventions, CallToolsHttpApi
+from chalicelib.adapters.http.client import ClientOptions
 from chalicelib.adapters.http.retry import RetryPolicy
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
@@ -47,10 +48,12 @@ def scripted_calltools(handler: Any, method: str = "auto") -> CallToolsHttpApi:
     return CallToolsHttpApi(
         "https://x.calltools.io/api/",
         "token",
-        bucket_method=method,
-        transport=httpx.MockTransport(handler),
-        retry=RetryPolicy(sleep=lambda _: None),
-        max_rps=0,
+        account=AccountConventions(bucket_method=method),
+        options=ClientOptions(
+            transport=httpx.MockTransport(handler),
+            retry=RetryPolicy(sleep=lambda _: None),
+            max_rps=0,
+        ),
     )
 
 

@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from chalicelib.adapters.calltools.api import CallToolsHttpApi
+from chalicelib.adapters.http.client import ClientOptions
 from chalicelib.adapters.http.retry import RetryPolicy, body_excerpt
 from chalicelib.domain.contact import Contact
 from chalicelib.domain.errors import ConcurrentUpdate, ConfigurationError, Deferred, TransientError
@@ -165,11 +166,13 @@ def test_huge_retry_after_gives_up_without_sleeping():
     api = CallToolsHttpApi(
         "https://x/api/",
         "t",
-        transport=httpx.MockTransport(
-            lambda _: httpx.Response(429, headers={"Retry-After": "86400"})
+        options=ClientOptions(
+            transport=httpx.MockTransport(
+                lambda _: httpx.Response(429, headers={"Retry-After": "86400"})
+            ),
+            retry=RetryPolicy(sleep=slept.append),
+            max_rps=0,
         ),
-        retry=RetryPolicy(sleep=slept.append),
-        max_rps=0,
     )
     with pytest.raises(TransientError):
         api.update_contact(1, {"first_name": "A"})

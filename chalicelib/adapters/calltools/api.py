@@ -9,14 +9,14 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
 from chalicelib.adapters.aws.secrets import Provider, TokenAuth
-from chalicelib.adapters.http.pacing import RatePacer
+from chalicelib.adapters.http.client import ClientOptions
 from chalicelib.adapters.http.retry import (
-    RetryPolicy,
     body_excerpt,
     json_body,
     retry_after_seconds,
@@ -38,35 +38,40 @@ PHONE_FIELDS = ("mobile_phone_number", "home_phone_number", "office_phone_number
 MAX_SEARCH_PAGES = 3
 
 
+@dataclass(frozen=True)
+class AccountConventions:
+    """How this CallTools account is used: which bucket-assignment call (`auto`: probe and
+    verify), the custom field holding our GHL id, and the region of phones without a country."""
+
+    bucket_method: str = "auto"
+    ghl_id_field: str = "ghl_contact_id"
+    default_region: str = "US"
+
+
+DEFAULT_ACCOUNT = AccountConventions()
+DEFAULT_OPTIONS = ClientOptions()
+
+
 class CallToolsHttpApi:
     def __init__(
         self,
         base_url: str,
         token: str | Provider,
         *,
-        bucket_method: str = "auto",
-        ghl_id_field: str = "ghl_contact_id",
-        default_region: str = "US",
-        timeout: float = 10.0,
-        retry: RetryPolicy | None = None,
-        transport: httpx.BaseTransport | None = None,
-        max_rps: float = 5.0,
-        burst: int = 1,
+        account: AccountConventions = DEFAULT_ACCOUNT,
+        options: ClientOptions = DEFAULT_OPTIONS,
     ) -> None:
-        self._pacer = RatePacer(max_rps, burst=burst)
-        self._http = httpx.Client(
-            base_url=base_url.rstrip("/") + "/",
-            headers={"Accept": "application/json"},
-            auth=TokenAuth("Token", token),
-            timeout=timeout,
-            transport=transport,
+        self._pacer = options.pacer()
+        self._http = options.client(
+            base_url.rstrip("/") + "/", {"Accept": "application/json"}, TokenAuth("Token", token)
         )
-        self._retry = retry or RetryPolicy()
-        self._configured_method = bucket_method
-        self._working_method: str | None = None if bucket_method == "auto" else bucket_method
-        self._ghl_id_field = ghl_id_field
+        self._retry = options.retry
+        method = account.bucket_method
+        self._configured_method = method
+        self._working_method: str | None = None if method == "auto" else method
+        self._ghl_id_field = account.ghl_id_field
         self._create_takes_buckets = True
-        self._region = default_region
+        self._region = account.default_region
         self._lock = threading.Lock()
 
     @property

@@ -7,14 +7,16 @@ from typing import Any
 import httpx
 
 from chalicelib.adapters.aws.secrets import Provider, TokenAuth
-from chalicelib.adapters.http.pacing import RatePacer
-from chalicelib.adapters.http.retry import RetryPolicy, body_excerpt, json_body
+from chalicelib.adapters.http.client import ClientOptions
+from chalicelib.adapters.http.retry import body_excerpt, json_body
 from chalicelib.domain.contact import Contact, contact_from_ghl
 from chalicelib.domain.errors import ConfigurationError, PermanentError, TransientError
 from chalicelib.ports import SearchPage
 
 # Keep this many requests of GHL's window in reserve for the webhook path's re-reads.
 RATE_RESERVE = 10
+
+DEFAULT_OPTIONS = ClientOptions(max_rps=8.0)
 
 
 class GhlHttpApi:
@@ -24,21 +26,15 @@ class GhlHttpApi:
         token: str | Provider,
         *,
         version: str = "2021-07-28",
-        timeout: float = 10.0,
-        retry: RetryPolicy | None = None,
-        transport: httpx.BaseTransport | None = None,
-        max_rps: float = 8.0,
-        burst: int = 1,
+        options: ClientOptions = DEFAULT_OPTIONS,
     ) -> None:
-        self._http = httpx.Client(
-            base_url=base_url.rstrip("/"),
-            headers={"Version": version, "Accept": "application/json"},
-            auth=TokenAuth("Bearer", token),
-            timeout=timeout,
-            transport=transport,
+        self._http = options.client(
+            base_url.rstrip("/"),
+            {"Version": version, "Accept": "application/json"},
+            TokenAuth("Bearer", token),
         )
-        self._retry = retry or RetryPolicy()
-        self._pacer = RatePacer(max_rps, burst=burst)
+        self._retry = options.retry
+        self._pacer = options.pacer()
 
     def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         def send() -> httpx.Response:
