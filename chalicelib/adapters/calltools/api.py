@@ -49,7 +49,6 @@ class AccountConventions:
 
 
 DEFAULT_ACCOUNT = AccountConventions()
-DEFAULT_OPTIONS = ClientOptions()
 
 
 class CallToolsHttpApi:
@@ -59,8 +58,9 @@ class CallToolsHttpApi:
         token: str | Provider,
         *,
         account: AccountConventions = DEFAULT_ACCOUNT,
-        options: ClientOptions = DEFAULT_OPTIONS,
+        options: ClientOptions | None = None,
     ) -> None:
+        options = options or ClientOptions(max_rps=5.0)  # a retry policy of its own
         self._pacer = options.pacer()
         self._http = options.client(
             base_url.rstrip("/") + "/", {"Accept": "application/json"}, TokenAuth("Token", token)

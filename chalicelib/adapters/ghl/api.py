@@ -16,8 +16,6 @@ from chalicelib.ports import SearchPage
 # Keep this many requests of GHL's window in reserve for the webhook path's re-reads.
 RATE_RESERVE = 10
 
-DEFAULT_OPTIONS = ClientOptions(max_rps=8.0)
-
 
 class GhlHttpApi:
     def __init__(
@@ -26,8 +24,9 @@ class GhlHttpApi:
         token: str | Provider,
         *,
         version: str = "2021-07-28",
-        options: ClientOptions = DEFAULT_OPTIONS,
+        options: ClientOptions | None = None,
     ) -> None:
+        options = options or ClientOptions(max_rps=8.0)  # a retry policy of its own
         self._http = options.client(
             base_url.rstrip("/"),
             {"Version": version, "Accept": "application/json"},

@@ -12,11 +12,11 @@ from chalicelib.adapters.http.retry import RetryPolicy
 
 @dataclass(frozen=True)
 class ClientOptions:
+    # This client's share of the API's rate (0: unpaced): no default, each API has its own.
+    max_rps: float
+    burst: int = 1  # calls it may start at once after an idle moment
     timeout: float = 10.0  # per request
     retry: RetryPolicy = field(default_factory=RetryPolicy)
-    # This client's share of the API's rate (0: unpaced), and the calls it may start at once.
-    max_rps: float = 5.0
-    burst: int = 1
     transport: httpx.BaseTransport | None = None  # tests answer from a MockTransport
 
     def client(self, base_url: str, headers: dict[str, str], auth: httpx.Auth) -> httpx.Client:
