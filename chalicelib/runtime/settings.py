@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
-from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
@@ -243,7 +243,25 @@ class Settings(BaseSettings):
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings()
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise SettingsError.of(exc) from exc
+
+
+class SettingsError(ValueError):
+    """Invalid settings, each named by the environment variable the operator sets (the model's
+    own errors name group fields, such as `queue.consumer_max_concurrency`)."""
+
+    @classmethod
+    def of(cls, error: ValidationError) -> SettingsError:
+        variables = {place: name.upper() for name, place in ENV_NAMES.items()}
+        problems = []
+        for item in error.errors():
+            place = tuple(str(part) for part in item["loc"][:2])
+            name = variables.get(place) if len(place) == 2 else None
+            problems.append(f"{name or '.'.join(place) or 'settings'}: {item['msg']}")
+        return cls("invalid settings: " + "; ".join(problems))
 
 
 def stage_settings(variables: dict[str, str]) -> Settings:
@@ -260,4 +278,7 @@ def stage_settings(variables: dict[str, str]) -> Settings:
         for name, value in variables.items()
         if name.lower() in ENV_NAMES or name.lower() in REGION_NAMES
     }
-    return Settings.model_validate({**defaults, **given})
+    try:
+        return Settings.model_validate({**defaults, **given})
+    except ValidationError as exc:
+        raise SettingsError.of(exc) from exc

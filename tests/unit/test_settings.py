@@ -10,7 +10,15 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr, ValidationError
 
-from chalicelib.runtime.settings import ENV_NAMES, GROUPS, REGION_NAMES, Settings, stage_settings
+from chalicelib.runtime.settings import (
+    ENV_NAMES,
+    GROUPS,
+    REGION_NAMES,
+    Settings,
+    SettingsError,
+    get_settings,
+    stage_settings,
+)
 from chalicelib.runtime.settings_groups import GhlSettings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -166,3 +174,16 @@ def test_the_shortcuts_read_their_groups():
     assert s.scope_problem is not None
     assert s.dedup_ttl_seconds == 2 * 86400
     assert [(r.tag, r.bucket) for r in s.rules] == [("a", 7)]
+
+
+def test_an_invalid_setting_is_named_by_its_environment_variable(monkeypatch):
+    # The model's own error says `queue.consumer_max_concurrency`; the operator sets this name.
+    monkeypatch.setenv("CONSUMER_MAX_CONCURRENCY", "1")
+    monkeypatch.setenv("CALLTOOLS_BUCKET_METHOD", "guess")
+    with pytest.raises(SettingsError) as refused:
+        get_settings.__wrapped__()
+    message = str(refused.value)
+    assert "CONSUMER_MAX_CONCURRENCY: " in message and "CALLTOOLS_BUCKET_METHOD: " in message
+    assert "queue.consumer_max_concurrency" not in message
+    with pytest.raises(SettingsError, match="RECONCILE_PAGE_LIMIT: "):
+        stage_settings({"RECONCILE_PAGE_LIMIT": "0"})
