@@ -136,7 +136,8 @@ class Container:
 
     @cached_property
     def calltools(self) -> CallToolsHttpApi:
-        from chalicelib.adapters.calltools.api import AccountConventions, CallToolsHttpApi
+        from chalicelib.adapters.calltools.account import AccountConventions
+        from chalicelib.adapters.calltools.api import CallToolsHttpApi
         from chalicelib.adapters.http.client import ClientOptions
         from chalicelib.adapters.http.pacing import shared_burst
 

@@ -14,7 +14,8 @@ import httpx
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
 
-from chalicelib.adapters.calltools.api import AccountConventions, CallToolsHttpApi
+from chalicelib.adapters.calltools.account import AccountConventions
+from chalicelib.adapters.calltools.api import CallToolsHttpApi
 from chalicelib.adapters.http.client import ClientOptions
 from chalicelib.adapters.http.retry import RetryPolicy
 

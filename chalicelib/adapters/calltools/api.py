@@ -9,12 +9,18 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
 from chalicelib.adapters.aws.secrets import Provider, TokenAuth
+from chalicelib.adapters.calltools.account import (
+    BUCKET_METHODS,
+    DEFAULT_ACCOUNT,
+    MAX_SEARCH_PAGES,
+    PHONE_FIELDS,
+    AccountConventions,
+)
 from chalicelib.adapters.http.client import ClientOptions
 from chalicelib.adapters.http.retry import (
     body_excerpt,
@@ -31,24 +37,6 @@ from chalicelib.domain.errors import (
 from chalicelib.domain.phone import to_e164
 from chalicelib.ports import CallToolsMatch, CreatedContact
 from chalicelib.runtime.observability import logger
-
-BUCKET_METHODS = ("contact_patch", "bucket_patch", "contactbuckets")
-PHONE_FIELDS = ("mobile_phone_number", "home_phone_number", "office_phone_number")
-# A phone search should find a handful; more suggests the filter was ignored (reference §4).
-MAX_SEARCH_PAGES = 3
-
-
-@dataclass(frozen=True)
-class AccountConventions:
-    """How this CallTools account is used: which bucket-assignment call (`auto`: probe and
-    verify), the custom field holding our GHL id, and the region of phones without a country."""
-
-    bucket_method: str = "auto"
-    ghl_id_field: str = "ghl_contact_id"
-    default_region: str = "US"
-
-
-DEFAULT_ACCOUNT = AccountConventions()
 
 
 class CallToolsHttpApi:
