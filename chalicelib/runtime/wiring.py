@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from chalicelib.adapters.aws.state import DynamoStateStore
     from chalicelib.adapters.calltools.api import CallToolsHttpApi
     from chalicelib.adapters.ghl.api import GhlHttpApi
+    from chalicelib.adapters.http.client import ClientOptions
     from chalicelib.adapters.http.retry import RetryPolicy
     from chalicelib.domain.sync_plan import FieldMapping
     from chalicelib.services.admin import AdminApi
@@ -114,34 +115,39 @@ class Container:
             budget_seconds=http.retry_budget_seconds, max_attempts=http.retry_max_attempts
         )
 
-    @cached_property
-    def ghl(self) -> GhlHttpApi:
-        from chalicelib.adapters.ghl.api import GhlHttpApi
+    def _client_options(self, max_rps: float, burst: int) -> ClientOptions:
+        """One instance's share of an API's rate: up to `consumer_max_concurrency` instances
+        call it at once, so each paces itself at its part of the limit."""
         from chalicelib.adapters.http.client import ClientOptions
         from chalicelib.adapters.http.pacing import shared_burst
 
-        ghl, instances = self.settings.ghl, self.settings.queue.consumer_max_concurrency
+        instances = self.settings.queue.consumer_max_concurrency
+        return ClientOptions(
+            timeout=self.settings.http.timeout_seconds,
+            retry=self.retry_policy,
+            max_rps=max_rps / instances,
+            burst=shared_burst(burst, max_rps, instances),
+        )
+
+    @cached_property
+    def ghl(self) -> GhlHttpApi:
+        from chalicelib.adapters.ghl.api import GhlHttpApi
+
+        ghl = self.settings.ghl
         return GhlHttpApi(
             ghl.api_base_url,
             self.secret("ghl_api_token"),
             version=ghl.api_version,
-            options=ClientOptions(
-                timeout=self.settings.http.timeout_seconds,
-                retry=self.retry_policy,
-                # Every consumer instance (and the API function) shares GHL's per-location budget.
-                max_rps=ghl.max_rps / instances,
-                burst=shared_burst(ghl.burst, ghl.max_rps, instances),
-            ),
+            # Every consumer instance (and the API function) shares GHL's per-location budget.
+            options=self._client_options(ghl.max_rps, ghl.burst),
         )
 
     @cached_property
     def calltools(self) -> CallToolsHttpApi:
         from chalicelib.adapters.calltools.account import AccountConventions
         from chalicelib.adapters.calltools.api import CallToolsHttpApi
-        from chalicelib.adapters.http.client import ClientOptions
-        from chalicelib.adapters.http.pacing import shared_burst
 
-        ct, instances = self.settings.calltools, self.settings.queue.consumer_max_concurrency
+        ct = self.settings.calltools
         return CallToolsHttpApi(
             ct.api_base_url,
             self.secret("calltools_api_token"),
@@ -150,13 +156,8 @@ class Container:
                 ghl_id_field=ct.ghl_id_field,
                 default_region=self.settings.sync.default_phone_region,
             ),
-            options=ClientOptions(
-                timeout=self.settings.http.timeout_seconds,
-                retry=self.retry_policy,
-                # The limit is per account; each concurrent consumer takes its share.
-                max_rps=ct.max_rps / instances,
-                burst=shared_burst(ct.burst, ct.max_rps, instances),
-            ),
+            # The limit is per account; each concurrent consumer takes its share.
+            options=self._client_options(ct.max_rps, ct.burst),
         )
 
     @cached_property
