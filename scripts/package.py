@@ -157,7 +157,13 @@ def vendor_dependencies(requirements: Path, vendor: Path) -> None:
 
 
 def chalice_package(
-    project: Path, stage: str, out: Path, *, queue_arn: str, max_concurrency: str | None
+    project: Path,
+    stage: str,
+    out: Path,
+    *,
+    queue_arn: str,
+    max_concurrency: str | None,
+    schedule: str | None,
 ) -> None:
     env = dict(os.environ)
     env.setdefault("AWS_DEFAULT_REGION", "us-east-1")  # Chalice wants a region; nothing is called
@@ -165,9 +171,6 @@ def chalice_package(
     env.pop("CONSUMER_MAX_CONCURRENCY", None)  # an empty value would fail the settings
     if max_concurrency:
         env["CONSUMER_MAX_CONCURRENCY"] = max_concurrency
-    schedule = stage_config(load_config(project), stage)["environment_variables"].get(
-        "RECONCILE_SCHEDULE"
-    )
     if schedule:
         env["RECONCILE_SCHEDULE"] = schedule
     _run(
@@ -329,7 +332,14 @@ def package(
     project = out / "project"
     stage_project(project, stage, config, root)
     vendor_dependencies(root / "requirements.txt", project / "vendor")
-    chalice_package(project, stage, out, queue_arn=queue_arn, max_concurrency=max_concurrency)
+    chalice_package(
+        project,
+        stage,
+        out,
+        queue_arn=queue_arn,
+        max_concurrency=max_concurrency,
+        schedule=env_vars.get("RECONCILE_SCHEDULE"),
+    )
 
     template_path = out / "sam.json"
     template = json.loads(template_path.read_text())
