@@ -27,8 +27,9 @@ class WebhookVerifier(Protocol):
 
 
 class ContactQueue(Protocol):
-    def send(self, message: QueueMessage) -> str:
-        """Durably enqueue; returns the queue's message id. Raises on failure."""
+    def send(self, message: QueueMessage, delay_seconds: int = 0) -> str:
+        """Durably enqueue, visible after `delay_seconds` (at most 900); returns the queue's
+        message id. Raises on failure."""
         ...
 
     def send_many(self, messages: Sequence[SyncMessage]) -> int:

@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
 from chalicelib.domain.contact import Contact
 
 Origin = Literal["marketplace", "workflow", "reconciliation"]
+
+
+class HitPage(BaseModel):
+    """The search page a reconciliation hit came from: the rule's tag, the cursor the page started
+    after and its size. Reading it again refreshes every hit of that page in one call."""
+
+    model_config = ConfigDict(frozen=True)
+
+    tag: str
+    after: list[Any] | None = None
+    size: int
 
 
 class SyncMessage(BaseModel):
@@ -37,6 +48,8 @@ class SyncMessage(BaseModel):
     deferrals: int = 0
     # Of those, the waits for a removal CallTools did not take yet (dead-lettered after a day).
     removal_deferrals: int = 0
+    # A reconciliation hit's search page (None for webhooks, and hits queued before it existed).
+    page: HitPage | None = None
 
     @property
     def dedup_key(self) -> str | None:

@@ -46,6 +46,12 @@ class Run(BaseModel):
     enqueued: int = 0
     removed: int = 0
     api_calls: dict[str, int] = Field(default_factory=dict)
+    # The queue as the walk last saw it, and the rate the consumers drain it (contacts per second,
+    # measured between two sightings): the walk feeds the queue only what they take while fresh.
+    depth: int | None = None
+    depth_at: datetime | None = None
+    enqueued_at_depth: int = 0
+    drain_rate: float | None = None
     # The last census of the state table, taken by the scan phase.
     census: dict[str, Any] | None = None
 

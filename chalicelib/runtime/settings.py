@@ -64,6 +64,7 @@ ENV_NAMES: dict[str, tuple[str, str]] = {
     "reconcile_page_limit": ("reconcile", "page_limit"),
     "reconcile_step_seconds": ("reconcile", "step_seconds"),
     "reconcile_max_backlog": ("reconcile", "max_backlog"),
+    "reconcile_backlog_seconds": ("reconcile", "backlog_seconds"),
     "ghl_max_rps": ("ghl", "max_rps"),
     "calltools_max_rps": ("calltools", "max_rps"),
     "ghl_burst": ("ghl", "burst"),
@@ -182,6 +183,18 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"CONTACT_LEASE_SECONDS ({self.state.contact_lease_seconds}) must exceed "
                 f"RETRY_BUDGET_SECONDS + HTTP_TIMEOUT_SECONDS ({longest_call:g})"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _hits_fresh_when_taken(self) -> Settings:
+        # The walk keeps at most RECONCILE_BACKLOG_SECONDS of work queued so its hits are taken
+        # while fresh enough to add without a re-read; a bound past the trust window defeats it.
+        trust = self.sync.snapshot_trust_seconds
+        if self.reconcile.backlog_seconds >= trust:
+            raise ValueError(
+                f"RECONCILE_BACKLOG_SECONDS ({self.reconcile.backlog_seconds:g}) must be less "
+                f"than SNAPSHOT_TRUST_SECONDS ({trust:g})"
             )
         return self
 

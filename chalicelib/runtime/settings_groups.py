@@ -124,7 +124,11 @@ class ReconcileSettings(Group):
     page_limit: int = Field(default=500, ge=1, le=500)
     # How long one step of a run may walk pages before handing over to the next invocation.
     step_seconds: float = Field(default=60.0, gt=0)
-    # A step pauses the walk while more contacts than this wait in the queue.
+    # The walk feeds the queue at most this many seconds of the consumers' work, measured as the
+    # queue's depth over its drain rate, so its hits are taken while fresh (less than
+    # SNAPSHOT_TRUST_SECONDS).
+    backlog_seconds: float = Field(default=30.0, gt=0)
+    # And at most this many contacts waiting in the queue (0: no cap in messages).
     max_backlog: int = Field(default=1000, ge=0)
 
 

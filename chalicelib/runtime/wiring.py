@@ -237,6 +237,7 @@ class Container:
     def reconciler(self) -> Reconciler:
         from chalicelib.services.reconcile import (
             CallMeter,
+            FeedPace,
             Leftovers,
             Reconciler,
             RunTimings,
@@ -255,7 +256,15 @@ class Container:
             queue=queue,
             walk=TagWalk(ghl, states, queue, scope, WalkLimits(run.page_limit), meter=meter),
             leftovers=Leftovers(states, queue, location_id, meter=meter),
-            timings=RunTimings(step_seconds=run.step_seconds, max_backlog=run.max_backlog),
+            timings=RunTimings(
+                step_seconds=run.step_seconds,
+                pace=FeedPace(
+                    backlog_seconds=run.backlog_seconds,
+                    # Until measured: a new contact costs two CallTools calls (search, create).
+                    assumed_rate=self.settings.calltools.max_rps / 2,
+                    max_backlog=run.max_backlog,
+                ),
+            ),
         )
 
     @cached_property

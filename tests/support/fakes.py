@@ -22,13 +22,15 @@ class FakeQueue:
         self.deleted: list[str] = []
         self.dead: list[tuple[str, str]] = []
         self.requeued: list[tuple[str, int]] = []
+        self.delays: list[int] = []  # of each message in `sent`
         self.fail_send = False
         self.backlog = 0  # what depth() reports
 
-    def send(self, message: QueueMessage) -> str:
+    def send(self, message: QueueMessage, delay_seconds: int = 0) -> str:
         if self.fail_send:
             raise RuntimeError("SQS is down")
         self.sent.append(message)
+        self.delays.append(delay_seconds)
         return f"msg-{len(self.sent)}"
 
     def send_many(self, messages: Sequence[SyncMessage]) -> int:

@@ -26,10 +26,11 @@ class SqsContactQueue:
         self.queue_url = queue_url
         self.dlq_url = dlq_url
 
-    def send(self, message: QueueMessage) -> str:
+    def send(self, message: QueueMessage, delay_seconds: int = 0) -> str:
         reply = self._client.send_message(
             QueueUrl=self.queue_url,
             MessageBody=wire_body(message),
+            DelaySeconds=max(0, min(900, delay_seconds)),
             MessageAttributes={"kind": {"DataType": "String", "StringValue": message.kind}},
         )
         return reply["MessageId"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from chalicelib.domain.errors import ConcurrentUpdate
@@ -18,6 +18,7 @@ from chalicelib.domain.runs import Mode, Run, new_run_id
 from chalicelib.domain.time import utcnow
 from chalicelib.ports import ContactQueue, RunStore
 from chalicelib.runtime.observability import logger
+from chalicelib.services.reconcile.feed import Feed, FeedPace
 from chalicelib.services.reconcile.leftovers import Leftovers
 from chalicelib.services.reconcile.tag_walk import TagWalk
 
@@ -29,7 +30,8 @@ class RunTimings:
     step_seconds: float = 60.0  # a step walks pages until this much time has gone
     lease_seconds: float = 900.0  # the longest a step holds the run (less when Lambda ends sooner)
     stale_after: timedelta = timedelta(hours=2)  # without a heartbeat this long, a run is replaced
-    max_backlog: int = 1000  # the walk pauses while the queue is deeper than this (0: never)
+    # How fast the walk feeds the queue (feed.py): just in time for its hits to be fresh.
+    pace: FeedPace = field(default_factory=FeedPace)
 
 
 class Reconciler:
@@ -52,6 +54,7 @@ class Reconciler:
         self.timings = timings
         self._clock = clock
         self._owner = uuid.uuid4().hex
+        self._feed = Feed(queue, timings.pace, clock)
 
     # --- starting ------------------------------------------------------------------------------
     def start(self, mode: Mode = "reconcile", trigger: str = "manual") -> Run:
@@ -95,11 +98,20 @@ class Reconciler:
             return None
         started = self._clock()
         budget = timedelta(seconds=self.timings.step_seconds)
+        wait = 0
         try:
             # At least one page per step when time allows, then as many as the budget holds.
             while run.phase != "done" and remaining_ms() >= reserve_ms:
-                run = self._advance(run)
-                if self._clock() - started > budget or self._backlogged():
+                if run.phase == "walk":
+                    feeding = self._feed.next_page(run, self.walk.limits.page_limit)
+                    run = feeding.run
+                    if feeding.page_limit is None:
+                        wait = feeding.wait_seconds  # the queue holds all it can drain fresh
+                        break
+                    run = self._runs.save(self.walk.page(run, feeding.page_limit))
+                else:
+                    run = self._runs.save(self._leftovers.page(run))
+                if self._clock() - started > budget:
                     break
         except Exception as exc:
             logger.exception("reconciliation step failed", extra={"run_id": run.id})
@@ -116,20 +128,20 @@ class Reconciler:
             )
             logger.info("reconciliation finished", extra={"run": final.public()})
             return self._runs.finish(final)
-        # Release first, then queue the continuation: the next step must find the lease free.
+        # Release first, then queue the continuation: the next step must find the lease free. A
+        # paused walk's continuation waits, in SQS, until the consumers have room for a page.
         run = self._runs.save(
             run.model_copy(
                 update={"lease_owner": None, "lease_until": None, "heartbeat_at": self._clock()}
             )
         )
-        self._queue.send(ReconcileStep(run_id=run.id))
+        if wait:
+            logger.info(
+                "walk paused for the consumers",
+                extra={"run_id": run.id, "seconds": wait, "depth": run.depth},
+            )
+        self._queue.send(ReconcileStep(run_id=run.id), delay_seconds=wait)
         return run
-
-    def _backlogged(self) -> bool:
-        """Pause the walk while the consumer has a backlog: the next step message then waits
-        minutes, not hours, behind the contacts already enqueued, and memory stays flat."""
-        most = self.timings.max_backlog
-        return most > 0 and self._queue.depth() > most
 
     def _release(self, run: Run, error: str) -> None:
         try:
@@ -138,7 +150,3 @@ class Reconciler:
             )
         except Exception:  # the lease expires by itself
             logger.warning("could not release run lease", extra={"run_id": run.id})
-
-    def _advance(self, run: Run) -> Run:
-        phase = self.walk if run.phase == "walk" else self._leftovers
-        return self._runs.save(phase.page(run))

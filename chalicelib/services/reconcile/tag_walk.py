@@ -10,7 +10,7 @@ from typing import Any
 
 from chalicelib.domain.contact import Contact
 from chalicelib.domain.errors import ConfigurationError
-from chalicelib.domain.messages import SyncMessage
+from chalicelib.domain.messages import HitPage, SyncMessage
 from chalicelib.domain.runs import Run
 from chalicelib.domain.sync_plan import FieldMapping, failed_alike, plan_sync
 from chalicelib.domain.time import parse_time, utcnow
@@ -59,17 +59,19 @@ class TagWalk:
         self._clock = clock
         self._meter = meter
 
-    def page(self, run: Run) -> Run:
-        """One search page of the current rule's tag walked: the run's next checkpoint (unsaved).
-        Past the last rule, the run moves on to the "left" phase."""
+    def page(self, run: Run, limit: int | None = None) -> Run:
+        """One search page (of at most `limit` contacts, the page limit by default) of the current
+        rule's tag walked: the run's next checkpoint (unsaved). Past the last rule, the run moves
+        on to the "left" phase."""
         rules = self.scope.rulebook.resolved()
         if run.rule_index >= len(rules):
             return run.model_copy(update={"phase": "left", "cursor": None})
         rule = rules[run.rule_index]
         calls = self._meter.page()
-        page = self._ghl.search_contacts(
-            self.scope.location_id, rule.rule.tag, run.cursor, self.limits.page_limit
-        )
+        size = min(limit or self.limits.page_limit, self.limits.page_limit)
+        page = self._ghl.search_contacts(self.scope.location_id, rule.rule.tag, run.cursor, size)
+        # Where the hits were found: a consumer that finds one gone stale reads the page again.
+        found_in = HitPage(tag=rule.rule.tag, after=run.cursor, size=size)
         ids = [c.id for c, _ in page.contacts]
         states = self._states.get_many(ids)
         now = self._clock()
@@ -96,6 +98,7 @@ class TagWalk:
                     # Without dateUpdated the snapshot cannot be ordered: re-read it instead.
                     snapshot=snapshot,
                     received_at=now,
+                    page=found_in,
                 )
             )
         sqs_calls = self._queue.send_many(outgoing) if outgoing else 0
