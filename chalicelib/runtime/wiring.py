@@ -212,6 +212,7 @@ class Container:
                 snapshot_trust_seconds=s.sync.snapshot_trust_seconds,
                 create_settle_seconds=s.calltools.create_settle_seconds,
             ),
+            search=self.ghl,
         )
 
     @cached_property

@@ -25,7 +25,7 @@ from chalicelib.domain.state import ContactState
 from chalicelib.domain.sync_plan import FieldMapping, SyncPlan, fingerprint, plan_sync
 from chalicelib.domain.time import utcnow
 from chalicelib.inbound.ghl_events import scope_rejection
-from chalicelib.ports import CallToolsApi, GhlApi, StateStore
+from chalicelib.ports import CallToolsApi, GhlApi, GhlSearch, StateStore
 from chalicelib.runtime.observability import logger
 from chalicelib.services.rule_book import RuleBook
 from chalicelib.services.sync.deferrals import (
@@ -38,6 +38,7 @@ from chalicelib.services.sync.identity import CallToolsIdentity
 from chalicelib.services.sync.lease import NOTHING_PENDING, Held, Lease
 from chalicelib.services.sync.ordering import MAX_CLOCK_SKEW, EventOrder
 from chalicelib.services.sync.outcome import SyncOutcome
+from chalicelib.services.sync.refresh import HitRefresh
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,7 @@ class ContactSync:
         scope: Scope,
         timings: SyncTimings = SyncTimings(),
         clock: Callable[[], datetime] = utcnow,
+        search: GhlSearch | None = None,
     ) -> None:
         self._calltools = calltools
         self._store = store
@@ -82,6 +84,13 @@ class ContactSync:
             create_settle=timedelta(seconds=timings.create_settle_seconds),
             clock=clock,
         )
+        trust = timedelta(seconds=timings.snapshot_trust_seconds)
+        # Without GHL's search (tests), a stale hit is re-read on its own.
+        self._refresh = (
+            HitRefresh(search, location_id=scope.location_id, snapshot_trust=trust, clock=clock)
+            if search is not None
+            else None
+        )
         self._clock = clock
 
     def sync(self, message: SyncMessage) -> SyncOutcome:
@@ -99,6 +108,8 @@ class ContactSync:
         now = self._clock()
         # Even a no-op write would bump the version under the worker applying changes.
         self._lease.check_free(state, now)
+        if self._refresh is not None and self._order.stale_hit(message, now):
+            message = self._refresh.refreshed(message) or message
 
         rules = self._rules(message)
         contact, source_time = (None, None) if strict else (message.snapshot, message.event_time)
