@@ -126,7 +126,8 @@ def notes(
         " batch, each rounded up to 1 ms; memory from .chalice/config.json"
         f" ({', '.join(f'{n} {m} MB' for n, m in memory_mb.items())}), x86_64 prices; measured"
         f" here against moto and latency-free sandboxes (share of the time waiting on moto, new"
-        f" contacts: {waits})",
+        f" contacts: {waits}); arm64 would bill the duration"
+        f" {1 - pricing.LAMBDA_GB_SECOND_ARM.usd / pricing.LAMBDA_GB_SECOND_X86.usd:.0%} cheaper",
         f"in batches: {aws['new']['records_per_consumer_invocation']:.1f} records per"
         " invocation (webhooks posted, then drained); one at a time: each record its own"
         f" invocation, which costs {_ms(single) / single['consumer_records']:.0f} ms alone vs"

@@ -47,6 +47,7 @@ API_GATEWAY_REST = Price(
     note="AWS whitepaper, Table 4 (English text); aws.amazon.com/api-gateway/pricing/ "
     "stored without figures",
 )
+# [uncertain]: third-party pages only
 LAMBDA_REQUESTS = Price(
     0.20,
     "million invocations",
@@ -61,6 +62,7 @@ LAMBDA_REQUESTS = Price(
     "client-side",
 )
 # x86_64, first 6 billion GB-s a month: scripts/package.py builds for x86_64.
+# [uncertain]: third-party pages only
 LAMBDA_GB_SECOND_X86 = Price(
     0.0000166667,
     "GB-second",
@@ -73,13 +75,15 @@ LAMBDA_GB_SECOND_X86 = Price(
     _READ_ON,
     uncertain=True,
 )
-LAMBDA_GB_SECOND_ARM = Price(  # not used: for the arm64 comparison in the notes
+# [uncertain]: third-party pages only
+LAMBDA_GB_SECOND_ARM = Price(  # only for the arm64 comparison in the notes
     0.0000133334,
     "GB-second",
     LAMBDA_GB_SECOND_X86.sources,
     _READ_ON,
     uncertain=True,
 )
+# [uncertain]: third-party pages only
 SQS_STANDARD = Price(
     0.40,
     "million requests",
@@ -93,6 +97,7 @@ SQS_STANDARD = Price(
     note="first 100 billion requests a month; each 64 KB chunk of a payload is one request",
 )
 # On-demand, Standard table class, after the 50% cut of 1 November 2024.
+# [uncertain]: third-party pages only
 DYNAMODB_WRU = Price(
     0.625,
     "million write request units",
@@ -104,7 +109,9 @@ DYNAMODB_WRU = Price(
     uncertain=True,
     note="one 2025 page (infratally.com) still quotes the pre-cut $0.25 per million RRU",
 )
+# [uncertain]: third-party pages only
 DYNAMODB_RRU = Price(0.125, "million read request units", DYNAMODB_WRU.sources, _READ_ON, True)
+# [uncertain]: third-party pages only
 CLOUDWATCH_LOGS_INGEST = Price(
     0.50,
     "GB ingested (Standard log class)",
