@@ -7,6 +7,10 @@ a ContactTagUpdate carries no dndSettings, so the consumer re-reads the contact 
 A search hit does carry dndSettings, so contacts a reconciliation run finds need no re-read.
 Baseline: the seed's batch run over the same kind of contacts, once per kind.
 One warm-up contact first: the bucket lookup and the bucket-method probe happen once per process.
+
+AWS too, per kind (bench.awsusage): the product's SQS and DynamoDB requests, Lambda invocations
+and billed milliseconds through the deployed entry points, log bytes; and what a million
+webhooks of each kind cost at list prices (bench.pricing, bench.awsreport).
 """
 
 from __future__ import annotations
@@ -14,15 +18,19 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from bench import awsreport, pricing
+from bench.awsusage import Meters
 from bench.baseline import seed_style_sync
 from bench.constants import BUCKET_ID
 from bench.events import ContactFactory, Signer, marketplace_event
-from bench.product import configure, consumer_poller, post_webhook, reconcile
+from bench.invocations import SCHEDULE, WEBHOOK, invoke_schedule, invoke_webhook
+from bench.product import configure, consumer_poller
 from bench.report import ScenarioResult, fewer, row
 from bench.world import World, WorldInfo, total_calls
 from chalicelib.services.sync.ordering import READ_SKEW
 
 CONTACTS = 50  # per kind; the figures are totals / CONTACTS
+SINGLES = 10  # unchanged contacts delivered one at a time (AWS cost of an invocation)
 GOALS = {"new": 2.0, "new_reconciled": 2.0, "changed": 1.0, "unchanged": 0.0}
 
 
@@ -41,20 +49,28 @@ def _per_contact(counts: dict[str, dict[str, int]], n: int) -> dict[str, Any]:
 
 def _ours(world: World, signer: Signer) -> tuple[dict[str, Any], dict[str, Any]]:
     container = configure(world.info, signer, pacing=False)
+    meters = Meters(container)  # before the poller: it times the handler the poller takes
     poller = consumer_poller(world.info)
     factory = ContactFactory("pc")
+    aws: dict[str, dict[str, Any]] = {}
 
     def sync(contacts: list[dict[str, Any]], kind: str) -> dict[str, dict[str, int]]:
         world.reset_calls()
-        for contact in contacts:
-            world.upsert(contact)  # GHL holds what the event says
-            post_webhook(container, signer, marketplace_event(kind, contact))
-        poller.drain(deadline_seconds=300)
+        meters.reset()
+        meters.logs.start()
+        try:
+            for contact in contacts:
+                world.upsert(contact)  # GHL holds what the event says
+                invoke_webhook(signer, marketplace_event(kind, contact), meters.clocks[WEBHOOK])
+            poller.drain(deadline_seconds=300)
+        finally:
+            meters.logs.stop()
         return world.counts()
 
     warm = sync([factory.new()], "ContactTagUpdate")
     contacts = [factory.new() for _ in range(CONTACTS)]
     per_kind = {"new": sync(contacts, "ContactTagUpdate")}
+    aws["new"] = meters.per_contact(CONTACTS)
     new_read_at = time.monotonic()
     for contact in contacts:
         state = container.state_store.get(contact["id"])
@@ -64,17 +80,43 @@ def _ours(world: World, signer: Signer) -> tuple[dict[str, Any], dict[str, Any]]
     found = [factory.new() for _ in range(CONTACTS)]
     for contact in found:
         world.upsert(contact)  # in GHL, tagged, and no webhook ever came
-    reconcile(container, poller, deadline_seconds=300)
+    meters.reset()
+    meters.logs.start()
+    try:
+        invoke_schedule(meters.clocks[SCHEDULE])  # starts a run, as the daily schedule does
+        poller.drain(deadline_seconds=300)
+    finally:
+        meters.logs.stop()
     per_kind["new_reconciled"] = world.counts()
+    aws["new_reconciled"] = meters.per_contact(CONTACTS)
+    run_id = container.run_store.last_run_id()
+    run = container.run_store.get(run_id) if run_id else None
+    if run is None or run.status != "finished":
+        raise RuntimeError(f"run {run_id} did not finish: {run}")
     # A change made later than the re-read's window (READ_SKEW after the "new" webhooks' GHL
     # reads): inside it, a change is confirmed with GHL first (issue 10's ordering rule), and
     # whether the steps above took longer than the window would decide the figure.
     time.sleep(max(0.0, READ_SKEW.total_seconds() + 1 - (time.monotonic() - new_read_at)))
     changed = [{**c, "companyName": "Example Landscaping LLC"} for c in contacts]
     per_kind["changed"] = sync(changed, "ContactUpdate")
+    aws["changed"] = meters.per_contact(CONTACTS)
     per_kind["unchanged"] = sync(changed, "ContactUpdate")  # same data, a later event
+    aws["unchanged"] = meters.per_contact(CONTACTS)
+    # A steady trickle (a million webhooks a month is 0.4 a second) reaches the consumer one
+    # record per invocation: what an invocation costs beyond its records, measured on a few.
+    meters.reset()
+    meters.logs.start()
+    try:
+        for contact in changed[:SINGLES]:
+            invoke_webhook(
+                signer, marketplace_event("ContactUpdate", contact), meters.clocks[WEBHOOK]
+            )
+            poller.drain(deadline_seconds=60)
+    finally:
+        meters.logs.stop()
+    aws["unchanged_one_by_one"] = meters.per_contact(SINGLES)
     results = {kind: _per_contact(counts, CONTACTS) for kind, counts in per_kind.items()}
-    return results, {"warm_up_calls": warm}
+    return results, {"warm_up_calls": warm, "aws": aws}
 
 
 def _baseline(world: World) -> dict[str, Any]:
@@ -109,6 +151,8 @@ def run() -> ScenarioResult:
         ours, extra = _ours(world, signer)
         world.reset_data()
         base = _baseline(world)
+    aws = extra.pop("aws")
+    memory_mb = pricing.lambda_memory_mb()
 
     rows = []
     measures = {
@@ -131,6 +175,7 @@ def run() -> ScenarioResult:
                 {"ours": o, "baseline": b},
             )
         )
+    rows += awsreport.rows(aws, memory_mb)
     notes = [
         "events: new = ContactTagUpdate adding the tag (no dndSettings: the consumer re-reads GHL),"
         " changed = ContactUpdate with another company, unchanged = the same data again, later",
@@ -144,12 +189,20 @@ def run() -> ScenarioResult:
         + " (the list and bucket calls are shared by the run's contacts)",
         "no simulated latency, no rate limits, client pacing lifted: counts do not depend on them;"
         " one warm-up contact excluded (bucket lookup + bucket-method probe, once per process)",
+        *awsreport.notes(aws, memory_mb, {kind: o["total"] for kind, o in ours.items()}),
     ]
     return ScenarioResult(
         name="percontact",
-        title="API calls per contact",
+        title="API calls and AWS requests per contact",
         sizes={"contacts per kind": CONTACTS},
         rows=rows,
         notes=notes,
-        details={"ours": ours, "baseline": base, **extra},
+        details={
+            "ours": ours,
+            "baseline": base,
+            **extra,
+            "aws_costs_per_million": awsreport.costs(aws, memory_mb),
+            "lambda_memory_mb": memory_mb,
+            "prices": {name: p.__dict__ for name, p in pricing.PRICES.items()},
+        },
     )
