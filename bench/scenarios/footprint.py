@@ -1,7 +1,8 @@
 """Cold-start footprint: `import app` time and the deployment zip.
 
 Import: a fresh interpreter per run, timing only `import app` (not interpreter start-up), median
-of several runs after one that warms the disk cache.
+of several runs after one that warms the disk cache, and beside it the fastest run: on a shared
+machine the median moves with the load, the minimum is closer to what the code itself costs.
 Zip: scripts/package.py, as `make package STAGE=dev` runs it (cp313 manylinux wheels from PyPI,
 `chalice package`), into a temporary directory; the size of deployment.zip.
 """
@@ -19,7 +20,7 @@ from pathlib import Path
 from bench.report import Row, ScenarioResult, megabytes, row, seconds
 
 ROOT = Path(__file__).resolve().parents[2]
-IMPORT_RUNS = 9
+IMPORT_RUNS = 15
 IMPORT_GOAL, ZIP_GOAL_MB = 0.300, 15.0
 PACKAGE_TIMEOUT = 900
 _TIMED_IMPORT = "import time; t = time.perf_counter(); import app; print(time.perf_counter() - t)"
@@ -72,6 +73,7 @@ def package_zip(out: Path) -> tuple[Path | None, str]:
 
 
 def run() -> ScenarioResult:
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())  # other work on the machine slows imports
     times = import_times()
     median = statistics.median(times)
     rows = [
@@ -81,10 +83,14 @@ def run() -> ScenarioResult:
             goal=f"≤ {seconds(IMPORT_GOAL)}",
             met=median <= IMPORT_GOAL,
             data={"median_s": median, "runs_s": times},
-        )
+        ),
+        row(f"  fastest of the {IMPORT_RUNS}", seconds(min(times)), data={"min_s": min(times)}),
     ]
     details: dict[str, object] = {"import_runs_s": times}
-    notes = [f"import runs: min {seconds(min(times))}, max {seconds(max(times))}"]
+    notes = [
+        f"import runs: min {seconds(min(times))}, median {seconds(median)}, "
+        f"max {seconds(max(times))}; load average before them {load} (1, 5, 15 min)"
+    ]
     with tempfile.TemporaryDirectory(prefix="bench-package-") as tmp:
         rows.append(_zip_row(Path(tmp), notes, details))
     return ScenarioResult(
