@@ -1,7 +1,8 @@
 """Cold-start footprint: `import app` time and the deployment zip.
 
 Import: a fresh interpreter per run, timing only `import app` (not interpreter start-up), median
-of several runs after one that warms the disk cache.
+of several runs after one that warms the disk cache, and beside it the fastest run: on a shared
+machine the median moves with the load, the minimum is closer to what the code itself costs.
 Zip: scripts/package.py, as `make package STAGE=dev` runs it (cp313 manylinux wheels from PyPI,
 `chalice package`), into a temporary directory; the size of deployment.zip.
 """
@@ -19,10 +20,14 @@ from pathlib import Path
 from bench.report import Row, ScenarioResult, megabytes, row, seconds
 
 ROOT = Path(__file__).resolve().parents[2]
-IMPORT_RUNS = 9
+IMPORT_RUNS = 15
 IMPORT_GOAL, ZIP_GOAL_MB = 0.300, 15.0
 PACKAGE_TIMEOUT = 900
-_TIMED_IMPORT = "import time; t = time.perf_counter(); import app; print(time.perf_counter() - t)"
+# Wall time (the goal's) and the interpreter's CPU time, which other work on the machine moves less.
+_TIMED_IMPORT = (
+    "import time; t, c = time.perf_counter(), time.process_time(); import app; "
+    "print(time.perf_counter() - t, time.process_time() - c)"
+)
 
 
 def _clean_env() -> dict[str, str]:
@@ -31,8 +36,9 @@ def _clean_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k in keep}
 
 
-def import_times() -> list[float]:
-    times = []
+def import_times() -> tuple[list[float], list[float]]:
+    """`import app`'s wall times and CPU times, run by run."""
+    times: list[tuple[float, float]] = []
     for _ in range(IMPORT_RUNS + 1):
         out = subprocess.run(  # noqa: S603 - our own interpreter
             [sys.executable, "-c", _TIMED_IMPORT],
@@ -42,8 +48,10 @@ def import_times() -> list[float]:
             text=True,
             check=True,
         ).stdout
-        times.append(float(out.strip().splitlines()[-1]))
-    return times[1:]  # the first run warms the disk cache
+        wall, cpu = out.strip().splitlines()[-1].split()
+        times.append((float(wall), float(cpu)))
+    runs = times[1:]  # the first run warms the disk cache
+    return [wall for wall, _ in runs], [cpu for _, cpu in runs]
 
 
 def package_zip(out: Path) -> tuple[Path | None, str]:
@@ -72,7 +80,8 @@ def package_zip(out: Path) -> tuple[Path | None, str]:
 
 
 def run() -> ScenarioResult:
-    times = import_times()
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())  # other work on the machine slows imports
+    times, cpu_times = import_times()
     median = statistics.median(times)
     rows = [
         row(
@@ -81,10 +90,15 @@ def run() -> ScenarioResult:
             goal=f"≤ {seconds(IMPORT_GOAL)}",
             met=median <= IMPORT_GOAL,
             data={"median_s": median, "runs_s": times},
-        )
+        ),
+        row(f"  fastest of the {IMPORT_RUNS}", seconds(min(times)), data={"min_s": min(times)}),
     ]
-    details: dict[str, object] = {"import_runs_s": times}
-    notes = [f"import runs: min {seconds(min(times))}, max {seconds(max(times))}"]
+    details: dict[str, object] = {"import_runs_s": times, "import_cpu_s": cpu_times}
+    notes = [
+        f"import runs: min {seconds(min(times))}, median {seconds(median)}, "
+        f"max {seconds(max(times))}; CPU time median {seconds(statistics.median(cpu_times))}; "
+        f"load average before them {load} (1, 5, 15 min)"
+    ]
     with tempfile.TemporaryDirectory(prefix="bench-package-") as tmp:
         rows.append(_zip_row(Path(tmp), notes, details))
     return ScenarioResult(

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import phonenumbers
-
 
 def to_e164(raw: str | None, default_region: str = "US") -> str | None:
     """The number in E.164 if it is a valid, dialable-looking number; None otherwise."""
     if not raw or not raw.strip():
         return None
+    # Imported here, not at the top: its metadata tables would add ~25 ms to `import app` (the
+    # log redactor imports this module for mask_phone), and only a contact's sync parses numbers.
+    import phonenumbers
+
     try:
         parsed = phonenumbers.parse(raw, default_region)
     except phonenumbers.NumberParseException:

@@ -1,4 +1,4 @@
-"""All configuration, in one pydantic-settings model. Nothing else in the product reads os.environ.
+"""All configuration, in one pydantic model. Nothing else in the product reads os.environ.
 
 The model is grouped (settings_groups.py: `settings.ghl.location_id`, `settings.queue.name`, ...);
 the environment keeps its flat names (GHL_LOCATION_ID, SYNC_QUEUE_NAME, ...), mapped by ENV_NAMES.
@@ -13,9 +13,8 @@ from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from pydantic.fields import FieldInfo
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from chalicelib.domain.rules import Rule
 from chalicelib.runtime.settings_groups import (
@@ -131,19 +130,29 @@ def _grouped(flat: Mapping[str, Any]) -> dict[str, Any]:
     return data
 
 
-class FlatEnvironment(PydanticBaseSettingsSource):
-    """The environment under the names of ENV_NAMES and REGION_NAMES, case-insensitively."""
-
-    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
-        return None, field_name, False  # unused: __call__ reads every name at once
-
-    def __call__(self) -> dict[str, Any]:
-        env = {name.lower(): value for name, value in os.environ.items()}
-        return _grouped({k: v for k, v in env.items() if k in ENV_NAMES or k in REGION_NAMES})
+def _environment() -> dict[str, Any]:
+    """The environment under the names of ENV_NAMES and REGION_NAMES, case-insensitively, grouped."""
+    env = {name.lower(): value for name, value in os.environ.items()}
+    return _grouped({k: v for k, v in env.items() if k in ENV_NAMES or k in REGION_NAMES})
 
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=None, extra="ignore")
+def _deep_update(base: dict[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
+    """`update` over `base`, dicts in both merged key by key (as pydantic-settings merges sources)."""
+    merged = dict(base)
+    for key, value in update.items():
+        current = merged.get(key)
+        if isinstance(current, dict) and isinstance(value, dict):
+            merged[key] = _deep_update(current, value)
+        else:
+            merged[key] = value
+    return merged
+
+
+class Settings(BaseModel):
+    # A plain model reading the environment in __init__, not pydantic-settings' BaseSettings: that
+    # package's import (its CLI source pulls in asyncio) was a sixth of `import app`, for two
+    # sources this class replaced anyway.
+    model_config = ConfigDict(extra="ignore", validate_default=True)
 
     ghl: GhlSettings = Field(default_factory=GhlSettings)
     calltools: CallToolsSettings = Field(default_factory=CallToolsSettings)
@@ -157,17 +166,10 @@ class Settings(BaseSettings):
     admin: AdminSettings = Field(default_factory=AdminSettings)
     local: LocalSettings = Field(default_factory=LocalSettings)
 
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
+    def __init__(self, **values: Any) -> None:
         # Arguments first, then the environment's flat names; no .env file, no secrets directory.
-        return init_settings, FlatEnvironment(settings_cls)
+        # pydantic runs this for model_validate too, as it did BaseSettings'.
+        super().__init__(**_deep_update(_environment(), values))
 
     @model_validator(mode="before")
     @classmethod
