@@ -23,6 +23,20 @@ PERFORMANCE = ROOT / "docs" / "performance.md"
 CHAOS = Path(__file__).resolve().parent / "chaos.json"
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
 CHAOS_BEGIN, CHAOS_END = "<!-- chaos:begin -->", "<!-- chaos:end -->"
+README = ROOT / "README.md"
+HEADLINE_BEGIN, HEADLINE_END = "<!-- headline:begin -->", "<!-- headline:end -->"
+# The README's short table: the pace of a first import, a webhook's way into the bucket, the cold
+# start and what AWS charges (each row's scenario, and the start of its measure).
+HEADLINE_ROWS = (
+    ("firstimport", "GHL calls per contact"),
+    ("firstimport", "CallTools calls per contact"),
+    ("firstimport", "wall time"),
+    ("firstimport", "oldest hit"),
+    ("webhook", "webhook → in bucket, 100 ms per call p50"),
+    ("footprint", "import app"),
+    ("footprint", "fastest"),
+    ("percontact", "AWS cost per 1M webhooks of new"),
+)
 
 
 def section(results: dict[str, Any]) -> str:
@@ -45,6 +59,28 @@ def section(results: dict[str, Any]) -> str:
             cells = [r["measure"], r["ours"], r["baseline"], r["ratio"], r["goal"], met]
             lines.append("| " + " | ".join(str(c).replace("|", "/") for c in cells) + " |")
     lines.append(END)
+    return "\n".join(lines)
+
+
+def headline(results: dict[str, Any]) -> str:
+    """The README's few figures from the last `make bench`, the full table being in
+    docs/performance.md."""
+    by_name = {s["name"]: s for s in results["scenarios"]}
+    lines = [
+        HEADLINE_BEGIN,
+        f"Last `make bench`, {results['started_at']} ({results['machine']['nproc']} cores); "
+        "every figure with its conditions in [docs/performance.md](docs/performance.md).",
+        "",
+        "| measure | ours | goal | met |",
+        "|---|---|---|---|",
+    ]
+    for scenario, prefix in HEADLINE_ROWS:
+        rows = by_name.get(scenario, {}).get("rows", [])
+        for r in (r for r in rows if str(r["measure"]).lstrip().startswith(prefix)):
+            met = {True: "yes", False: "**no**", None: ""}[r["met"]]
+            cells = [f"{by_name[scenario]['title']}: {r['measure'].strip()}", r["ours"], r["goal"]]
+            lines.append("| " + " | ".join(str(c).replace("|", "/") for c in [*cells, met]) + " |")
+    lines.append(HEADLINE_END)
     return "\n".join(lines)
 
 
@@ -91,10 +127,10 @@ def chaos_section(runs: dict[str, Any], stamp: str) -> str:
     return "\n".join(lines)
 
 
-def _replace(text: str, begin: str, end: str, block: str) -> str:
+def _replace(text: str, begin: str, end: str, block: str, path: Path = PERFORMANCE) -> str:
     pattern = re.compile(re.escape(begin) + ".*?" + re.escape(end), re.DOTALL)
     if not pattern.search(text):
-        raise SystemExit(f"{_shown(PERFORMANCE)} has no {begin} … {end} block")
+        raise SystemExit(f"{_shown(path)} has no {begin} … {end} block")
     return pattern.sub(lambda _: block, text)
 
 
@@ -125,6 +161,14 @@ def main() -> None:
             text = _replace(text, begin, end, block)
             print(f"{_shown(PERFORMANCE)} updated from {path}")
     PERFORMANCE.write_text(text)
+    if RESULTS.exists():
+        results = json.loads(RESULTS.read_text())
+        if not set(SCENARIOS) - {s["name"] for s in results["scenarios"]}:
+            block = headline(results)
+            README.write_text(
+                _replace(README.read_text(), HEADLINE_BEGIN, HEADLINE_END, block, README)
+            )
+            print(f"{_shown(README)} updated from {RESULTS}")
 
 
 def _shown(path: Path) -> str:

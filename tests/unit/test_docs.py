@@ -263,3 +263,35 @@ def test_bench_readme_replaces_only_the_blocks_it_has_figures_for(
     assert "old chaos" not in text
     assert "| without it | 40 | 260 (30%, 50%) |" in text
     assert "Kill points hit (both runs): after save 5." in text
+
+
+def test_the_readme_holds_the_headline_block_once():
+    text = (ROOT / "README.md").read_text()
+    begin, end = bench.readme.HEADLINE_BEGIN, bench.readme.HEADLINE_END
+    assert text.count(begin) == 1 and text.count(end) == 1 and text.index(begin) < text.index(end)
+
+
+def test_the_headline_picks_the_rows_it_names_with_their_goals():
+    def scenario(name: str, *rows: tuple[str, str, str, bool | None]) -> dict[str, Any]:
+        return {
+            "name": name,
+            "title": name.title(),
+            "rows": [{"measure": m, "ours": o, "goal": g, "met": met} for m, o, g, met in rows],
+        }
+
+    results = {
+        "started_at": "2026-11-29T12:00:00+00:00",
+        "machine": {"nproc": 2},
+        "scenarios": [
+            scenario(
+                "firstimport",
+                ("GHL calls per contact", "0.002", "≤ 0.01", True),
+                ("hits re-read from GHL one by one", "0", "", None),
+            ),
+            scenario("footprint", ("import app (median of 15 runs)", "420 ms", "≤ 300 ms", False)),
+        ],
+    }
+    block = bench.readme.headline(results)
+    assert "| Firstimport: GHL calls per contact | 0.002 | ≤ 0.01 | yes |" in block
+    assert "| Footprint: import app (median of 15 runs) | 420 ms | ≤ 300 ms | **no** |" in block
+    assert "re-read" not in block  # not a headline row
