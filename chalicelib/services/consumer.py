@@ -64,7 +64,9 @@ class BatchConsumer:
         time_reserve_ms: int = 25_000,
         run_step: Callable[[str, Callable[[], float], float], object] | None = None,
         webhook_clock: Callable[[datetime], None] | None = None,
-        monotonic: Callable[[], float] = time.monotonic,
+        # Wall time, not monotonic: a Lambda container's monotonic clock may stand still while
+        # it is frozen between invocations.
+        seconds: Callable[[], float] = time.time,
     ) -> None:
         self._sync = sync
         self._dedup = dedup
@@ -72,7 +74,7 @@ class BatchConsumer:
         self._reserve_ms = time_reserve_ms
         self._run_step = run_step
         self._webhook_clock = webhook_clock
-        self._monotonic = monotonic
+        self._seconds = seconds
         self._webhook_noted: float | None = None  # when the webhook clock was last written
         self._newest_webhook: datetime | None = None
         self._remaining: Callable[[], float] = lambda: float("inf")
@@ -187,7 +189,7 @@ class BatchConsumer:
         # A reconciliation message has no dedup record (two writes): delivered again, it finds
         # its contact in step and changes nothing, and a copy running at the same time loses the
         # lease's conditional write and is deferred. A webhook keeps its record: a delivery GHL
-        # sends twice would otherwise cost a second GHL re-read, dearer than the two writes.
+        # sends twice after a newer event could otherwise cost a GHL re-read, dearer than two writes.
         from_webhook = message.origin != "reconciliation"
         try:
             outcome = self._dedup.run_once(key, work) if from_webhook else work()
@@ -205,7 +207,7 @@ class BatchConsumer:
         """`last_webhook_at` for /sync/stats: one write a minute at most per container, not one
         per webhook. What it shows is then up to a minute behind; nothing else reads it."""
         self._newest_webhook = max(filter(None, (self._newest_webhook, received_at)))
-        now = self._monotonic()
+        now = self._seconds()
         if self._webhook_clock is None or (
             self._webhook_noted is not None
             and now - self._webhook_noted < WEBHOOK_CLOCK_INTERVAL_SECONDS

@@ -183,7 +183,7 @@ def test_a_reconciliation_hit_keeps_no_dedup_record_and_its_redelivery_changes_n
 def test_the_webhook_clock_is_written_at_most_once_a_minute_with_the_newest_time():
     noted: list[datetime] = []
     now = [0.0]
-    consumer, _, _ = consumer_with(webhook_clock=noted.append, monotonic=lambda: now[0])
+    consumer, _, _ = consumer_with(webhook_clock=noted.append, seconds=lambda: now[0])
     received = []
     for i, at in enumerate((0.0, 30.0, 59.0, 61.0)):
         now[0] = at
