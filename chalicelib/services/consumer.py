@@ -189,7 +189,8 @@ class BatchConsumer:
         # A reconciliation message has no dedup record (two writes): delivered again, it finds
         # its contact in step and changes nothing, and a copy running at the same time loses the
         # lease's conditional write and is deferred. A webhook keeps its record: a delivery GHL
-        # sends twice after a newer event could otherwise cost a GHL re-read, dearer than two writes.
+        # sends twice after a newer event could otherwise cost a GHL re-read, dearer than the
+        # two writes.
         from_webhook = message.origin != "reconciliation"
         try:
             outcome = self._dedup.run_once(key, work) if from_webhook else work()
