@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from chalicelib.domain.contact import Contact
 from chalicelib.domain.phone import to_e164
@@ -50,6 +50,22 @@ class SyncPlan:
             or self.changed_fields
             or self.recover_create
         )
+
+
+def removals_only(plan: SyncPlan, state: ContactState) -> SyncPlan:
+    """`plan`'s removals and nothing else: no add, no create, no field (what a signed event that
+    takes the contact out may do while GHL cannot confirm it)."""
+    return replace(
+        plan,
+        desired_buckets=frozenset(),
+        add_buckets=frozenset(),
+        needs_contact=False,
+        fields={},
+        changed_fields={},
+        field_hashes=dict(state.field_hashes),
+        exclusion=plan.exclusion or "removed_unconfirmed",
+        recover_create=False,
+    )
 
 
 def field_hash(value: str) -> str:

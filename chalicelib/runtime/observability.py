@@ -89,15 +89,19 @@ metrics = Metrics(namespace="GhlCallToolsSync", service="ghl-calltools-sync")
 
 
 _pending = threading.Event()  # set when a metric awaits flushing
+# A new contact's phone search runs beside its GHL re-read, and both count their calls.
+_adding = threading.Lock()
 
 
 def count(name: str, value: float = 1) -> None:
-    metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+    with _adding:
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
     _pending.set()
 
 
 def milliseconds(name: str, value: float) -> None:
-    metrics.add_metric(name=name, unit=MetricUnit.Milliseconds, value=value)
+    with _adding:
+        metrics.add_metric(name=name, unit=MetricUnit.Milliseconds, value=value)
     _pending.set()
 
 

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
@@ -27,6 +29,8 @@ from chalicelib.services.sync import ContactSync
 
 # A conflict with another worker resolves within one contact's sync.
 CONFLICT_DELAY_SECONDS = 5
+# How often a container writes the time of the newest webhook it synced (for /sync/stats).
+WEBHOOK_CLOCK_INTERVAL_SECONDS = 60.0
 
 
 class BatchIncomplete(Exception):
@@ -60,6 +64,9 @@ class BatchConsumer:
         time_reserve_ms: int = 25_000,
         run_step: Callable[[str, Callable[[], float], float], object] | None = None,
         webhook_clock: Callable[[datetime], None] | None = None,
+        # Wall time, not monotonic: a Lambda container's monotonic clock may stand still while
+        # it is frozen between invocations.
+        seconds: Callable[[], float] = time.time,
     ) -> None:
         self._sync = sync
         self._dedup = dedup
@@ -67,6 +74,9 @@ class BatchConsumer:
         self._reserve_ms = time_reserve_ms
         self._run_step = run_step
         self._webhook_clock = webhook_clock
+        self._seconds = seconds
+        self._webhook_noted: float | None = None  # when the webhook clock was last written
+        self._newest_webhook: datetime | None = None
         self._remaining: Callable[[], float] = lambda: float("inf")
         self.outcomes: list[dict[str, Any]] = []  # of the last batch, for tests and the CLI
         # Message kind (the body's "kind") → its handler: a new kind is one entry here.
@@ -175,21 +185,40 @@ class BatchConsumer:
         key = message.dedup_key or f"sqs:{record.message_id}"
         logger.set_correlation_id(message.webhook_id or record.message_id)
         logger.append_keys(contact_id=message.contact_id, webhook_id=message.webhook_id)
+        work = partial(self._sync_or_dead_letter, message, body)
+        # A reconciliation message has no dedup record (two writes): delivered again, it finds
+        # its contact in step and changes nothing, and a copy running at the same time loses the
+        # lease's conditional write and is deferred. A webhook keeps its record: a delivery GHL
+        # sends twice after a newer event could otherwise cost a GHL re-read, dearer than the
+        # two writes.
+        from_webhook = message.origin != "reconciliation"
         try:
-            outcome = self._dedup.run_once(key, lambda: self._sync_or_dead_letter(message, body))
+            outcome = self._dedup.run_once(key, work) if from_webhook else work()
         except DeadLettered as dead:
             outcome = dead.outcome
         finally:
             logger.remove_keys(["contact_id", "webhook_id"])
         self.outcomes.append(outcome)
         self._measure(message, outcome)
-        if (
-            self._webhook_clock
-            and message.origin != "reconciliation"
-            and not outcome.get("duplicate")
-        ):
-            self._webhook_clock(message.received_at)
+        if from_webhook and not outcome.get("duplicate"):
+            self._note_webhook(message.received_at)
         return outcome
+
+    def _note_webhook(self, received_at: datetime) -> None:
+        """`last_webhook_at` for /sync/stats: one write a minute at most per container, not one
+        per webhook. What it shows is then up to a minute behind; nothing else reads it."""
+        self._newest_webhook = max(filter(None, (self._newest_webhook, received_at)))
+        now = self._seconds()
+        if self._webhook_clock is None or (
+            self._webhook_noted is not None
+            and now - self._webhook_noted < WEBHOOK_CLOCK_INTERVAL_SECONDS
+        ):
+            return
+        self._webhook_noted = now
+        try:
+            self._webhook_clock(self._newest_webhook)
+        except Exception:  # a statistic: the contact is synced whatever becomes of it
+            logger.warning("could not record the last webhook's time")
 
     @staticmethod
     def _measure(message: SyncMessage, outcome: dict[str, Any]) -> None:

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 
 from chalicelib.domain.errors import TransientError
+from chalicelib.domain.messages import SyncMessage
 from chalicelib.domain.rules import Rule
 from chalicelib.domain.scope import Scope
 from chalicelib.domain.sync_plan import FieldMapping
+from chalicelib.domain.time import utcnow
 from chalicelib.inbound.ghl_events import parse_marketplace_event
 from chalicelib.services.consumer import BatchConsumer, BatchIncomplete
 from chalicelib.services.rule_book import RuleBook
@@ -135,3 +139,68 @@ def test_a_deferral_that_cannot_be_sent_leaves_the_record_to_sqs(parts):
         consumer.handle(recs, lambda: next(budget))
     assert incomplete.value.failed_ids == [recs[1]["messageId"]]
     assert queue.deleted == [recs[0]["receiptHandle"]] and not queue.requeued
+
+
+def hit_body(contact_id: str = "c1") -> str:
+    """What a reconciliation run enqueues for a contact its search found (DND stated, fresh)."""
+    body = tagged("cold lead", id=contact_id, dndSettings={"Call": {"status": "inactive"}})
+    snapshot = parse_marketplace_event(body).snapshot
+    message = SyncMessage(
+        origin="reconciliation",
+        contact_id=contact_id,
+        location_id=LOCATION_ID,
+        event_time=utcnow() - timedelta(seconds=5),
+        snapshot=snapshot,
+        received_at=utcnow(),
+    )
+    return message.model_dump_json()
+
+
+def consumer_with(**kwargs: Any) -> tuple[BatchConsumer, FakeCallTools, FakeDedup]:
+    ct, dedup = FakeCallTools(), FakeDedup()
+    sync = ContactSync(
+        ghl=FakeGhl(),
+        calltools=ct,
+        store=FakeStateStore(),
+        rulebook=RuleBook([Rule(tag="cold lead", bucket="Cold Leads")], ct),
+        mapping=FieldMapping(),
+        scope=Scope(LOCATION_ID),
+    )
+    return BatchConsumer(sync, dedup, FakeQueue(), time_reserve_ms=1000, **kwargs), ct, dedup
+
+
+def test_a_reconciliation_hit_keeps_no_dedup_record_and_its_redelivery_changes_nothing():
+    consumer, ct, dedup = consumer_with()
+    record = sqs_record(hit_body())
+    consumer.handle([record], forever)
+    assert consumer.outcomes[0]["result"] == "synced"
+    consumer.handle([record], forever)  # SQS delivers the same message again
+    assert consumer.outcomes == [{**consumer.outcomes[0], "result": "unchanged"}]
+    assert not dedup.done and ct.call_count("create") == 1 and ct.call_count("add") == 1
+    assert len(ct.calls) == 3  # find, create, add: nothing more for the second delivery
+
+
+def test_the_webhook_clock_is_written_at_most_once_a_minute_with_the_newest_time():
+    noted: list[datetime] = []
+    now = [0.0]
+    consumer, _, _ = consumer_with(webhook_clock=noted.append, seconds=lambda: now[0])
+    received = []
+    for i, at in enumerate((0.0, 30.0, 59.0, 61.0)):
+        now[0] = at
+        body = message_body(f"c{i}", phone=f"+1312555014{i}")
+        received.append(SyncMessage.model_validate_json(body).received_at)
+        consumer.handle([sqs_record(body)], forever)
+    assert noted == [received[0], received[3]]
+    consumer.handle([sqs_record(hit_body("c9"))], forever)  # a run's hit is no webhook
+    now[0] = 200.0
+    consumer.handle([sqs_record(hit_body("c8"))], forever)
+    assert noted == [received[0], received[3]]
+
+
+def test_a_webhook_clock_that_cannot_be_written_does_not_fail_the_record():
+    def broken(at: datetime) -> None:
+        raise RuntimeError("DynamoDB throttled the write")
+
+    consumer, ct, _ = consumer_with(webhook_clock=broken)
+    assert consumer.handle([sqs_record(message_body("c1"))], forever) == {"batchItemFailures": []}
+    assert ct.bucket_of()

@@ -1,41 +1,47 @@
 """Sync one contact: decide (pure plan), then apply the difference to CallTools under a lease.
 
 Which data the plan is made from (the event's snapshot, or GHL's re-read) is `ordering`'s to say;
-which CallTools contact is the contact's, `identity`'s; the lease and its writes, `lease`'s.
+which CallTools contact is the contact's, `identity`'s (a new one's phone search runs beside the
+re-read: `lookahead`); the lease and its writes, `lease`'s.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 
 from chalicelib.domain.contact import Contact
 from chalicelib.domain.errors import (
     ConfigurationError,
-    Deferred,
     NotFound,
     PermanentError,
     TransientError,
 )
 from chalicelib.domain.messages import SyncMessage
-from chalicelib.domain.rules import ResolvedRule
 from chalicelib.domain.scope import Scope
 from chalicelib.domain.state import ContactState
-from chalicelib.domain.sync_plan import FieldMapping, SyncPlan, fingerprint, plan_sync
+from chalicelib.domain.sync_plan import (
+    FieldMapping,
+    SyncPlan,
+    fingerprint,
+    plan_sync,
+    removals_only,
+)
 from chalicelib.domain.time import utcnow
 from chalicelib.inbound.ghl_events import scope_rejection
 from chalicelib.ports import CallToolsApi, GhlApi, GhlSearch, StateStore
 from chalicelib.runtime.observability import logger
 from chalicelib.services.rule_book import RuleBook
 from chalicelib.services.sync.deferrals import (
-    MAX_DEFERRALS,
     RemovalNotDone,
-    deferral_backoff,
     removal_not_done,
+    resolved_or_wait,
 )
 from chalicelib.services.sync.identity import CallToolsIdentity
 from chalicelib.services.sync.lease import NOTHING_PENDING, Held, Lease
+from chalicelib.services.sync.lookahead import PhoneLookup, beside, usable
 from chalicelib.services.sync.ordering import MAX_CLOCK_SKEW, EventOrder
 from chalicelib.services.sync.outcome import SyncOutcome
 from chalicelib.services.sync.refresh import HitRefresh
@@ -111,9 +117,9 @@ class ContactSync:
         if self._refresh is not None and self._order.stale_hit(message, now):
             message = self._refresh.refreshed(message) or message
 
-        rules = self._rules(message)
+        rules = resolved_or_wait(self._rulebook, message)
         contact, source_time = (None, None) if strict else (message.snapshot, message.event_time)
-        plan = snapshot_plan = None
+        plan = snapshot_plan = lookup = None
         if contact is not None and source_time is not None:
             # A signed timestamp far in the future must not freeze the contact.
             source_time = min(source_time, now + MAX_CLOCK_SKEW)
@@ -129,9 +135,11 @@ class ContactSync:
             # No snapshot, or one whose place in time against what we stored is unsure, or one
             # that would put the contact in the dialler without saying whether calls are DND
             # right now: ask GHL. A removal is never dropped for looking old; it is confirmed.
+            searched = self._identity.search_ahead(contact, snapshot_plan)
             try:
-                contact, source_time, read_until = self._order.reread(
-                    cid, state, source_time, strict
+                (contact, source_time, read_until), found = beside(
+                    partial(self._order.reread, cid, state, source_time, strict),
+                    partial(self._identity.lookup, searched, cid) if searched else None,
                 )
             except (TransientError, PermanentError) as exc:
                 if contact is not None and snapshot_plan is not None:
@@ -143,28 +151,17 @@ class ContactSync:
                 logger.warning("GHL refused the re-read", extra={"contact_id": cid})
                 return SyncOutcome("failed", cid, state.calltools_id, reason=str(exc))
             if contact is None:
+                usable(found, searched, None, None)  # counted as wasted
                 return SyncOutcome("ignored", cid, reason="other location")
             state = state.model_copy(update={"read_until": read_until})
             plan = plan_sync(contact, rules, state, self._mapping)
+            lookup = usable(found, searched, plan, self._identity.phone_of(contact))
 
         newest = max(filter(None, (source_time, state.source_time)), default=None)
         base = state.model_copy(update={"source_time": newest, "dnd": contact.dnd_calls})
         if plan.is_noop:
             return self._record_unchanged(state, base, plan)
-        return self._apply(contact, plan, state, base, message.removal_deferrals)
-
-    def _rules(self, message: SyncMessage) -> list[ResolvedRule]:
-        """The rules' buckets; resolving them needs CallTools once per process. While CallTools
-        cannot answer, the message waits (a removal among them must not walk to the DLQ)."""
-        try:
-            return self._rulebook.resolved()
-        except TransientError as exc:
-            if message.deferrals >= MAX_DEFERRALS:
-                raise
-            logger.error("rules cannot be resolved; message deferred", extra={"error": str(exc)})
-            raise Deferred(
-                f"rules not resolved: {exc}", deferral_backoff(message.deferrals)
-            ) from exc
+        return self._apply(contact, plan, state, base, message.removal_deferrals, lookup)
 
     def _remove_only(
         self, contact: Contact, plan: SyncPlan, state: ContactState, message: SyncMessage
@@ -175,21 +172,10 @@ class ContactSync:
             # Only a contact that must leave every bucket (DND, deleted, untagged) leaves on the
             # event alone; nothing we placed is reachable before a pending create is resolved.
             return
-        removal = replace(
-            plan,
-            desired_buckets=frozenset(),
-            add_buckets=frozenset(),
-            needs_contact=False,
-            fields={},
-            changed_fields={},
-            field_hashes=dict(state.field_hashes),
-            exclusion=plan.exclusion or "removed_unconfirmed",
-            recover_create=False,
-        )
         logger.warning(
             "GHL unavailable; removing on the event alone", extra={"contact_id": contact.id}
         )
-        self._apply(contact, removal, state, state, message.removal_deferrals)
+        self._apply(contact, removals_only(plan, state), state, state, message.removal_deferrals)
 
     def _record_unchanged(
         self, state: ContactState, base: ContactState, plan: SyncPlan
@@ -207,13 +193,18 @@ class ContactSync:
         state: ContactState,
         base: ContactState,
         deferrals: int = 0,
+        lookup: PhoneLookup | None = None,
     ) -> SyncOutcome:
         """Apply under a lease. Only the final save advances `source_time`: a retry after a
-        failure part-way must not be dropped as stale."""
-        held = self._lease.acquire(state)
+        failure part-way must not be dropped as stale.
+
+        A new contact is searched by phone before the lease is taken (`lookahead` says why
+        that is safe); if nothing is found, the acquire records the create as pending too."""
+        lookup, pending = self._identity.before_lease(contact, plan, state, lookup)
+        held = self._lease.acquire(state, **pending)
         try:
             try:
-                return self._apply_held(contact, plan, held, base)
+                return self._apply_held(contact, plan, held, base, lookup)
             except NotFound:
                 # Deleted by hand in CallTools: forget it and start over from GHL's data.
                 logger.warning(
@@ -243,7 +234,12 @@ class ContactSync:
             raise
 
     def _apply_held(
-        self, contact: Contact, plan: SyncPlan, held: Held, base: ContactState
+        self,
+        contact: Contact,
+        plan: SyncPlan,
+        held: Held,
+        base: ContactState,
+        lookup: PhoneLookup | None = None,
     ) -> SyncOutcome:
         """Apply `plan`. Every write that could put the contact in a bucket is recorded as pending
         before it is sent, so that a lost reply or a crash cannot leave it in the dialler
@@ -269,11 +265,12 @@ class ContactSync:
             removed.append(bucket_id)
         if ct_id is not None and plan.changed_fields:
             ct.update_contact(ct_id, plan.changed_fields)
-            held.write_now(field_hashes=dict(plan.field_hashes))
+            # Not written on its own: a crash before the next write only repeats this PATCH.
+            held.remember(field_hashes=dict(plan.field_hashes))
 
         placed: frozenset[int] = frozenset()
         if ct_id is None and plan.desired_buckets:
-            ct_id, placed = self._identity.ensure(contact, plan, held)
+            ct_id, placed = self._identity.ensure(contact, plan, held, lookup)
         to_add = plan.desired_buckets - held.state.buckets
         for bucket_id in sorted(to_add):
             assert ct_id is not None

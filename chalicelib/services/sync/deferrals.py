@@ -5,8 +5,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from chalicelib.domain.errors import Deferred, SyncError
+from chalicelib.domain.errors import Deferred, SyncError, TransientError
+from chalicelib.domain.messages import SyncMessage
+from chalicelib.domain.rules import ResolvedRule
 from chalicelib.runtime.observability import logger
+from chalicelib.services.rule_book import RuleBook
 from chalicelib.services.sync.lease import Held
 from chalicelib.services.sync.outcome import SyncOutcome
 
@@ -34,3 +37,15 @@ def removal_not_done(held: Held, exc: RemovalNotDone, deferrals: int, now: datet
     if deferrals >= MAX_DEFERRALS:
         return SyncOutcome("failed", held.state.contact_id, held.state.calltools_id, reason=reason)
     raise Deferred(reason, deferral_backoff(deferrals), counter="removal_deferrals") from exc
+
+
+def resolved_or_wait(rulebook: RuleBook, message: SyncMessage) -> list[ResolvedRule]:
+    """The rules' buckets; resolving them needs CallTools once per process. While CallTools
+    cannot answer, the message waits (a removal among them must not walk to the DLQ)."""
+    try:
+        return rulebook.resolved()
+    except TransientError as exc:
+        if message.deferrals >= MAX_DEFERRALS:
+            raise
+        logger.error("rules cannot be resolved; message deferred", extra={"error": str(exc)})
+        raise Deferred(f"rules not resolved: {exc}", deferral_backoff(message.deferrals)) from exc

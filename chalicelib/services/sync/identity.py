@@ -7,16 +7,20 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from chalicelib.domain.contact import Contact
 from chalicelib.domain.errors import Deferred, NotFound, PermanentError, TransientError
 from chalicelib.domain.phone import to_e164
+from chalicelib.domain.state import ContactState
 from chalicelib.domain.sync_plan import SyncPlan
 from chalicelib.ports import CallToolsApi, CallToolsMatch
 from chalicelib.runtime.observability import logger
 from chalicelib.services.sync.deferrals import RemovalNotDone
 from chalicelib.services.sync.lease import CREATE_RESOLVED, NOTHING_PENDING, Held
+from chalicelib.services.sync.lookahead import PhoneLookup
 
 
 class CallToolsIdentity:
@@ -35,27 +39,72 @@ class CallToolsIdentity:
         self._settle = create_settle
         self._clock = clock
 
-    def ensure(self, contact: Contact, plan: SyncPlan, held: Held) -> tuple[int, frozenset[int]]:
+    def phone_of(self, contact: Contact) -> str | None:
+        """The E.164 phone a CallTools contact for `contact` is found by and created with."""
+        return to_e164(contact.phone, self._region)
+
+    def lookup(self, phone: str, contact_id: str) -> PhoneLookup:
+        """Search CallTools by phone now (see `lookahead` for when that may precede the lease)."""
+        return PhoneLookup(phone, self._candidates(phone, contact_id))
+
+    def search_ahead(self, contact: Contact | None, plan: SyncPlan | None) -> str | None:
+        """The phone to search beside GHL's re-read: the event's, when its plan creates a contact
+        (GHL's answer most likely agrees; if not, `lookahead.usable` drops the search)."""
+        if contact is None or plan is None or not plan.needs_contact or plan.recover_create:
+            return None
+        return self.phone_of(contact)
+
+    def before_lease(
+        self, contact: Contact, plan: SyncPlan, state: ContactState, lookup: PhoneLookup | None
+    ) -> tuple[PhoneLookup | None, dict[str, Any]]:
+        """For a plan that creates the contact: its search by phone (made now unless `lookup`
+        holds one), and, when it found nothing to adopt, the pending create (see `ensure`) for
+        the lease's acquire to write: one write fewer before the POST. Why a search made before
+        the lease is sound: `lookahead`."""
+        if not plan.needs_contact or plan.recover_create or state.maybe_in:
+            return lookup, {}
+        if lookup is None:
+            phone = self.phone_of(contact)
+            assert phone is not None  # a plan with buckets has a dialable phone
+            lookup = self.lookup(phone, contact.id)
+        if not lookup.creates():
+            return lookup, {}
+        pending = {
+            "pending_phone": lookup.phone,
+            "pending_since": self._clock(),
+            "pending_buckets": state.pending_buckets | plan.desired_buckets,
+            "field_hashes": dict(plan.field_hashes),
+        }
+        return replace(lookup, recorded=True), pending
+
+    def ensure(
+        self, contact: Contact, plan: SyncPlan, held: Held, lookup: PhoneLookup | None = None
+    ) -> tuple[int, frozenset[int]]:
         """Adopt the CallTools contact with exactly this phone, or create one, in the plan's
-        buckets where the account allows. Returns its id and the buckets the create confirmed."""
-        phone = to_e164(contact.phone, self._region)
+        buckets where the account allows. Returns its id and the buckets the create confirmed.
+        `lookup` is a search made for this phone before the lease was taken."""
+        phone = self.phone_of(contact)
         assert phone is not None  # a plan with buckets has a dialable phone
-        matches = self._candidates(phone, contact.id)
+        if lookup is None or lookup.phone != phone:
+            lookup = self.lookup(phone, contact.id)
+        matches = lookup.matches
         if len(matches) > 1:
             raise _conflict(matches)
         if matches:
             self._calltools.update_contact(matches[0].id, plan.fields)
             held.remember(calltools_id=matches[0].id)
             return matches[0].id, frozenset()
-        # Before the POST: a reply lost now leaves a contact, perhaps in these buckets, that the
-        # retry finds by this phone (`recover_create`), whatever GHL says by then.
-        held.write_now(
-            lease_until=held.lease_end(),
-            pending_phone=phone,
-            pending_since=self._clock(),
-            pending_buckets=held.state.pending_buckets | plan.desired_buckets,
-            field_hashes=dict(plan.field_hashes),
-        )
+        if not lookup.recorded:
+            # Before the POST: a reply lost now leaves a contact, perhaps in these buckets, that
+            # the retry finds by this phone (`recover_create`), whatever GHL says by then. The
+            # lease is renewed with it, so it outlasts the call.
+            held.write_now(
+                lease_until=held.lease_end(),
+                pending_phone=phone,
+                pending_since=self._clock(),
+                pending_buckets=held.state.pending_buckets | plan.desired_buckets,
+                field_hashes=dict(plan.field_hashes),
+            )
         try:
             created = self._calltools.create_contact(plan.fields, plan.desired_buckets)
         except PermanentError:

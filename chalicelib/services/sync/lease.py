@@ -36,11 +36,14 @@ class Lease:
                 max(1.0, (state.lease_until - now).total_seconds()),
             )
 
-    def acquire(self, state: ContactState) -> Held:
-        """Take the lease on `state` (raises ConcurrentUpdate if it changed since it was read)."""
+    def acquire(self, state: ContactState, **changes: Any) -> Held:
+        """Take the lease on `state` (raises ConcurrentUpdate if it changed since it was read),
+        writing `changes` with it: a create known before the lease is taken goes on record as
+        pending in the same write."""
         now = self._clock()
+        wanted = state.model_copy(update=changes) if changes else state
         return Held(
-            self, self._store, self._store.acquire(state, self.owner, now + self._length, now)
+            self, self._store, self._store.acquire(wanted, self.owner, now + self._length, now)
         )
 
     def end(self) -> datetime:
