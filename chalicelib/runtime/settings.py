@@ -80,6 +80,7 @@ ENV_NAMES: dict[str, tuple[str, str]] = {
     "calltools_create_settle_seconds": ("calltools", "create_settle_seconds"),
     "snapshot_trust_seconds": ("sync", "snapshot_trust_seconds"),
     "batch_time_reserve_seconds": ("queue", "batch_time_reserve_seconds"),
+    "consumer_records_at_once": ("queue", "records_at_once"),
     "sync_api_url": ("admin", "api_url"),
     "port": ("local", "port"),
     "local_report_batch_item_failures": ("local", "report_batch_item_failures"),

@@ -101,6 +101,9 @@ class QueueSettings(Group):
     consumer_max_concurrency: int = Field(default=2, ge=2, le=1000)
     # Stop taking new records when less than this is left of the Lambda's time.
     batch_time_reserve_seconds: float = Field(default=25.0, ge=0)
+    # Records of one batch synced side by side in an invocation: their API waits overlap
+    # (services/record_pool.py), while each instance keeps to its share of every API's rate.
+    records_at_once: int = Field(default=4, ge=1, le=10)
 
 
 class StateSettings(Group):

@@ -224,6 +224,7 @@ class Container:
             self.dedup,
             self.queue,
             time_reserve_ms=int(self.settings.queue.batch_time_reserve_seconds * 1000),
+            records_at_once=self.settings.queue.records_at_once,
             run_step=self.reconciler.step,
             webhook_clock=self.state_store.note_webhook,
         )

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import json
 import math
+import threading
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from functools import partial
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from pydantic import ValidationError
 
@@ -25,6 +25,7 @@ from chalicelib.domain.messages import ReconcileStep, SyncMessage
 from chalicelib.domain.time import utcnow
 from chalicelib.ports import ContactQueue, Dedup
 from chalicelib.runtime.observability import count, logger, milliseconds
+from chalicelib.services.record_pool import RecordPool
 from chalicelib.services.sync import ContactSync
 
 # A conflict with another worker resolves within one contact's sync.
@@ -67,6 +68,7 @@ class BatchConsumer:
         # Wall time, not monotonic: a Lambda container's monotonic clock may stand still while
         # it is frozen between invocations.
         seconds: Callable[[], float] = time.time,
+        records_at_once: int = 1,
     ) -> None:
         self._sync = sync
         self._dedup = dedup
@@ -75,6 +77,8 @@ class BatchConsumer:
         self._run_step = run_step
         self._webhook_clock = webhook_clock
         self._seconds = seconds
+        self._at_once = records_at_once
+        self._starting = threading.Lock()
         self._webhook_noted: float | None = None  # when the webhook clock was last written
         self._newest_webhook: datetime | None = None
         self._remaining: Callable[[], float] = lambda: float("inf")
@@ -89,21 +93,22 @@ class BatchConsumer:
     ) -> dict[str, Any]:
         self.outcomes = []
         self._remaining = remaining_ms
-        processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+        processor = RecordPool(self._at_once)
 
         started = 0
 
         def handle_record(record: SQSRecord) -> dict[str, Any]:
             nonlocal started
             try:
-                if remaining_ms() < self._reserve_ms:
-                    if not started:
-                        # Not one record fits: a setting, not a busy batch. Fail loudly rather
-                        # than send copies round for ever.
-                        logger.error("BATCH_TIME_RESERVE_SECONDS leaves no time for a record")
-                        raise TransientError("no time left for even one record")
-                    raise Deferred("not enough time left in this invocation", 0)
-                started += 1
+                with self._starting:
+                    if remaining_ms() < self._reserve_ms:
+                        if not started:
+                            # Not one record fits: a setting, not a busy batch. Fail loudly
+                            # rather than send copies round for ever.
+                            logger.error("BATCH_TIME_RESERVE_SECONDS leaves no time for a record")
+                            raise TransientError("no time left for even one record")
+                        raise Deferred("not enough time left in this invocation", 0)
+                    started += 1
                 outcome = self._process(record)
             except Deferred as wait:
                 outcome = self._defer(record, wait)
@@ -183,8 +188,13 @@ class BatchConsumer:
             return outcome
 
         key = message.dedup_key or f"sqs:{record.message_id}"
-        logger.set_correlation_id(message.webhook_id or record.message_id)
-        logger.append_keys(contact_id=message.contact_id, webhook_id=message.webhook_id)
+        # Per thread (records run side by side), and removed after the record: a later record's
+        # or step's lines must not carry this contact's ids.
+        logger.thread_safe_append_keys(
+            correlation_id=message.webhook_id or record.message_id,
+            contact_id=message.contact_id,
+            webhook_id=message.webhook_id,
+        )
         work = partial(self._sync_or_dead_letter, message, body)
         # A reconciliation message has no dedup record (two writes): delivered again, it finds
         # its contact in step and changes nothing, and a copy running at the same time loses the
@@ -197,7 +207,7 @@ class BatchConsumer:
         except DeadLettered as dead:
             outcome = dead.outcome
         finally:
-            logger.remove_keys(["contact_id", "webhook_id"])
+            logger.thread_safe_remove_keys(["correlation_id", "contact_id", "webhook_id"])
         self.outcomes.append(outcome)
         self._measure(message, outcome)
         if from_webhook and not outcome.get("duplicate"):

@@ -57,7 +57,7 @@ class SyncTimings:
 
 
 class ContactSync:
-    """Syncs one contact per message; one instance per worker (it is the lease owner)."""
+    """Syncs one contact per message; one instance per worker (each of its threads a lease owner)."""
 
     def __init__(
         self,

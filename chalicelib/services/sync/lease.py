@@ -3,6 +3,7 @@ CallTools is on record before it does it."""
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -26,7 +27,13 @@ class Lease:
         self._store = store
         self._length = timedelta(seconds=seconds)
         self._clock = clock
-        self.owner = uuid.uuid4().hex
+        self._base = uuid.uuid4().hex
+
+    @property
+    def owner(self) -> str:
+        """This thread's owner id: records synced side by side (services/record_pool.py) each
+        hold their own leases, so one never takes another's contact for its own."""
+        return f"{self._base}.{threading.get_ident()}"
 
     def check_free(self, state: ContactState, now: datetime) -> None:
         """Raises Deferred, for as long as it lasts, while another worker holds the contact."""
