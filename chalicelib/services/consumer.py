@@ -77,7 +77,7 @@ class BatchConsumer:
         self._run_step = run_step
         self._webhook_clock = webhook_clock
         self._seconds = seconds
-        self._at_once = records_at_once
+        self.records_at_once = records_at_once
         self._starting = threading.Lock()
         self._webhook_noted: float | None = None  # when the webhook clock was last written
         self._newest_webhook: datetime | None = None
@@ -93,7 +93,7 @@ class BatchConsumer:
     ) -> dict[str, Any]:
         self.outcomes = []
         self._remaining = remaining_ms
-        processor = RecordPool(self._at_once)
+        processor = RecordPool(self.records_at_once)
 
         started = 0
 

@@ -138,6 +138,8 @@ def test_no_message_lost_under_either_response_configuration(
 ):
     ids = contacts_event(service, 6)
     service.container.rulebook.resolved()  # a warm worker: the faults hit the sync
+    # One record at a time: the scripted faults then exhaust one record's retries, in order.
+    service.container.batch_consumer.records_at_once = 1
     # CallTools fails hard for a while: more 503s than one record's retry budget absorbs.
     service.calltools.script_faults(["503_html"] * 12)
     poller = service.poller(report_batch_item_failures=report_batch_item_failures)
@@ -157,6 +159,7 @@ def test_the_real_consumer_keeps_a_failed_record_without_report_batch_item_failu
     deleted its successes itself, so that only the failed record comes back."""
     first, second = contacts_event(service, 2)
     service.container.rulebook.resolved()  # a warm worker: the faults hit the sync
+    service.container.batch_consumer.records_at_once = 1  # the faults meet the first record only
     service.calltools.script_faults(["503_html"] * 5)  # every attempt of the first record
     poller = service.poller(report_batch_item_failures=False)
     assert poller.poll_once(0) == 2
@@ -173,6 +176,7 @@ def test_consumer_raises_after_deleting_successes_so_only_failures_return(servic
 
     contacts_event(service, 2)
     service.container.rulebook.resolved()  # a warm worker: the faults hit the sync
+    service.container.batch_consumer.records_at_once = 1  # the faults meet the first record only
     service.calltools.script_faults(["503_html"] * 5)  # every attempt of the first record
     messages = service.container.sqs.receive_message(
         QueueUrl=service.resources.queue_url, MaxNumberOfMessages=10

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from chalicelib.domain.errors import TransientError
 from chalicelib.domain.rules import Rule
 from chalicelib.domain.scope import Scope
 from chalicelib.domain.sync_plan import FieldMapping
@@ -75,6 +76,25 @@ def test_records_of_a_batch_wait_on_calltools_side_by_side():
     # Each record's log lines carried its own contact, and none is left on any thread after.
     assert sorted(ct.keys_seen) == ["c0", "c1", "c2"]
     assert "contact_id" not in logger.thread_safe_get_current_keys()
+
+
+class OnePhoneDown(FakeCallTools):
+    def find_contacts_by_phone(self, phone_e164: str) -> list[CallToolsMatch]:
+        if phone_e164.endswith("0001"):
+            raise TransientError("CallTools answered 503")
+        return super().find_contacts_by_phone(phone_e164)
+
+
+def test_side_by_side_only_the_failed_record_comes_back():
+    ct = OnePhoneDown()
+    handler, queue = consumer(ct, at_once=4)
+    batch = records(4)
+    with pytest.raises(BatchIncomplete) as raised:
+        handler.handle(batch, lambda: 60_000.0)
+    assert raised.value.failed_ids == [batch[1]["messageId"]]
+    assert sorted(queue.deleted) == sorted(
+        r["receiptHandle"] for i, r in enumerate(batch) if i != 1
+    )
 
 
 def test_one_record_at_a_time_never_overlaps():
