@@ -85,10 +85,13 @@ class _World:
         import boto3
         from moto.server import ThreadedMotoServer
 
+        from sandbox import moto_sqs
         from sandbox.aws import ensure_resources
         from sandbox.calltools import CallToolsSandbox
         from sandbox.ghl import GhlSandbox
 
+        # Real SQS costs no more with a long queue; moto 5.2.5's does (sandbox/moto_sqs.py).
+        moto_sqs.apply()
         self.moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self.moto.start()
         host, port = self.moto.get_host_and_port()

@@ -81,6 +81,9 @@ class LocalStack:
         if not s.aws.endpoint_url:
             from moto.server import ThreadedMotoServer
 
+            from sandbox import moto_sqs
+
+            moto_sqs.apply()  # the server runs in this process: its SQS without moto's slow paths
             moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
             moto.start()
             self._stoppers.append(moto)
