@@ -10,6 +10,7 @@ import os
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from bench.constants import LOCATION_ID
@@ -19,7 +20,7 @@ from bench.world import AWS_TEST_CREDENTIALS, REGION, WorldInfo
 if TYPE_CHECKING:
     from chalicelib.domain.runs import Run
     from chalicelib.runtime.wiring import Container
-    from sandbox.poller import SqsPoller
+    from sandbox.poller import Handler, LocalLambdaContext, SqsPoller
 
 # The dev/prod stage's lambda_timeout of sync_contacts (.chalice/config.json).
 CONSUMER_TIMEOUT_SECONDS = 120.0
@@ -53,24 +54,68 @@ def configure(info: WorldInfo, signer: Signer, *, pacing: bool) -> Container:
     return wiring.reset()
 
 
-def consumer_poller(info: WorldInfo) -> SqsPoller:
+def consumer_poller(
+    info: WorldInfo,
+    *,
+    workers: int | None = None,
+    on_container: Callable[[Container], Any] | None = None,
+    on_event: Callable[[dict[str, Any]], None] | None = None,
+) -> SqsPoller:
     """The local stack's event-source-mapping stand-in, calling the deployed handler function.
 
-    It gets its own SQS client, so the harness's receives are not counted as the product's AWS time.
+    As deployed: CONSUMER_MAX_CONCURRENCY consumers (the configured container's settings) unless
+    `workers` says otherwise, each with a wiring Container of its own as each concurrent Lambda
+    invocation has (sandbox/containers.py); `on_container` sees each one before it is used (to
+    time its AWS calls, or to make the per-container bucket lookup outside what is counted), and
+    `on_event` each SQS event as a consumer picks it up. The poller gets its own SQS client, so
+    the harness's receives are not counted as the product's AWS time.
     """
     import boto3
 
     from app import app
+    from chalicelib.runtime import wiring
+    from sandbox.containers import LambdaContainers
     from sandbox.poller import SqsPoller
+
+    settings = wiring.container().settings
+    count = workers or settings.queue.consumer_max_concurrency
+    handler = app.handler_map["sync_contacts"]
+    containers = LambdaContainers(handler, count, settings, on_new=on_container)
+
+    def handler_for(worker: int) -> Handler:
+        own = containers.handler(worker)
+        if on_event is None:
+            return own
+
+        def observed(event: dict[str, Any], context: LocalLambdaContext) -> Any:
+            on_event(event)
+            return own(event, context)
+
+        return observed
 
     sqs = boto3.client("sqs", endpoint_url=info.aws_endpoint, region_name=REGION)
     return SqsPoller(
         sqs,
         info.queue_url,
-        app.handler_map["sync_contacts"],
+        handler,
+        workers=count,
+        handler_for=handler_for,
         function_timeout=CONSUMER_TIMEOUT_SECONDS,
         retry_delay_seconds=1,
     )
+
+
+def warmed(timer: AwsTimer | None = None) -> Callable[[Container], None]:
+    """An `on_container` for consumer_poller: the container's bucket lookup now (once per
+    container, as at a Lambda cold start, and before the calls a scenario counts); with a timer,
+    the container's AWS calls timed from then on."""
+
+    def prepare(container: Container) -> None:
+        container.rulebook.resolved()
+        if timer is not None:
+            timer.attach(container)
+
+    return prepare
 
 
 def post_webhook(container: Container, signer: Signer, body: dict[str, Any]) -> None:
