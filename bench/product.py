@@ -28,10 +28,13 @@ CONSUMER_TIMEOUT_SECONDS = 120.0
 _CLEARED = ("AWS_PROFILE", "SYNC_RULES", "GHL_APP_ID", "CALLTOOLS_BUCKET_METHOD", "SYNC_QUEUE_URL")
 
 
-def configure(info: WorldInfo, signer: Signer, *, pacing: bool) -> Container:
+def configure(
+    info: WorldInfo, signer: Signer, *, pacing: bool, settings: dict[str, str] | None = None
+) -> Container:
     """Point the product at the world. `pacing=False` lifts the client-side rate pacers (for
     counting calls or measuring work); `True` keeps the product's defaults (GHL 8/s, CallTools
-    5/s shared by CONSUMER_MAX_CONCURRENCY=2 consumers)."""
+    5/s shared by CONSUMER_MAX_CONCURRENCY=2 consumers). `settings`: environment variables of the
+    product's own to set on top (e.g. CALLTOOLS_MAX_RPS)."""
     for name in (*_CLEARED, "GHL_MAX_RPS", "CALLTOOLS_MAX_RPS", "CONSUMER_MAX_CONCURRENCY"):
         os.environ.pop(name, None)
     os.environ.update(AWS_TEST_CREDENTIALS)
@@ -49,6 +52,7 @@ def configure(info: WorldInfo, signer: Signer, *, pacing: bool) -> Container:
     )
     if not pacing:
         os.environ.update(GHL_MAX_RPS="100000", CALLTOOLS_MAX_RPS="100000")
+    os.environ.update(settings or {})
     from chalicelib.runtime import wiring
 
     return wiring.reset()
@@ -137,7 +141,9 @@ def reconcile(container: Container, poller: SqsPoller, deadline_seconds: float) 
 
 class AwsTimer:
     """Wall time during which at least one of the product's AWS calls was in flight (calls from
-    several threads overlap and count once), and the calls by operation.
+    several threads overlap and count once: `seconds`), the calls' own durations added up
+    (`summed_seconds`: what concurrent consumers spent waiting on AWS between them), and the calls
+    by operation.
 
     Measured from botocore's before-call to after-call: the request on the wire, moto's work and
     the response parsing. Serialising the request is left out (it would happen against AWS too).
@@ -147,7 +153,9 @@ class AwsTimer:
         self._lock = threading.Lock()
         self._inflight = 0
         self._since = 0.0
+        self._thread = threading.local()  # a thread has one call in flight at a time
         self.seconds = 0.0
+        self.summed_seconds = 0.0
         self.calls: Counter[str] = Counter()
 
     def attach(self, container: Container) -> None:
@@ -159,19 +167,24 @@ class AwsTimer:
             events.register("after-call-error", self._after)
 
     def _before(self, model: Any, **_: Any) -> None:
+        now = time.perf_counter()
+        self._thread.started = now
         with self._lock:
             if self._inflight == 0:
-                self._since = time.perf_counter()
+                self._since = now
             self._inflight += 1
             self.calls[f"{model.service_model.service_id}.{model.name}"] += 1
 
     def _after(self, **_: Any) -> None:
+        now = time.perf_counter()
         with self._lock:
+            self.summed_seconds += now - self._thread.started
             self._inflight -= 1
             if self._inflight == 0:
-                self.seconds += time.perf_counter() - self._since
+                self.seconds += now - self._since
 
     def reset(self) -> None:
         with self._lock:
             self.seconds = 0.0
+            self.summed_seconds = 0.0
             self.calls.clear()

@@ -184,6 +184,24 @@ class _World:
             seeded += 1
         return seeded
 
+    def desired_members(self) -> list[str]:
+        """The tagged contacts a sync must put in the bucket (dialable, not DND), sorted."""
+        from chalicelib.domain.contact import contact_from_ghl
+        from chalicelib.domain.rules import ResolvedRule, Rule
+        from chalicelib.domain.sync_plan import FieldMapping, plan_sync
+
+        rule = Rule(tag=TAG, bucket=BUCKET_NAME)
+        rules = [ResolvedRule(rule=rule, bucket_id=BUCKET_ID, bucket_name=BUCKET_NAME)]
+        desired = []
+        for cid in self.tagged:
+            data = self.ghl.contact(cid)
+            if (
+                data
+                and plan_sync(contact_from_ghl(data), rules, None, FieldMapping()).desired_buckets
+            ):
+                desired.append(cid)
+        return sorted(desired)
+
     # --- observation and control ---------------------------------------------------------------
     def counts(self) -> dict[str, dict[str, int]]:
         """API calls received since the last reset_calls, by system and route."""
@@ -281,6 +299,9 @@ class World:
 
     def seed_in_sync(self) -> int:
         return int(self._call("seed_in_sync"))
+
+    def desired_members(self) -> list[str]:
+        return cast(list[str], self._call("desired_members"))
 
     def counts(self) -> dict[str, dict[str, int]]:
         return cast(dict[str, dict[str, int]], self._call("counts"))
