@@ -78,7 +78,7 @@ def lambda_record(message: MessageTypeDef, queue_arn: str, region: str) -> dict[
 
 
 Handler = Callable[[dict[str, Any], LocalLambdaContext], Any]
-IDLE_SECONDS = 0.05  # between a drain's empty receives and between its readings of the queue
+IDLE_SECONDS = 0.05  # between a drain's readings of the queue
 
 
 class SqsPoller:
@@ -210,8 +210,9 @@ class SqsPoller:
         def work(worker: int) -> None:
             while not stop.is_set():
                 try:
-                    if not self.poll_once(wait_seconds=0, worker=worker):
-                        stop.wait(IDLE_SECONDS)
+                    # Long polls, as the event source mapping's: idle workers that asked every
+                    # few milliseconds would load the moto server the product's calls also wait on.
+                    self.poll_once(wait_seconds=1, worker=worker)
                 except Exception as exc:  # the receive or the settling failed: drain raises it
                     errors.append(exc)
                     stop.set()
