@@ -150,15 +150,19 @@ class Meters:
 
     def __init__(self, container: Container) -> None:
         self.aws = AwsMeter()
-        self.aws.attach(container)
         self.wait = AwsTimer()  # how much of an invocation was spent waiting on AWS (moto)
-        self.wait.attach(container)
+        self.attach(container)
         self.logs = LogMeter()
         self.clocks = {
             name: InvocationClock(lambda: self.wait.seconds)
             for name in (WEBHOOK, CONSUMER, SCHEDULE)
         }
         time_consumer(self.clocks[CONSUMER])
+
+    def attach(self, container: Container) -> None:
+        """Count and time this container's AWS calls too (a consumer's has its own clients)."""
+        self.aws.attach(container)
+        self.wait.attach(container)
 
     def reset(self) -> None:
         self.aws.reset()

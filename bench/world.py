@@ -85,10 +85,13 @@ class _World:
         import boto3
         from moto.server import ThreadedMotoServer
 
+        from sandbox import moto_sqs
         from sandbox.aws import ensure_resources
         from sandbox.calltools import CallToolsSandbox
         from sandbox.ghl import GhlSandbox
 
+        # Real SQS costs no more with a long queue; moto 5.2.5's does (sandbox/moto_sqs.py).
+        moto_sqs.apply()
         self.moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self.moto.start()
         host, port = self.moto.get_host_and_port()
@@ -180,6 +183,24 @@ class _World:
             backend.put_item(TABLE_NAME, item)
             seeded += 1
         return seeded
+
+    def desired_members(self) -> list[str]:
+        """The tagged contacts a sync must put in the bucket (dialable, not DND), sorted."""
+        from chalicelib.domain.contact import contact_from_ghl
+        from chalicelib.domain.rules import ResolvedRule, Rule
+        from chalicelib.domain.sync_plan import FieldMapping, plan_sync
+
+        rule = Rule(tag=TAG, bucket=BUCKET_NAME)
+        rules = [ResolvedRule(rule=rule, bucket_id=BUCKET_ID, bucket_name=BUCKET_NAME)]
+        desired = []
+        for cid in self.tagged:
+            data = self.ghl.contact(cid)
+            if (
+                data
+                and plan_sync(contact_from_ghl(data), rules, None, FieldMapping()).desired_buckets
+            ):
+                desired.append(cid)
+        return sorted(desired)
 
     # --- observation and control ---------------------------------------------------------------
     def counts(self) -> dict[str, dict[str, int]]:
@@ -278,6 +299,9 @@ class World:
 
     def seed_in_sync(self) -> int:
         return int(self._call("seed_in_sync"))
+
+    def desired_members(self) -> list[str]:
+        return cast(list[str], self._call("desired_members"))
 
     def counts(self) -> dict[str, dict[str, int]]:
         return cast(dict[str, dict[str, int]], self._call("counts"))

@@ -27,6 +27,7 @@ from chalicelib.adapters.ghl.signature import GHL_ED25519_KEY, GHL_RSA_KEY
 from chalicelib.runtime.settings import Settings
 from sandbox.aws import ensure_resources
 from sandbox.calltools import CallToolsSandbox
+from sandbox.containers import LambdaContainers
 from sandbox.ghl import GhlSandbox
 from sandbox.poller import SqsPoller
 from sandbox.scheduler import SchedulerStub
@@ -81,6 +82,9 @@ class LocalStack:
         if not s.aws.endpoint_url:
             from moto.server import ThreadedMotoServer
 
+            from sandbox import moto_sqs
+
+            moto_sqs.apply()  # the server runs in this process: its SQS without moto's slow paths
             moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
             moto.start()
             self._stoppers.append(moto)
@@ -184,10 +188,16 @@ def main() -> None:
     def report(exc: BaseException) -> None:
         print(f"consumer: {type(exc).__name__}: {exc}", flush=True)
 
+    # As many consumers as the event source mapping's maximum concurrency, each with a wiring
+    # Container of its own, as each concurrent Lambda invocation has (sandbox/containers.py).
+    consumers = s.queue.consumer_max_concurrency
+    handler = app.handler_map["sync_contacts"]
     poller = SqsPoller(
         container.sqs,
         resources.queue_url,
-        app.handler_map["sync_contacts"],
+        handler,
+        workers=consumers,
+        handler_for=LambdaContainers(handler, consumers, s).handler,
         report_batch_item_failures=s.local.report_batch_item_failures,
         on_error=report,
     ).start()
@@ -219,7 +229,11 @@ def main() -> None:
     print(f"Webhook    {url}/webhook/ghl", flush=True)
     for line in stack.lines:
         print(line, flush=True)
-    print(f"SQS        {resources.queue_url} (poller, {mode} ReportBatchItemFailures)", flush=True)
+    print(
+        f"SQS        {resources.queue_url} (poller, {consumers} consumers, "
+        f"{mode} ReportBatchItemFailures)",
+        flush=True,
+    )
     print(f"DLQ        {resources.dlq_url}", flush=True)
     print(f"DynamoDB   table {resources.table_name}", flush=True)
     print(f"Schedules  {'; '.join(scheduler.describe()) or 'none registered'}", flush=True)

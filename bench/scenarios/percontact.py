@@ -6,7 +6,7 @@ deployed SQS handler. GHL's sandbox holds each contact as the event describes it
 a ContactTagUpdate carries no dndSettings, so the consumer re-reads the contact before adding it.
 A search hit does carry dndSettings, so contacts a reconciliation run finds need no re-read.
 Baseline: the seed's batch run over the same kind of contacts, once per kind.
-One warm-up contact first: the bucket lookup and the bucket-method probe happen once per process.
+One warm-up contact first: the bucket lookup and the bucket-method probe happen once per container.
 
 AWS too, per kind (bench.awsusage): the product's SQS and DynamoDB requests, Lambda invocations
 and billed milliseconds through the deployed entry points, log bytes; and what a million
@@ -16,7 +16,7 @@ webhooks of each kind cost at list prices (bench.pricing, bench.awsreport).
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bench import awsreport, pricing
 from bench.awsusage import Meters
@@ -24,10 +24,13 @@ from bench.baseline import seed_style_sync
 from bench.constants import BUCKET_ID
 from bench.events import ContactFactory, Signer, marketplace_event
 from bench.invocations import SCHEDULE, WEBHOOK, invoke_schedule, invoke_webhook
-from bench.product import configure, consumer_poller
+from bench.product import configure, consumer_poller, warmed
 from bench.report import ScenarioResult, fewer, row
 from bench.world import World, WorldInfo, total_calls
 from chalicelib.services.sync.ordering import READ_SKEW
+
+if TYPE_CHECKING:
+    from chalicelib.runtime.wiring import Container
 
 CONTACTS = 50  # per kind; the figures are totals / CONTACTS
 SINGLES = 10  # unchanged contacts delivered one at a time (AWS cost of an invocation)
@@ -50,7 +53,16 @@ def _per_contact(counts: dict[str, dict[str, int]], n: int) -> dict[str, Any]:
 def _ours(world: World, signer: Signer) -> tuple[dict[str, Any], dict[str, Any]]:
     container = configure(world.info, signer, pacing=False)
     meters = Meters(container)  # before the poller: it times the handler the poller takes
-    poller = consumer_poller(world.info)
+    # One consumer: counts per contact do not depend on concurrency, and the one warm-up contact
+    # then warms the one container (the bucket-method probe happens once per container). Its
+    # container is its own (sandbox/containers.py): the meters count its AWS calls too.
+    warm = warmed()
+
+    def prepare(own: Container) -> None:
+        warm(own)
+        meters.attach(own)
+
+    poller = consumer_poller(world.info, workers=1, on_container=prepare)
     factory = ContactFactory("pc")
     aws: dict[str, dict[str, Any]] = {}
 

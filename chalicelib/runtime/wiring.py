@@ -6,7 +6,8 @@ Imports happen inside each builder: the webhook Lambda never loads the consumer'
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -294,9 +295,13 @@ class Container:
 
 _lock = threading.Lock()
 _container: Container | None = None
+_this_thread = threading.local()
 
 
 def container() -> Container:
+    own: Container | None = getattr(_this_thread, "container", None)
+    if own is not None:
+        return own
     global _container
     with _lock:
         if _container is None:
@@ -311,3 +316,19 @@ def reset(settings: Settings | None = None) -> Container:
         get_settings.cache_clear()
         _container = Container(settings or get_settings())
         return _container
+
+
+@contextmanager
+def thread_container(own: Container) -> Iterator[Container]:
+    """Within the block, `container()` in this thread answers `own`.
+
+    For the local stack's SQS poller only (sandbox/poller.py): its worker threads stand in for
+    concurrent Lambda containers, each with its own clients, pacers and lease owner. In Lambda one
+    container runs one invocation at a time, and nothing calls this.
+    """
+    previous = getattr(_this_thread, "container", None)
+    _this_thread.container = own
+    try:
+        yield own
+    finally:
+        _this_thread.container = previous
