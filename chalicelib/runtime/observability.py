@@ -89,7 +89,8 @@ metrics = Metrics(namespace="GhlCallToolsSync", service="ghl-calltools-sync")
 
 
 _pending = threading.Event()  # set when a metric awaits flushing
-# A new contact's phone search runs beside its GHL re-read, and both count their calls.
+# A new contact's phone search runs beside its GHL re-read, records of a batch run side by side,
+# and the local stack's consumers share this process: adding and flushing exclude each other.
 _adding = threading.Lock()
 
 
@@ -107,6 +108,7 @@ def milliseconds(name: str, value: float) -> None:
 
 def flush_metrics() -> None:
     """Publish what was counted; an invocation that counted nothing prints nothing."""
-    if _pending.is_set():
-        _pending.clear()
-        metrics.flush_metrics(raise_on_empty_metrics=False)
+    with _adding:
+        if _pending.is_set():
+            _pending.clear()
+            metrics.flush_metrics(raise_on_empty_metrics=False)
