@@ -116,6 +116,7 @@ class SqsPoller:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
+        self._receiving = threading.Lock()
         self._holding = 0  # workers between receiving a non-empty batch and settling it
         self._batches = 0  # non-empty batches received so far
         self.invocations = 0
@@ -124,13 +125,16 @@ class SqsPoller:
 
     def poll_once(self, wait_seconds: int | None = None, worker: int = 0) -> int:
         """One receive → invoke → settle cycle; returns how many messages were received."""
-        reply = self._sqs.receive_message(
-            QueueUrl=self._queue_url,
-            MaxNumberOfMessages=self._batch_size,
-            WaitTimeSeconds=self._wait if wait_seconds is None else wait_seconds,
-            AttributeNames=["All"],
-            MessageAttributeNames=["All"],
-        )
+        # One receive at a time: moto's receive is not atomic, and concurrent ones can mark a
+        # message in flight that no reply carries (it then hides for the visibility timeout).
+        with self._receiving:
+            reply = self._sqs.receive_message(
+                QueueUrl=self._queue_url,
+                MaxNumberOfMessages=self._batch_size,
+                WaitTimeSeconds=self._wait if wait_seconds is None else wait_seconds,
+                AttributeNames=["All"],
+                MessageAttributeNames=["All"],
+            )
         messages = reply.get("Messages", [])
         if not messages:
             return 0
