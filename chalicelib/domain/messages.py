@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib.domain.contact import Contact
 
@@ -20,7 +20,7 @@ class HitPage(BaseModel):
 
     tag: str
     after: list[Any] | None = None
-    size: int
+    size: int = Field(ge=1, le=500)  # GHL's pageLimit bounds
 
 
 class SyncMessage(BaseModel):

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from chalicelib.domain.contact import Contact
 from chalicelib.domain.messages import ReconcileStep, SyncMessage
 from chalicelib.domain.rules import Rule
@@ -151,3 +153,20 @@ def test_the_next_page_names_the_cursor_it_started_after():
         if isinstance(m, SyncMessage) and m.page
     }
     assert (75, "None") in pages and any(after.startswith("[75") for _, after in pages)
+
+
+@pytest.mark.parametrize(
+    ("pace", "depth"),
+    [
+        ({"assumed_rate": 1.2}, 0),  # slow consumers: 36 contacts in the bound, under a page
+        ({"assumed_rate": 2.5}, 30),  # at the bound's half, with no room for 50 more
+        ({"assumed_rate": 50.0, "max_backlog": 20}, 0),  # a cap under the least page
+    ],
+)
+def test_a_drained_queue_always_gets_a_page(pace: dict[str, float], depth: int):
+    """Waiting cannot make more room than a drained queue has: the walk must go on, or the run
+    would hold its lock for ever and no nightly run could start."""
+    queue, clock = FakeQueue(), Clock()
+    queue.backlog = depth
+    feeding = feed(queue, clock, **pace).next_page(run(), 500)
+    assert feeding.page_limit is not None and feeding.page_limit >= 1

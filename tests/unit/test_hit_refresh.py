@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chalicelib.domain.contact import Contact
+from chalicelib.domain.errors import TransientError
 from chalicelib.domain.messages import HitPage, SyncMessage
 from chalicelib.domain.rules import Rule
 from chalicelib.domain.scope import Scope
@@ -39,11 +40,14 @@ class PageSearch:
     def __init__(self, ghl: FakeGhl) -> None:
         self.ghl = ghl
         self.calls = 0
+        self.down = False  # answers 429, as GHL over its limit
 
     def search_contacts(
         self, location_id: str, tag: str, search_after: list[Any] | None, page_limit: int = 500
     ) -> SearchPage:
         self.calls += 1
+        if self.down:
+            raise TransientError("GHL answered 429")
         rows = sorted((c for c in self.ghl.contacts.values() if tag in c.tags), key=lambda c: c.id)
         after = search_after[1] if search_after else ""
         page = [c for c in rows if c.id > after][:page_limit]
@@ -126,3 +130,28 @@ def test_a_page_read_long_ago_is_read_again():
     w.now += timedelta(seconds=31)  # past half the trust window: the kept page is too old
     w.sync.sync(w.hit(people[1], T0))
     assert w.search.calls == 2 and w.ghl.reads == 0
+
+
+def test_a_stale_hit_that_removes_never_waits_for_ghl():
+    """Calls became DND before the walk: the hit takes the contact out as read, even with GHL's
+    search refusing (no refresh is needed to remove)."""
+    first = person(1)
+    w = Setup([first])
+    w.sync.sync(w.hit(first, T0))  # in the bucket
+    w.search.down = True
+    w.now = T0 + timedelta(minutes=5)
+    dnd = person(1, dnd_calls=True)
+    removal = w.hit(dnd, T0 + timedelta(seconds=1)).model_copy(
+        update={"event_time": datetime(2026, 11, 29, 11, 30, tzinfo=UTC)}
+    )
+    outcome = w.sync.sync(removal)
+    assert outcome.removed == (70412,) and w.search.calls == 0 and w.ghl.reads == 0
+
+
+def test_a_page_that_cannot_be_read_leaves_the_hit_to_a_read_of_its_own():
+    first = person(1)
+    w = Setup([first])
+    w.search.down = True
+    w.now = T0 + timedelta(minutes=5)
+    assert w.sync.sync(w.hit(first, T0)).added == (70412,)
+    assert w.search.calls == 1 and w.ghl.reads == 1

@@ -4,6 +4,7 @@ thread holds its own leases and log keys."""
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -119,3 +120,38 @@ def test_each_thread_holds_its_own_leases():
     for t in threads:
         t.join(timeout=5)
     assert len(set(owners)) == 2 and lease.owner == lease.owner
+
+
+def test_records_of_one_contact_run_one_after_another_in_batch_order():
+    """A tag and then DND for one contact: the removal follows the add at once, instead of
+    waiting out the add's lease as a deferral."""
+    ct = FakeCallTools()
+    handler, queue = consumer(ct, at_once=4)
+    add = tagged(
+        "cold lead",
+        id="c7",
+        phone="+13125550007",
+        dndSettings={"Call": {"status": "inactive"}},
+        timestamp=utcnow().isoformat(),
+    )
+    dnd = {
+        **add,
+        "dndSettings": {"Call": {"status": "active"}},
+        "timestamp": (utcnow() + timedelta(seconds=1)).isoformat(),
+        "webhookId": "wh-dnd-c7",  # another delivery, not a copy of the first
+    }
+    batch = [sqs_record(parse_marketplace_event(b).model_dump_json()) for b in (add, dnd)]
+    batch += records(3)
+    assert handler.handle(batch, lambda: 60_000.0) == {"batchItemFailures": []}
+    assert not queue.requeued  # nothing deferred
+    assert len(ct.bucket_of()) == 3  # the three others; c7 was added, then taken out
+
+
+def test_a_contacts_records_share_one_lane_in_batch_order():
+    from chalicelib.services.record_pool import _lanes
+
+    batch = records(3)
+    again = sqs_record(batch[1]["body"])  # c1 again, later in the batch
+    step = sqs_record('{"kind":"reconcile_step","run_id":"r"}')
+    lanes = _lanes([batch[0], batch[1], step, batch[2], again])
+    assert lanes == [[batch[0]], [batch[1], again], [step], [batch[2]]]

@@ -23,8 +23,9 @@ from chalicelib.ports import ContactQueue
 MIN_SPAN_SECONDS = 2.0
 # How many contacts the walk must have seen before their enqueued share predicts the next page's.
 SHARE_AFTER = 50
-# The longest SQS delays a message (its DelaySeconds maximum).
+# The longest SQS delays a message (its DelaySeconds maximum), and the shortest wait worth a step.
 MAX_WAIT_SECONDS = 900
+MIN_WAIT_SECONDS = 2
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,7 @@ class Feed:
         # first import, almost none on a daily run. Unknown until some contacts were seen.
         share = run.enqueued / run.seen if run.seen >= SHARE_AFTER else 1.0
         fits = room / max(share, 1 / full_page)
-        least = min(full_page, self.pace.min_page)
+        least = min(full_page, self.pace.min_page, self.pace.max_backlog or full_page)
         if fits >= least:
             return Feeding(run, min(full_page, math.floor(fits)))
         # Wait until half the bound is left: the step message then queues behind work that keeps
@@ -73,8 +74,12 @@ class Feed:
         drain_to = rate * self.pace.backlog_seconds / 2
         if self.pace.max_backlog:
             drain_to = min(drain_to, self.pace.max_backlog / 2)
+        if depth <= drain_to:
+            # As drained as waiting would make it, and still no room for a useful page (slow
+            # consumers, or a small cap): walk the least page rather than wait for ever.
+            return Feeding(run, least)
         wait = (depth - drain_to) / rate
-        return Feeding(run, None, max(1, min(MAX_WAIT_SECONDS, math.ceil(wait))))
+        return Feeding(run, None, max(MIN_WAIT_SECONDS, min(MAX_WAIT_SECONDS, math.ceil(wait))))
 
     def _sighted(self, run: Run, depth: int) -> Run:
         now = self._clock()

@@ -93,7 +93,7 @@ class ContactSync:
         trust = timedelta(seconds=timings.snapshot_trust_seconds)
         # Without GHL's search (tests), a stale hit is re-read on its own.
         self._refresh = (
-            HitRefresh(search, location_id=scope.location_id, snapshot_trust=trust, clock=clock)
+            HitRefresh(search, scope.location_id, mapping, snapshot_trust=trust, clock=clock)
             if search is not None
             else None
         )
@@ -114,10 +114,9 @@ class ContactSync:
         now = self._clock()
         # Even a no-op write would bump the version under the worker applying changes.
         self._lease.check_free(state, now)
-        if self._refresh is not None and self._order.stale_hit(message, now):
-            message = self._refresh.refreshed(message) or message
-
         rules = resolved_or_wait(self._rulebook, message)
+        if self._refresh is not None:
+            message = self._refresh.fresh(message, rules, state, now)
         contact, source_time = (None, None) if strict else (message.snapshot, message.event_time)
         plan = snapshot_plan = lookup = None
         if contact is not None and source_time is not None:

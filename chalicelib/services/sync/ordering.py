@@ -53,14 +53,6 @@ class EventOrder:
         adds = bool(plan.add_buckets or plan.needs_contact)
         return not adds or self._fit_to_add(message, contact, now)
 
-    def stale_hit(self, message: SyncMessage, now: datetime) -> bool:
-        """A reconciliation hit too old to add a contact from its own data."""
-        return (
-            message.origin == "reconciliation"
-            and message.snapshot is not None
-            and now - message.received_at > self._trust
-        )
-
     def _fit_to_add(self, message: SyncMessage, contact: Contact, now: datetime) -> bool:
         """A snapshot may add to a bucket only if it states call DND and is recent: a delayed or
         reordered event could predate a DND that GHL already has. Search hits are as fresh as

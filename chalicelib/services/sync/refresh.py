@@ -18,6 +18,9 @@ from datetime import datetime, timedelta
 
 from chalicelib.domain.contact import Contact
 from chalicelib.domain.messages import HitPage, SyncMessage
+from chalicelib.domain.rules import ResolvedRule
+from chalicelib.domain.state import ContactState
+from chalicelib.domain.sync_plan import FieldMapping, plan_sync
 from chalicelib.domain.time import parse_time
 from chalicelib.ports import GhlSearch
 from chalicelib.runtime.observability import logger
@@ -38,13 +41,16 @@ class HitRefresh:
     def __init__(
         self,
         search: GhlSearch,
-        *,
         location_id: str,
+        mapping: FieldMapping,
+        *,
         snapshot_trust: timedelta,
         clock: Callable[[], datetime],
     ) -> None:
         self._search = search
         self._location_id = location_id
+        self._mapping = mapping
+        self._trust = snapshot_trust
         # Half the trust window: a refreshed hit is then well within it when it is applied.
         self._fresh_for = snapshot_trust / 2
         self._clock = clock
@@ -52,12 +58,35 @@ class HitRefresh:
         self._lock = threading.Lock()
         self.searches = 0
 
+    def fresh(
+        self, message: SyncMessage, rules: list[ResolvedRule], state: ContactState, now: datetime
+    ) -> SyncMessage:
+        """A stale hit that would add, refreshed from its search page; any other message as it
+        came. A hit that only removes never waits for GHL: it is applied as read."""
+        hit = message.snapshot
+        if (
+            message.origin != "reconciliation"
+            or hit is None
+            or now - message.received_at <= self._trust
+        ):
+            return message
+        plan = plan_sync(hit, rules, state, self._mapping)
+        if not (plan.add_buckets or plan.needs_contact):
+            return message
+        return self.refreshed(message) or message
+
     def refreshed(self, message: SyncMessage) -> SyncMessage | None:
         """The hit with its page's current data, or None when the page no longer holds the
         contact (untagged or deleted since, or no dateUpdated): then GHL is asked for it alone."""
         if message.page is None:
             return None
-        page = self._page(message.page)
+        try:
+            page = self._page(message.page)
+        except Exception:
+            # GHL busy or refusing: the hit takes the path it had before, a re-read of its own
+            # (whose failure still lets a removal through on the event alone).
+            logger.warning("could not refresh a stale hit's page", exc_info=True)
+            return None
         found = page.contacts.get(message.contact_id)
         if found is None or found[1] is None:
             return None
