@@ -53,7 +53,6 @@ class Reconciler:
         self._leftovers = leftovers
         self.timings = timings
         self._clock = clock
-        self._owner = uuid.uuid4().hex
         self._feed = Feed(queue, timings.pace, clock)
 
     # --- starting ------------------------------------------------------------------------------
@@ -84,7 +83,10 @@ class Reconciler:
         if run is None or run.status != "running" or self._runs.active_run_id() != run_id:
             return None  # finished, superseded or unknown: a late duplicate step
         now = self._clock()
-        if run.lease_until and run.lease_until > now and run.lease_owner != self._owner:
+        # An owner per step: two copies of one step message, side by side in one batch
+        # (services/record_pool.py), must not both take the run.
+        owner = uuid.uuid4().hex
+        if run.lease_until and run.lease_until > now:
             # Another step holds it and will queue the continuation. The lease never outlives
             # its invocation, so SQS cannot redeliver a dead step's message into this branch.
             return None
@@ -92,7 +94,7 @@ class Reconciler:
         lease = min(longest, timedelta(milliseconds=remaining_ms()) + LEASE_MARGIN)
         try:
             run = self._runs.save(
-                run.model_copy(update={"lease_owner": self._owner, "lease_until": now + lease})
+                run.model_copy(update={"lease_owner": owner, "lease_until": now + lease})
             )
         except ConcurrentUpdate:
             return None
