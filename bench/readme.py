@@ -32,7 +32,7 @@ HEADLINE_ROWS = (
     ("firstimport", "CallTools calls per contact"),
     ("firstimport", "wall time"),
     ("firstimport", "oldest hit"),
-    ("webhook", "webhook → in bucket, 100 ms per call p50"),
+    ("webhook", "webhook → in bucket, stack defaults p50"),
     ("footprint", "import app"),
     ("footprint", "fastest"),
     ("percontact", "AWS cost per 1M webhooks of new"),

@@ -195,7 +195,9 @@ def run() -> ScenarioResult:
     )
     rows = [
         *_pair("ingest in process", ingested, (0.001, 0.005), "s"),
-        *_pair("webhook → in bucket, stack defaults", paced["total"], (0.5, 1.5), "s"),
+        # p50 goal (issue 13): 1.2 × the 200 ms critical path at 100 ms per call (GHL's re-read
+        # beside CallTools' phone search, then the create).
+        *_pair("webhook → in bucket, stack defaults", paced["total"], (0.24, 1.5), "s"),
         *_pair("  back to back, at the pacing limit", streamed["total"], None, "s"),
         *_pair("  back to back, pacing lifted (diagnostic)", unpaced["total"], None, "s"),
     ]
