@@ -66,3 +66,16 @@ class World:
     def in_bucket(self) -> bool:
         state = self.store.get(CONTACT_ID)
         return bool(state and state.calltools_id in self.ct.bucket_of())
+
+
+def sync_over_fakes(ct: FakeCallTools) -> ContactSync:
+    """A ContactSync of the default rule over in-memory GHL and state, writing to `ct`: the
+    consumer's tests drive it through BatchConsumer."""
+    return ContactSync(
+        ghl=FakeGhl(),
+        calltools=ct,
+        store=FakeStateStore(),
+        rulebook=RuleBook([Rule(tag="cold lead", bucket="Cold Leads")], ct),
+        mapping=FieldMapping(),
+        scope=Scope(LOCATION_ID),
+    )

@@ -10,16 +10,12 @@ import pytest
 
 from chalicelib.domain.errors import TransientError
 from chalicelib.domain.messages import SyncMessage
-from chalicelib.domain.rules import Rule
-from chalicelib.domain.scope import Scope
-from chalicelib.domain.sync_plan import FieldMapping
 from chalicelib.domain.time import utcnow
 from chalicelib.inbound.ghl_events import parse_marketplace_event
 from chalicelib.services.consumer import BatchConsumer, BatchIncomplete
-from chalicelib.services.rule_book import RuleBook
-from chalicelib.services.sync import ContactSync
-from tests.support.fakes import FakeCallTools, FakeDedup, FakeGhl, FakeQueue, FakeStateStore
+from tests.support.fakes import FakeCallTools, FakeDedup, FakeQueue
 from tests.support.helpers import LOCATION_ID, sqs_record, tagged
+from tests.support.worlds import sync_over_fakes
 
 
 def message_body(contact_id: str, **kw) -> str:
@@ -37,14 +33,7 @@ def message_body(contact_id: str, **kw) -> str:
 @pytest.fixture
 def parts():
     ct, queue, dedup = FakeCallTools(), FakeQueue(), FakeDedup()
-    sync = ContactSync(
-        ghl=FakeGhl(),
-        calltools=ct,
-        store=FakeStateStore(),
-        rulebook=RuleBook([Rule(tag="cold lead", bucket="Cold Leads")], ct),
-        mapping=FieldMapping(),
-        scope=Scope(LOCATION_ID),
-    )
+    sync = sync_over_fakes(ct)
     return BatchConsumer(sync, dedup, queue, time_reserve_ms=1000), ct, queue
 
 
@@ -158,14 +147,7 @@ def hit_body(contact_id: str = "c1") -> str:
 
 def consumer_with(**kwargs: Any) -> tuple[BatchConsumer, FakeCallTools, FakeDedup]:
     ct, dedup = FakeCallTools(), FakeDedup()
-    sync = ContactSync(
-        ghl=FakeGhl(),
-        calltools=ct,
-        store=FakeStateStore(),
-        rulebook=RuleBook([Rule(tag="cold lead", bucket="Cold Leads")], ct),
-        mapping=FieldMapping(),
-        scope=Scope(LOCATION_ID),
-    )
+    sync = sync_over_fakes(ct)
     return BatchConsumer(sync, dedup, FakeQueue(), time_reserve_ms=1000, **kwargs), ct, dedup
 
 

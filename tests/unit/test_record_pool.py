@@ -10,19 +10,15 @@ from typing import Any
 import pytest
 
 from chalicelib.domain.errors import TransientError
-from chalicelib.domain.rules import Rule
-from chalicelib.domain.scope import Scope
-from chalicelib.domain.sync_plan import FieldMapping
 from chalicelib.domain.time import utcnow
 from chalicelib.inbound.ghl_events import parse_marketplace_event
 from chalicelib.ports import CallToolsMatch
 from chalicelib.runtime.observability import logger
 from chalicelib.services.consumer import BatchConsumer, BatchIncomplete
-from chalicelib.services.rule_book import RuleBook
-from chalicelib.services.sync import ContactSync
 from chalicelib.services.sync.lease import Lease
-from tests.support.fakes import FakeCallTools, FakeDedup, FakeGhl, FakeQueue, FakeStateStore
-from tests.support.helpers import LOCATION_ID, sqs_record, tagged
+from tests.support.fakes import FakeCallTools, FakeDedup, FakeQueue, FakeStateStore
+from tests.support.helpers import sqs_record, tagged
+from tests.support.worlds import sync_over_fakes
 
 
 class MeetingCallTools(FakeCallTools):
@@ -41,14 +37,7 @@ class MeetingCallTools(FakeCallTools):
 
 def consumer(ct: FakeCallTools, at_once: int) -> tuple[BatchConsumer, FakeQueue]:
     queue = FakeQueue()
-    sync = ContactSync(
-        ghl=FakeGhl(),
-        calltools=ct,
-        store=FakeStateStore(),
-        rulebook=RuleBook([Rule(tag="cold lead", bucket="Cold Leads")], ct),
-        mapping=FieldMapping(),
-        scope=Scope(LOCATION_ID),
-    )
+    sync = sync_over_fakes(ct)
     return BatchConsumer(
         sync, FakeDedup(), queue, time_reserve_ms=1000, records_at_once=at_once
     ), queue

@@ -56,7 +56,6 @@ class HitRefresh:
         self._clock = clock
         self._pages: OrderedDict[str, _ReadPage] = OrderedDict()
         self._lock = threading.Lock()
-        self.searches = 0
 
     def fresh(
         self, message: SyncMessage, rules: list[ResolvedRule], state: ContactState, now: datetime
@@ -103,7 +102,6 @@ class HitRefresh:
                 return kept
         sent = self._clock()
         result = self._search.search_contacts(self._location_id, where.tag, where.after, where.size)
-        self.searches += 1
         page = _ReadPage(
             read_at=sent,
             contacts={c.id: (c, parse_time(updated)) for c, updated in result.contacts},
