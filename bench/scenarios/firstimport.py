@@ -23,7 +23,7 @@ from typing import Any
 
 from bench.events import Signer
 from bench.product import AwsTimer, configure, consumer_poller, reconcile, warmed
-from bench.report import ScenarioResult, percentile, row, seconds
+from bench.report import Row, ScenarioResult, percentile, row, seconds
 from bench.world import QUEUE_NAME, World, WorldConfig, total_calls
 
 CONTACTS = 2_000
@@ -143,20 +143,8 @@ def run() -> ScenarioResult:
     aws_per_contact = timer.summed_seconds / CONTACTS
     latency_cap = CONSUMERS / (LATENCY_MS / 1000)  # calls/s when every call waits its latency
     rows = [
-        row(
-            "GHL calls per contact",
-            f"{ghl_calls / CONTACTS:.3f} ({ghl_calls:,} calls)",
-            goal=f"≤ {GOAL_GHL_PER_CONTACT:g}",
-            met=ghl_calls / CONTACTS <= GOAL_GHL_PER_CONTACT,
-            data={"calls": ghl_calls, "routes": counts.get("ghl", {})},
-        ),
-        row(
-            "CallTools calls per contact",
-            f"{ct_calls / CONTACTS:.3f} ({ct_calls:,} calls)",
-            goal=f"≤ {GOAL_CT_PER_CONTACT:g}",
-            met=ct_calls / CONTACTS <= GOAL_CT_PER_CONTACT,
-            data={"calls": ct_calls, "routes": counts.get("calltools", {})},
-        ),
+        _calls_row("GHL", ghl_calls, GOAL_GHL_PER_CONTACT, counts.get("ghl", {})),
+        _calls_row("CallTools", ct_calls, GOAL_CT_PER_CONTACT, counts.get("calltools", {})),
         row(
             "wall time, trigger → queue drained",
             seconds(wall),
@@ -235,4 +223,14 @@ def run() -> ScenarioResult:
             "failed_invocations": poller.failed_invocations,
             "peak_concurrency": poller.peak_concurrency,
         },
+    )
+
+
+def _calls_row(system: str, calls: int, goal: float, routes: dict[str, int]) -> Row:
+    return row(
+        f"{system} calls per contact",
+        f"{calls / CONTACTS:.3f} ({calls:,} calls)",
+        goal=f"≤ {goal:g}",
+        met=calls / CONTACTS <= goal,
+        data={"calls": calls, "routes": routes},
     )
