@@ -49,8 +49,8 @@ def test_create_carries_its_buckets_where_patch_add_buckets_works_and_reports_th
     assert account.requests == [("POST", "/api/contacts/", {**FIELDS, "add_buckets": [BUCKET]})]
 
 
-@pytest.mark.parametrize("method", ["auto", "bucket_patch", "contactbuckets"])
-def test_create_carries_no_bucket_unless_patch_add_buckets_is_known_to_work(method: str):
+@pytest.mark.parametrize("method", ["bucket_patch", "contactbuckets"])
+def test_create_carries_no_bucket_where_another_bucket_call_is_configured(method: str):
     account = Account(lambda m, p, body: contact(7, []))
     created = account.api(method).create_contact(FIELDS, frozenset({BUCKET}))
     assert created == CreatedContact(7, frozenset())
@@ -235,15 +235,50 @@ def test_a_404_from_a_bucket_write_is_not_taken_for_a_vanished_contact():
     assert not isinstance(refused.value, NotFound)
 
 
-def test_auto_starts_carrying_buckets_on_creates_once_patch_add_buckets_is_verified():
+def test_auto_carries_buckets_on_a_create_before_any_call_is_proven():
+    """A first import's creates cost one call each, not a create plus a probe per container."""
+    account = Account(lambda m, p, body: contact(7, body.get("add_buckets", [])))
+    created = account.api("auto").create_contact(FIELDS, frozenset({BUCKET}))
+    assert created == CreatedContact(7, frozenset({BUCKET}))
+    assert account.requests == [("POST", "/api/contacts/", {**FIELDS, "add_buckets": [BUCKET]})]
+
+
+def test_auto_stops_carrying_buckets_once_a_create_ignored_them_and_probes_instead():
     def reply(method: str, path: str, body: Any) -> httpx.Response:
         if method == "GET":
             return contact(7, [])
-        return contact(7 if method == "PATCH" else 8, body.get("add_buckets", []))
+        if method == "POST":
+            return contact(8, [])  # the create ignores add_buckets
+        return contact(7, body.get("add_buckets", []))
 
     account = Account(reply)
     api = account.api("auto")
     assert api.create_contact(FIELDS, frozenset({BUCKET})).buckets == frozenset()
     api.set_bucket_membership(7, BUCKET, member=True)  # the probe: contact_patch works
-    assert api.create_contact(FIELDS, frozenset({BUCKET})).buckets == {BUCKET}
-    assert account.requests[-1] == ("POST", "/api/contacts/", {**FIELDS, "add_buckets": [BUCKET]})
+    assert api.bucket_method == "contact_patch"
+    assert api.create_contact(FIELDS, frozenset({BUCKET})).buckets == frozenset()
+    assert account.requests[-1] == ("POST", "/api/contacts/", FIELDS)
+
+
+def test_auto_sends_a_create_again_without_buckets_when_the_field_is_refused():
+    def reply(method: str, path: str, body: Any) -> httpx.Response:
+        if "add_buckets" in body:
+            return httpx.Response(400, json={"add_buckets": ["unknown field"]})
+        return contact(7, [])
+
+    account = Account(reply)
+    api = account.api("auto")
+    assert api.create_contact(FIELDS, frozenset({BUCKET})) == CreatedContact(7, frozenset())
+    assert api.create_contact(FIELDS, frozenset({BUCKET})) == CreatedContact(7, frozenset())
+    assert [body for _, _, body in account.requests] == [
+        {**FIELDS, "add_buckets": [BUCKET]},
+        FIELDS,
+        FIELDS,
+    ]
+
+
+def test_a_refused_create_is_not_sent_again_once_the_bucket_call_is_proven():
+    account = Account(lambda m, p, body: httpx.Response(400, json={"phone": ["invalid"]}))
+    with pytest.raises(PermanentError):
+        account.api("contact_patch").create_contact(FIELDS, frozenset({BUCKET}))
+    assert len(account.requests) == 1

@@ -255,7 +255,15 @@ class CallToolsHttpApi:
         # duplicate it. The caller's retry searches by phone first and adopts it.
         carry = sorted(buckets) if self._creates_into_buckets() else []
         payload = {**fields, "add_buckets": carry} if carry else dict(fields)
-        body = self._request("POST", "contacts/", json=payload, idempotent=False)
+        try:
+            body = self._request("POST", "contacts/", json=payload, idempotent=False)
+        except PermanentError:
+            # A refusal made nothing, so a create without the unproven field is safe to send.
+            if not carry or self._working_method is not None:
+                raise
+            self._create_ignored_buckets()
+            carry = []
+            body = self._request("POST", "contacts/", json=dict(fields), idempotent=False)
         if isinstance(body, dict):
             if isinstance(body.get("id"), int):
                 created = int(body["id"])
@@ -274,11 +282,14 @@ class CallToolsHttpApi:
         raise MaybeApplied("CallTools create: reply has neither id nor duplicate_contacts")
 
     def _creates_into_buckets(self) -> bool:
-        """Whether a create carries `add_buckets`: only where PATCH `add_buckets` is the working
-        bucket call (calltools.md §7 candidate 1) and no create has been seen to ignore it. Each
-        create's reply is checked (see `create_contact`); what it does not show is added
-        separately, by `set_bucket_membership`."""
-        return self._working_method == "contact_patch" and self._create_takes_buckets
+        """Whether a create carries `add_buckets`: where PATCH `add_buckets` is the working bucket
+        call (calltools.md §7 candidate 1), or with "auto" before any call is proven, and no create
+        has been seen to ignore or refuse it. Each create's reply is checked (see `create_contact`);
+        what it does not show is added separately, by `set_bucket_membership`. Trying it on an
+        unproven account costs nothing: a create that ignores the field is a create, and one that
+        refuses it is sent again without."""
+        method = self._working_method
+        return method in ("contact_patch", None) and self._create_takes_buckets
 
     def _create_ignored_buckets(self) -> None:
         if self._create_takes_buckets:
