@@ -9,6 +9,8 @@ from typing import Any, Protocol
 
 from chalicelib.domain.contact import Contact
 from chalicelib.domain.messages import QueueMessage, SyncMessage
+from chalicelib.domain.outcome_state import OutcomeState
+from chalicelib.domain.outcomes import CallRecord, Disposition
 from chalicelib.domain.runs import Mode, Run
 from chalicelib.domain.state import ContactState
 
@@ -98,6 +100,15 @@ class StateIndex(Protocol):
         ...
 
 
+class ContactDirectory(Protocol):
+    """CallTools contact → GHL contact, from our own state (the reverse lookup)."""
+
+    def contact_for_calltools_id(self, calltools_id: int) -> str | None:
+        """The GHL contact whose state names this CallTools contact; None when none does.
+        Raises when the lookup cannot be made (say, the table's index is missing)."""
+        ...
+
+
 class RunStore(Protocol):
     def start(self, run: Run, stale_before: datetime) -> Run:
         """Store `run` as the active run unless another is active (heartbeat after `stale_before`);
@@ -170,6 +181,91 @@ class CallToolsApi(Protocol):
     def set_bucket_membership(self, contact_id: int, bucket_id: int, member: bool) -> None:
         """Add to / remove from a bucket and confirm it by reading membership back."""
         ...
+
+
+class GhlContactWriter(Protocol):
+    """Writes to a GHL contact (gohighlevel.md §12). Never a contact PUT with `tags`: GHL would
+    replace every tag."""
+
+    def add_tags(self, contact_id: str, tags: Sequence[str]) -> None: ...
+
+    def remove_tags(self, contact_id: str, tags: Sequence[str]) -> None: ...
+
+    def add_note(self, contact_id: str, body: str) -> str:
+        """Returns the note's id. Not resent after a reply that may have been lost (raises
+        MaybeApplied): the caller looks for the note first (`notes`)."""
+        ...
+
+    def notes(self, contact_id: str) -> list[tuple[str, str]]:
+        """The contact's notes as (id, body)."""
+        ...
+
+    def set_call_dnd(self, contact_id: str, message: str) -> None:
+        """dndSettings.Call active, with `message`."""
+        ...
+
+
+class CallOutcomes(Protocol):
+    """CallTools' call results (calltools.md §8a), read back by id: a hook is only a hint."""
+
+    def call_record(self, record_id: int) -> CallRecord | None:
+        """The historical call disposition; None when CallTools does not know it (404)."""
+        ...
+
+    def disposition(self, disposition_id: int) -> Disposition | None: ...
+
+    def records_after(self, after_id: int, limit: int) -> list[CallRecord]:
+        """Records with an id above `after_id`, newest first, at most `limit`."""
+        ...
+
+    def ghl_contact_id(self, calltools_contact_id: int) -> str | None:
+        """The GHL contact id the CallTools contact carries in its configured custom field."""
+        ...
+
+
+@dataclass(frozen=True)
+class OutcomeTally:
+    """For /sync/stats: outcomes by how they ended, and how late the newest applied one was."""
+
+    received: int = 0
+    applied: int = 0
+    unmapped: int = 0
+    unknown: int = 0
+    newest_applied_at: datetime | None = None
+    newest_lag_seconds: float | None = None  # CallTools' record time → applied in GHL
+    checkpoint: int = 0
+
+    @property
+    def pending(self) -> int:
+        return max(0, self.received - self.applied - self.unmapped - self.unknown)
+
+
+class OutcomeStore(Protocol):
+    """One item per call outcome, versioned and leased like a contact's state."""
+
+    def get(self, record_id: int) -> OutcomeState | None: ...
+
+    def acquire(
+        self, record_id: int, owner: str, lease_until: datetime, now: datetime
+    ) -> OutcomeState:
+        """Take the outcome's lease, creating its item (status pending) the first time; raises
+        ConcurrentUpdate while another owner holds an unexpired lease."""
+        ...
+
+    def save(self, state: OutcomeState, *, keep_lease: bool = False) -> OutcomeState:
+        """Write `state` if its version is current (raises ConcurrentUpdate); the tally counts
+        the outcome when its status first becomes final."""
+        ...
+
+    def checkpoint(self) -> int:
+        """The newest record id the catch-up has queued (0: none yet)."""
+        ...
+
+    def advance_checkpoint(self, record_id: int) -> None:
+        """Raise the checkpoint to `record_id`; never lowers it."""
+        ...
+
+    def tally(self) -> OutcomeTally: ...
 
 
 class Dedup(Protocol):

@@ -66,4 +66,21 @@ class ReconcileStep(BaseModel):
     run_id: str
 
 
-QueueMessage = SyncMessage | ReconcileStep
+OutcomeOrigin = Literal["hook", "catchup"]
+
+
+class OutcomeMessage(BaseModel):
+    """Apply CallTools call outcome `record_id` to GHL. Only the id is carried: the consumer reads
+    the record back from CallTools and trusts nothing else a hook said."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["outcome"] = "outcome"
+    v: int = 1
+    origin: OutcomeOrigin
+    record_id: int = Field(gt=0)
+    received_at: datetime
+    deferrals: int = 0
+
+
+QueueMessage = SyncMessage | ReconcileStep | OutcomeMessage

@@ -25,6 +25,7 @@ from chalicelib.runtime.settings_groups import (
     Group,
     HttpSettings,
     LocalSettings,
+    OutcomeSettings,
     QueueSettings,
     ReconcileSettings,
     SecretsSettings,
@@ -43,12 +44,16 @@ ENV_NAMES: dict[str, tuple[str, str]] = {
     "ghl_api_base_url": ("ghl", "api_base_url"),
     "ghl_api_version": ("ghl", "api_version"),
     "calltools_api_token": ("calltools", "api_token"),
+    "calltools_webhook_secret": ("calltools", "webhook_secret"),
     "calltools_api_base_url": ("calltools", "api_base_url"),
     "calltools_bucket_method": ("calltools", "bucket_method"),
     "calltools_phone_field": ("calltools", "phone_field"),
     "calltools_ghl_id_field": ("calltools", "ghl_id_field"),
     "sync_rules": ("sync", "rules_json"),
     "default_phone_region": ("sync", "default_phone_region"),
+    "outcome_rules": ("outcomes", "rules_json"),
+    "ghl_location_timezone": ("outcomes", "location_timezone"),
+    "outcome_catchup_limit": ("outcomes", "catchup_limit"),
     "aws_region": ("aws", "region"),
     "aws_endpoint_url": ("aws", "endpoint_url"),
     "sync_queue_name": ("queue", "name"),
@@ -72,6 +77,7 @@ ENV_NAMES: dict[str, tuple[str, str]] = {
     "calltools_api_token_secret_id": ("secrets", "calltools_api_token_id"),
     "ghl_workflow_secret_secret_id": ("secrets", "ghl_workflow_secret_id"),
     "admin_api_token_secret_id": ("secrets", "admin_api_token_id"),
+    "calltools_webhook_secret_secret_id": ("secrets", "calltools_webhook_secret_id"),
     "secrets_max_age_seconds": ("secrets", "max_age_seconds"),
     "http_timeout_seconds": ("http", "timeout_seconds"),
     "retry_budget_seconds": ("http", "retry_budget_seconds"),
@@ -93,6 +99,7 @@ GROUPS: dict[str, type[Group]] = {
     "ghl": GhlSettings,
     "calltools": CallToolsSettings,
     "sync": SyncSettings,
+    "outcomes": OutcomeSettings,
     "aws": AwsSettings,
     "queue": QueueSettings,
     "state": StateSettings,
@@ -158,6 +165,7 @@ class Settings(BaseModel):
     ghl: GhlSettings = Field(default_factory=GhlSettings)
     calltools: CallToolsSettings = Field(default_factory=CallToolsSettings)
     sync: SyncSettings = Field(default_factory=SyncSettings)
+    outcomes: OutcomeSettings = Field(default_factory=OutcomeSettings)
     aws: AwsSettings = Field(default_factory=AwsSettings)
     queue: QueueSettings = Field(default_factory=QueueSettings)
     state: StateSettings = Field(default_factory=StateSettings)
@@ -254,6 +262,7 @@ class Settings(BaseModel):
             for env, value in self.env_values().items()
         }
         data["sync_rules"] = json.loads(self.sync.rules_json)
+        data["outcome_rules"] = self.outcomes.rules.model_dump(mode="json")
         return data
 
 

@@ -5,8 +5,11 @@ Each field's environment variable is in settings.ENV_NAMES; only Settings reads 
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
+from chalicelib.domain.outcomes import OutcomeRules, parse_outcome_rules
 from chalicelib.domain.rules import Rule, parse_rules
 
 DEFAULT_RULES = '[{"tag": "cold lead", "bucket": "Cold Leads"}]'
@@ -43,6 +46,8 @@ class CallToolsSettings(Group):
     """CallTools: its API, how a contact is written there, and our pace towards it."""
 
     api_token: SecretStr = Field(default=SecretStr(""))
+    # The secret CallTools' rest hooks carry (`?token=` on the subscribed URL): unset refuses them.
+    webhook_secret: SecretStr = Field(default=SecretStr(""))
     api_base_url: str = "https://east-1.calltools.io/api/"
     # Which of the candidate bucket-assignment calls to use; "auto" probes and verifies at run time.
     bucket_method: str = "auto"
@@ -80,6 +85,35 @@ class SyncSettings(Group):
     @property
     def rules(self) -> list[Rule]:
         return parse_rules(self.rules_json)
+
+
+class OutcomeSettings(Group):
+    """Call outcomes, CallTools → GHL: what a disposition writes, and how notes tell the time."""
+
+    rules_json: str = ""  # OUTCOME_RULES; empty: the defaults (domain/outcomes.py)
+    # Notes give the call's time in the location's zone (an IANA name).
+    location_timezone: str = "UTC"
+    # The catch-up (daily run, /sync/trigger) queues at most this many outcomes a run.
+    catchup_limit: int = Field(default=5000, ge=1, le=100_000)
+
+    @field_validator("rules_json")
+    @classmethod
+    def _rules_are_valid(cls, value: str) -> str:
+        parse_outcome_rules(value)
+        return value
+
+    @field_validator("location_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @property
+    def rules(self) -> OutcomeRules:
+        return parse_outcome_rules(self.rules_json)
 
 
 class AwsSettings(Group):
@@ -143,6 +177,7 @@ class SecretsSettings(Group):
     calltools_api_token_id: str = ""
     ghl_workflow_secret_id: str = ""
     admin_api_token_id: str = ""
+    calltools_webhook_secret_id: str = ""
     max_age_seconds: int = Field(default=300, ge=0)
 
 

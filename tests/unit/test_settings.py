@@ -158,7 +158,13 @@ def test_public_summary_is_flat_by_variable_with_every_secret_masked():
     assert summary["sync_rules"] == [{"tag": "cold lead", "bucket": "Cold Leads"}]
     secrets = [n for n, f in Settings.env_fields().items() if f.annotation is SecretStr]
     assert sorted(secrets) == sorted(
-        ["ghl_api_token", "calltools_api_token", "ghl_workflow_secret", "admin_api_token"]
+        [
+            "ghl_api_token",
+            "calltools_api_token",
+            "calltools_webhook_secret",
+            "ghl_workflow_secret",
+            "admin_api_token",
+        ]
     )
 
 
