@@ -215,7 +215,9 @@ class CallOutcomes(Protocol):
     def disposition(self, disposition_id: int) -> Disposition | None: ...
 
     def records_after(self, after_id: int, limit: int) -> list[CallRecord]:
-        """Records with an id above `after_id`, newest first, at most `limit`."""
+        """The oldest `limit` records with an id above `after_id`, oldest first. (CallTools pages
+        newest first, so every page down to `after_id` is read; a catch-up that takes the oldest
+        can advance its checkpoint past them and lose nothing.)"""
         ...
 
     def ghl_contact_id(self, calltools_contact_id: int) -> str | None:

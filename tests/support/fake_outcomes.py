@@ -92,7 +92,7 @@ class FakeCallOutcomes:
 
     def records_after(self, after_id: int, limit: int) -> list[CallRecord]:
         self.reads += 1
-        newer = sorted((r for r in self.records.values() if r.id > after_id), key=lambda r: -r.id)
+        newer = sorted((r for r in self.records.values() if r.id > after_id), key=lambda r: r.id)
         return newer[:limit]
 
     def ghl_contact_id(self, calltools_contact_id: int) -> str | None:
