@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from chalicelib.domain.contact import Contact
-from chalicelib.domain.messages import QueueMessage, SyncMessage
+from chalicelib.domain.messages import QueueMessage
 from chalicelib.domain.outcome_state import OutcomeState
 from chalicelib.domain.outcomes import CallRecord, Disposition
 from chalicelib.domain.runs import Mode, Run
@@ -34,7 +34,7 @@ class ContactQueue(Protocol):
         message id. Raises on failure."""
         ...
 
-    def send_many(self, messages: Sequence[SyncMessage]) -> int:
+    def send_many(self, messages: Sequence[QueueMessage]) -> int:
         """Enqueue in batches of ten; returns the number of SQS calls made. Raises on failure."""
         ...
 
@@ -218,6 +218,10 @@ class CallOutcomes(Protocol):
         """The oldest `limit` records with an id above `after_id`, oldest first. (CallTools pages
         newest first, so every page down to `after_id` is read; a catch-up that takes the oldest
         can advance its checkpoint past them and lose nothing.)"""
+        ...
+
+    def newest_record_id(self) -> int | None:
+        """The newest record's id; None when there is none."""
         ...
 
     def ghl_contact_id(self, calltools_contact_id: int) -> str | None:

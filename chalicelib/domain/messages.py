@@ -83,4 +83,14 @@ class OutcomeMessage(BaseModel):
     deferrals: int = 0
 
 
-QueueMessage = SyncMessage | ReconcileStep | OutcomeMessage
+class CatchUpStep(BaseModel):
+    """Queue the call outcomes CallTools recorded since the last catch-up (run by a consumer:
+    only it holds the CallTools token)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["outcome_catchup"] = "outcome_catchup"
+    requested_at: datetime
+
+
+QueueMessage = SyncMessage | ReconcileStep | OutcomeMessage | CatchUpStep

@@ -12,7 +12,7 @@ import json
 import math
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from functools import partial
 from typing import Any
@@ -69,6 +69,7 @@ class BatchConsumer:
         # it is frozen between invocations.
         seconds: Callable[[], float] = time.time,
         records_at_once: int = 1,
+        more_handlers: Mapping[str, Handler] | None = None,
     ) -> None:
         self._sync = sync
         self._dedup = dedup
@@ -87,6 +88,8 @@ class BatchConsumer:
         self._handlers: dict[str, Handler] = {"contact": self._handle_contact}
         if run_step is not None:
             self._handlers["reconcile_step"] = self._handle_reconcile_step
+        # Other kinds (call outcomes): each handler's outcome is appended here.
+        self._more = dict(more_handlers or {})
 
     def handle(
         self, records: Sequence[dict[str, Any]], remaining_ms: Callable[[], float]
@@ -161,7 +164,12 @@ class BatchConsumer:
     def _process(self, record: SQSRecord) -> dict[str, Any]:
         # A body without a kind is a contact message (SyncMessage's default). Any kind without a
         # handler goes to the contact handler too, whose validation dead-letters it as invalid.
-        handler = self._handlers.get(_kind(record.body) or "contact", self._handle_contact)
+        kind = _kind(record.body) or "contact"
+        if kind in self._more:
+            outcome = self._more[kind](record)
+            self.outcomes.append(outcome)
+            return outcome
+        handler = self._handlers.get(kind, self._handle_contact)
         return handler(record)
 
     def _handle_reconcile_step(self, record: SQSRecord) -> dict[str, Any]:
@@ -262,7 +270,7 @@ def _deferred_once_more(body: str, counter: str | None = None) -> str:
         data = json.loads(body)
     except ValueError:
         return body
-    if not isinstance(data, dict) or data.get("kind", "contact") != "contact":
+    if not isinstance(data, dict) or data.get("kind", "contact") not in ("contact", "outcome"):
         return body
     for name in ("deferrals", counter):
         if name:

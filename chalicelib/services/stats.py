@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from chalicelib.ports import ContactQueue, RunStore, StateIndex
+from chalicelib.ports import ContactQueue, OutcomeTally, RunStore, StateIndex
 from chalicelib.runtime.observability import logger
 from chalicelib.services.reconcile.census import add_to_census, empty_census
 
@@ -24,12 +24,14 @@ class StatsService:
         queue: ContactQueue,
         bucket_names: Callable[[], dict[int, str]],
         scan_budget_seconds: float = 4.0,
+        outcomes: Callable[[], OutcomeTally] | None = None,
     ) -> None:
         self._states = states
         self._runs = runs
         self._queue = queue
         self._bucket_names = bucket_names
         self._budget = scan_budget_seconds
+        self._outcomes = outcomes
 
     def _live_census(self) -> dict[str, Any] | None:
         deadline = time.monotonic() + self._budget
@@ -71,4 +73,20 @@ class StatsService:
             "last_run": last.public() if last else None,
             "current_run": current.public() if current else None,
             "dlq_depth": self._queue.dlq_depth(),
+            "outcomes": self._outcome_counts(),
+        }
+
+    def _outcome_counts(self) -> dict[str, Any] | None:
+        if self._outcomes is None:
+            return None
+        tally = self._outcomes()
+        at = tally.newest_applied_at
+        return {
+            "applied": tally.applied,
+            "pending": tally.pending,
+            "unmapped": tally.unmapped,
+            "unknown": tally.unknown,
+            "newest_applied_at": at.isoformat() if at else None,
+            "newest_lag_seconds": tally.newest_lag_seconds,
+            "checkpoint": tally.checkpoint,
         }

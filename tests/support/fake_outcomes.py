@@ -95,6 +95,10 @@ class FakeCallOutcomes:
         newer = sorted((r for r in self.records.values() if r.id > after_id), key=lambda r: r.id)
         return newer[:limit]
 
+    def newest_record_id(self) -> int | None:
+        self.reads += 1
+        return max(self.records, default=None)
+
     def ghl_contact_id(self, calltools_contact_id: int) -> str | None:
         self.reads += 1
         return self.ghl_ids.get(calltools_contact_id)

@@ -10,7 +10,7 @@ from typing import Any
 
 from chalicelib.domain.contact import Contact
 from chalicelib.domain.errors import ConcurrentUpdate, NotFound, PermanentError, TransientError
-from chalicelib.domain.messages import QueueMessage, SyncMessage
+from chalicelib.domain.messages import QueueMessage
 from chalicelib.domain.runs import Run, RunActive
 from chalicelib.domain.state import ContactState
 from chalicelib.ports import AuthResult, CallToolsMatch, CreatedContact, SearchPage
@@ -33,7 +33,7 @@ class FakeQueue:
         self.delays.append(delay_seconds)
         return f"msg-{len(self.sent)}"
 
-    def send_many(self, messages: Sequence[SyncMessage]) -> int:
+    def send_many(self, messages: Sequence[QueueMessage]) -> int:
         for message in messages:
             self.send(message)
         return (len(messages) + 9) // 10

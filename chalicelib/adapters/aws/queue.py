@@ -7,7 +7,7 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from chalicelib.domain.messages import QueueMessage, SyncMessage
+from chalicelib.domain.messages import QueueMessage
 from chalicelib.runtime.observability import logger
 
 if TYPE_CHECKING:
@@ -35,7 +35,7 @@ class SqsContactQueue:
         )
         return reply["MessageId"]
 
-    def send_many(self, messages: Sequence[SyncMessage]) -> int:
+    def send_many(self, messages: Sequence[QueueMessage]) -> int:
         calls = 0
         for start in range(0, len(messages), 10):
             chunk = messages[start : start + 10]
