@@ -17,6 +17,7 @@ from chalicelib.adapters.http.pacing import RatePacer
 from chalicelib.adapters.http.retry import RetryPolicy
 from chalicelib.domain.errors import ConfigurationError, PermanentError, TransientError
 from chalicelib.domain.outcomes import CallRecord
+from chalicelib.ports import CallOutcomes
 from tests.support.helpers import fixture
 
 RECORD = fixture("calltools/historical-call-disposition.json")
@@ -248,3 +249,8 @@ def test_the_outcomes_share_the_clients_pace():
     assert waited == [7.0]  # the update's own retry waited out the 429
     api.outcomes().call_record(9120457)
     assert len(waited) == 2 and waited[1] >= 7.0  # and so did the record read: one pacer
+
+
+def test_it_is_the_port():
+    outcomes: CallOutcomes = CallTools(lambda m, p, q: ok({})).outcomes()  # mypy checks it
+    assert isinstance(outcomes, CallToolsOutcomes)

@@ -22,6 +22,7 @@ from chalicelib.domain.errors import (
     PermanentError,
     TransientError,
 )
+from chalicelib.ports import GhlContactWriter
 from tests.support.helpers import CONTACT_ID
 
 NOTE = {"note": {"id": "Nq7Vt2Lm9Kw4Rb8Xz1Pd", "body": "x", "contactId": CONTACT_ID}}
@@ -217,3 +218,8 @@ def test_a_404_is_a_contact_gone_and_other_4xx_are_refusals(call: str, args: tup
     assert len(refused.requests) == 1
     with pytest.raises(ConfigurationError):
         getattr(Ghl([httpx.Response(401, json={})]).writer(), call)(CONTACT_ID, *args)
+
+
+def test_it_is_the_port():
+    writer: GhlContactWriter = Ghl(lambda m, p, b: ok()).writer()  # mypy checks the Protocol
+    assert isinstance(writer, GhlContactWrites)
