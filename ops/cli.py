@@ -1,4 +1,4 @@
-"""Operator CLI: `python -m ops.cli reconcile|backfill|stats`.
+"""Operator CLI: `python -m ops.cli reconcile|backfill|stats|doctor|dlq|hooks`.
 
 It talks to the admin API over HTTP, so it works the same against the local stack (the default:
 URL and token come from the stack's .devstack/stack.json) and a deployed stage (`--url`, and the
@@ -8,9 +8,7 @@ token in ADMIN_API_TOKEN). Not imported by the Lambda functions.
 from __future__ import annotations
 
 import json
-import os
 import time
-from pathlib import Path
 from typing import Annotated, Any
 
 import httpx
@@ -20,6 +18,8 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 from rich.table import Table
 
 from chalicelib.runtime.settings import Settings
+from ops.hooks import hooks_app
+from ops.stage import api_url, local_stack, stage_settings
 
 app = typer.Typer(
     help="GoHighLevel → CallTools sync: reconciliation and statistics.", no_args_is_help=True
@@ -32,53 +32,10 @@ UrlOption = Annotated[
 TokenOption = Annotated[str | None, typer.Option(help="Admin token (default: ADMIN_API_TOKEN)")]
 
 
-def _local_stack() -> dict[str, Any]:
-    """What the local stack wrote about itself, if it runs here."""
-    path = Path(Settings().local.state_dir) / "stack.json"
-    data: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
-    return data
-
-
-def _settings() -> Settings:
-    """Settings from the environment; what is unset there comes from the local stack."""
-    settings, stack = Settings(), _local_stack()
-    stage_settings = {
-        "ghl_api_token",
-        "ghl_api_token_secret_id",
-        "calltools_api_token",
-        "calltools_api_token_secret_id",
-        "aws_endpoint_url",
-        "sync_queue_url",
-        "ghl_api_base_url",
-        "calltools_api_base_url",
-    }
-    if not stack or settings.env_names_set & stage_settings:
-        return settings  # a stage is configured: never mix in the local stack
-    fallback = {
-        "ghl_api_base_url": stack.get("ghl_url"),
-        "ghl_api_token": stack.get("ghl_token"),
-        "calltools_api_base_url": stack.get("calltools_url"),
-        "calltools_api_token": stack.get("calltools_token"),
-        "ghl_location_id": stack.get("location_id"),
-        "aws_endpoint_url": stack.get("aws_endpoint_url"),
-        "sync_queue_url": stack.get("queue_url"),
-        "sync_dlq_url": stack.get("dlq_url"),
-        "admin_api_token": stack.get("admin_token"),
-        "ghl_workflow_secret": stack.get("workflow_secret"),
-    }
-    explicit = settings.env_names_set
-    updates = {k: v for k, v in fallback.items() if v and k not in explicit}
-    if updates.get("aws_endpoint_url"):
-        # The embedded moto server takes any credentials; boto3 still wants some.
-        os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
-        os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
-    return Settings(**{**settings.env_values(), **updates})
-
-
 class Admin:
     def __init__(self, url: str | None, token: str | None) -> None:
         settings = Settings()
-        stack = _local_stack()
+        stack = local_stack()
         self.url = (
             url or settings.admin.api_url or stack.get("url") or "http://127.0.0.1:8000"
         ).rstrip("/")
@@ -227,6 +184,7 @@ def stats(
 
 @app.command()
 def doctor(
+    url: UrlOption = None,
     probe_contact: Annotated[
         int | None,
         typer.Option(help="A CallTools test contact to find the working bucket-assignment call"),
@@ -235,9 +193,9 @@ def doctor(
     """Check every setting and probe GHL, CallTools and AWS; exit 1 if any check fails."""
     from ops.doctor import diagnose
 
-    settings = _settings()
+    settings = stage_settings()
     console.print(f"GHL {settings.ghl.api_base_url} · CallTools {settings.calltools.api_base_url}")
-    checks = diagnose(settings, probe_contact)
+    checks = diagnose(settings, probe_contact, api_url=api_url(url, settings))
     table = Table(title="doctor")
     table.add_column("check")
     table.add_column("result")
@@ -252,6 +210,8 @@ def doctor(
         raise typer.Exit(1)
 
 
+app.add_typer(hooks_app, name="hooks")
+
 dlq_app = typer.Typer(help="The dead-letter queue: what failed, and sending it back.")
 app.add_typer(dlq_app, name="dlq")
 
@@ -259,7 +219,7 @@ app.add_typer(dlq_app, name="dlq")
 def _queue() -> Any:
     from chalicelib.runtime.wiring import Container
 
-    return Container(_settings()).queue
+    return Container(stage_settings()).queue
 
 
 @dlq_app.command("list")

@@ -6,12 +6,16 @@ public docs leave open — from a probe on a contact the operator names (`--prob
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
+from chalicelib.adapters.calltools.hooks import RestHooks, hook_url, mask_token
+from chalicelib.runtime.observability import redact
 from chalicelib.runtime.settings import Settings
 from chalicelib.runtime.wiring import Container
+from ops.hooks import ours
 
 Status = Literal["ok", "warn", "fail"]
 
@@ -30,7 +34,9 @@ def _run(name: str, probe: Callable[[], str]) -> Check:
         return Check(name, "fail", f"{type(exc).__name__}: {exc}")
 
 
-def diagnose(settings: Settings, probe_contact: int | None = None) -> list[Check]:
+def diagnose(
+    settings: Settings, probe_contact: int | None = None, *, api_url: str = ""
+) -> list[Check]:
     c = Container(settings)
     s = settings
     checks = [
@@ -41,7 +47,13 @@ def diagnose(settings: Settings, probe_contact: int | None = None) -> list[Check
         ),
         Check("settings: rules", "ok", ", ".join(f"{r.tag!r} → {r.bucket!r}" for r in s.rules)),
     ]
-    for name in ("ghl_api_token", "calltools_api_token", "ghl_workflow_secret", "admin_api_token"):
+    for name in (
+        "ghl_api_token",
+        "calltools_api_token",
+        "ghl_workflow_secret",
+        "admin_api_token",
+        "calltools_webhook_secret",
+    ):
         plain, secret_id = s.secret_setting(name)
         has_value = bool(plain.get_secret_value() or secret_id)
         required = name in ("ghl_api_token", "calltools_api_token")
@@ -70,6 +82,12 @@ def diagnose(settings: Settings, probe_contact: int | None = None) -> list[Check
     for rule in s.rules:
         checks.append(_run(f"CallTools: bucket {rule.bucket!r}", _bucket_probe(c, rule.bucket)))
     checks.append(_bucket_method(c, probe_contact))
+    try:
+        secret = c.secret("calltools_webhook_secret")()
+    except Exception as exc:
+        checks.append(Check("CallTools: outcome hook", "fail", f"webhook secret unreadable: {exc}"))
+    else:
+        checks += outcome_hook_checks(c.calltools.rest_hooks(), secret, api_url)
     checks.append(
         _run(
             "AWS: queue and DLQ",
@@ -140,3 +158,63 @@ def _bucket_method(c: Container, probe_contact: int | None) -> Check:
         return f"{c.calltools.bucket_method!r} works (verified on contact {probe_contact}, {bucket_name})"
 
     return _run(name, probe)
+
+
+def outcome_hook_checks(hooks: RestHooks, secret: str, api_url: str) -> list[Check]:
+    """Whether CallTools sends call outcomes to this stage, and its latest delivery errors."""
+    name = "CallTools: outcome hook"
+    if not secret:
+        hook = Check(name, "warn", "CALLTOOLS_WEBHOOK_SECRET not set (call outcomes off)")
+    elif not api_url:
+        hook = Check(name, "warn", "no API URL to look for: pass --url or set SYNC_API_URL")
+    else:
+        hook = _checked(name, "fail", _subscription(hooks, hook_url(api_url, secret)))
+    # The error log's shape is undocumented: an unreadable one is a warning, not a failure.
+    errors = _checked("CallTools: hook delivery errors", "warn", _error_logs(hooks))
+    return [hook, errors]
+
+
+def _checked(name: str, failed: Status, probe: Callable[[str], Check]) -> Check:
+    try:
+        return probe(name)
+    except Exception as exc:  # the doctor's job is to report, not to stop
+        return Check(name, failed, mask_token(f"{type(exc).__name__}: {exc}"))
+
+
+def _subscription(hooks: RestHooks, wanted: str) -> Callable[[str], Check]:
+    def probe(name: str) -> Check:
+        found = ours(hooks.subscriptions(), wanted)
+        if found.current:
+            ids = ", ".join(str(s.id) for s in found.current)
+            return Check(name, "ok", f"subscription {ids} → {mask_token(wanted)}")
+        if found.stale:
+            ids = ", ".join(str(s.id) for s in found.stale)
+            return Check(
+                name,
+                "warn",
+                f"subscription {ids} sends here with another token (refused): run "
+                "`python -m ops.cli hooks install --replace`",
+            )
+        return Check(
+            name,
+            "warn",
+            f"no subscription to {mask_token(wanted)}: run `python -m ops.cli hooks install`",
+        )
+
+    return probe
+
+
+def _error_logs(hooks: RestHooks, shown: int = 3) -> Callable[[str], Check]:
+    def probe(name: str) -> Check:
+        entries = hooks.error_logs(shown)
+        if not entries:
+            return Check(name, "ok", "none logged")
+        return Check(name, "warn", " | ".join(_entry(e) for e in entries))
+
+    return probe
+
+
+def _entry(entry: dict[str, Any], limit: int = 200) -> str:
+    """One error log entry, short; masked again here (it may echo a payload with a phone)."""
+    text = json.dumps(entry, default=str, separators=(",", ":"))
+    return redact(mask_token(text))[:limit]

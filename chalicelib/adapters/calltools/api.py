@@ -21,6 +21,8 @@ from chalicelib.adapters.calltools.account import (
     PHONE_FIELDS,
     AccountConventions,
 )
+from chalicelib.adapters.calltools.hooks import RestHooks
+from chalicelib.adapters.calltools.outcomes import CallToolsOutcomes
 from chalicelib.adapters.http.client import ClientOptions
 from chalicelib.adapters.http.retry import (
     body_excerpt,
@@ -66,6 +68,13 @@ class CallToolsHttpApi:
     def bucket_method(self) -> str | None:
         """The bucket-assignment call in use: configured, or found to work on this account."""
         return self._working_method
+
+    def outcomes(self) -> CallToolsOutcomes:
+        """Call results read back by id, paced and retried with this client's calls."""
+        return CallToolsOutcomes(self._request, ghl_id_field=self._ghl_id_field)
+
+    def rest_hooks(self) -> RestHooks:
+        return RestHooks(self._request)
 
     # --- plumbing --------------------------------------------------------------------------------
     def _request(self, method: str, path: str, *, idempotent: bool = True, **kwargs: Any) -> Any:

@@ -7,6 +7,7 @@ from typing import Any
 import httpx
 
 from chalicelib.adapters.aws.secrets import Provider, TokenAuth
+from chalicelib.adapters.ghl.writes import GhlContactWrites
 from chalicelib.adapters.http.client import ClientOptions
 from chalicelib.adapters.http.retry import body_excerpt, json_body
 from chalicelib.domain.contact import Contact, contact_from_ghl
@@ -35,17 +36,28 @@ class GhlHttpApi:
         self._retry = options.retry
         self._pacer = options.pacer()
 
-    def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    def _request(
+        self, method: str, path: str, *, idempotent: bool = True, **kwargs: Any
+    ) -> httpx.Response:
         def send() -> httpx.Response:
             self._pacer.wait()
             response = self._http.request(method, path, **kwargs)
-            self._respect_rate_headers(response)
+            try:
+                self._respect_rate_headers(response)
+            except TransientError:
+                # A write that is not resent keeps its reply: the next call meets the cap.
+                if idempotent or response.is_error:
+                    raise
             return response
 
-        response = self._retry.send("ghl", send)
+        response = self._retry.send("ghl", send, idempotent=idempotent)
         if response.status_code in (401, 403):
             raise ConfigurationError(f"GHL rejected the API token ({response.status_code})")
         return response
+
+    def writer(self) -> GhlContactWrites:
+        """Writes to a contact, paced and retried with these reads: one per-location budget."""
+        return GhlContactWrites(self._request)
 
     def _respect_rate_headers(self, response: httpx.Response) -> None:
         """GHL sends no Retry-After; its X-RateLimit-* headers say when the window is spent."""
