@@ -1,6 +1,7 @@
 """Creates the queue, its DLQ and the state table when missing (the local stack and tests).
 
-In AWS these come from the resources stack; Chalice creates no queues or tables.
+In AWS these come from the resources stack (infra/template.yaml, which defines the same table);
+Chalice creates no queues or tables.
 """
 
 from __future__ import annotations
@@ -13,7 +14,21 @@ from botocore.exceptions import ClientError
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import (
+        AttributeDefinitionTypeDef,
+        GlobalSecondaryIndexTypeDef,
+    )
     from mypy_boto3_sqs import SQSClient
+
+
+# The reverse lookup, CallTools contact → GHL contact (DynamoStateStore.contact_for_calltools_id).
+# Keys only: the table's key `contact#<id>` names the contact. Same as infra/template.yaml.
+CALLTOOLS_ID: AttributeDefinitionTypeDef = {"AttributeName": "calltools_id", "AttributeType": "N"}
+BY_CALLTOOLS_ID: GlobalSecondaryIndexTypeDef = {
+    "IndexName": "by_calltools_id",
+    "KeySchema": [{"AttributeName": "calltools_id", "KeyType": "HASH"}],
+    "Projection": {"ProjectionType": "KEYS_ONLY"},
+}
 
 
 @dataclass(frozen=True)
@@ -51,7 +66,8 @@ def ensure_resources(
         dynamodb.create_table(
             TableName=table_name,
             KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}, CALLTOOLS_ID],
+            GlobalSecondaryIndexes=[BY_CALLTOOLS_ID],
             BillingMode="PAY_PER_REQUEST",
         )
         dynamodb.get_waiter("table_exists").wait(TableName=table_name)
@@ -62,4 +78,19 @@ def ensure_resources(
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") != "ResourceInUseException":
             raise
+        ensure_index(dynamodb, table_name)
     return Resources(queue_url, queue_arn, dlq_url, table_name)
+
+
+def ensure_index(dynamodb: DynamoDBClient, table_name: str) -> None:
+    """A table made before the index (an AWS_ENDPOINT_URL that keeps its tables) gets it added;
+    DynamoDB builds it in the background, and lookups fail until it is ACTIVE."""
+    table = dynamodb.describe_table(TableName=table_name)["Table"]
+    names = {i["IndexName"] for i in table.get("GlobalSecondaryIndexes", [])}
+    if BY_CALLTOOLS_ID["IndexName"] in names:
+        return
+    dynamodb.update_table(
+        TableName=table_name,
+        AttributeDefinitions=[CALLTOOLS_ID],
+        GlobalSecondaryIndexUpdates=[{"Create": BY_CALLTOOLS_ID}],
+    )

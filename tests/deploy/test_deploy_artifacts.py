@@ -145,11 +145,24 @@ def test_state_table_has_pitr_ttl_and_encryption(infra):
     props = table["Properties"]
     assert props["BillingMode"] == "PAY_PER_REQUEST"
     assert props["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"}]
-    assert props["AttributeDefinitions"] == [{"AttributeName": "pk", "AttributeType": "S"}]
+    assert props["AttributeDefinitions"] == [
+        {"AttributeName": "pk", "AttributeType": "S"},
+        {"AttributeName": "calltools_id", "AttributeType": "N"},
+    ]
     assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
     assert props["TimeToLiveSpecification"] == {"AttributeName": "ttl", "Enabled": True}
     assert props["SSESpecification"]["SSEEnabled"] is True
     assert table["DeletionPolicy"] == "Retain"
+
+
+def test_state_table_has_the_reverse_lookup_index_the_sandbox_creates(infra):
+    # One definition in two places: the deployed stack and sandbox/aws.py (local stack, tests).
+    from sandbox.aws import BY_CALLTOOLS_ID, CALLTOOLS_ID
+
+    props = infra["Resources"]["StateTable"]["Properties"]
+    assert props["GlobalSecondaryIndexes"] == [BY_CALLTOOLS_ID]
+    assert CALLTOOLS_ID in props["AttributeDefinitions"]
+    assert BY_CALLTOOLS_ID["Projection"] == {"ProjectionType": "KEYS_ONLY"}
 
 
 def test_the_functions_log_groups_have_their_names_and_a_retention(infra):
@@ -660,6 +673,10 @@ def test_webhook_lands_in_the_queue_created_by_the_stack(monkeypatch, signer: Si
             TableName=outputs["TableName"]
         )["Table"]
         assert table["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"}]
+        indexes = {i["IndexName"]: i for i in table["GlobalSecondaryIndexes"]}
+        assert indexes["by_calltools_id"]["KeySchema"] == [
+            {"AttributeName": "calltools_id", "KeyType": "HASH"}
+        ]
 
         env = {
             # What .chalice/config.json gives the functions: names, no URLs (resolved by name).

@@ -14,6 +14,7 @@ from botocore.exceptions import ClientError
 from chalicelib.domain.errors import ConcurrentUpdate
 from chalicelib.domain.state import ContactState
 from chalicelib.domain.time import parse_time
+from chalicelib.runtime.observability import logger
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
@@ -21,6 +22,10 @@ if TYPE_CHECKING:
 PK = "pk"
 WEBHOOK_CLOCK_KEY = {PK: "stats#webhooks"}
 BUCKET_NAMES_KEY = {PK: "stats#buckets"}
+# The global secondary index on contact items' `calltools_id` (infra/template.yaml,
+# sandbox/aws.py), keys only: an entry carries the table's `pk`, `contact#<id>`.
+BY_CALLTOOLS_ID = "by_calltools_id"
+CONTACT_PREFIX = "contact#"
 
 
 # A run's "seen" pages outlive it long enough for a paused or stale run to be taken over.
@@ -235,3 +240,28 @@ class DynamoStateStore:
         if not isinstance(names, dict):
             return {}
         return {int(k): str(v) for k, v in names.items() if str(k).isdigit()}
+
+    # --- the reverse lookup (ContactDirectory) ----------------------------------------------------
+    def contact_for_calltools_id(self, calltools_id: int) -> str | None:
+        """The one contact whose state names this CallTools contact. Two or more (CallTools merged
+        contacts, or one was re-linked and the index still shows the old item) name none: an
+        outcome written to the wrong GHL contact is worse than one the caller maps another way.
+        A missing or still-building index raises (ClientError) for the caller to fall back."""
+        reply = self._table.query(
+            IndexName=BY_CALLTOOLS_ID,
+            KeyConditionExpression="calltools_id = :id",
+            ExpressionAttributeValues={":id": calltools_id},
+            Limit=2,  # a second match is all it takes to refuse
+        )
+        contacts = sorted(
+            str(item["pk"]).removeprefix(CONTACT_PREFIX)
+            for item in reply.get("Items", [])
+            if str(item.get("pk", "")).startswith(CONTACT_PREFIX)
+        )
+        if len(contacts) > 1:
+            logger.warning(
+                "several contacts carry one CallTools id; none is used",
+                extra={"calltools_id": calltools_id, "contact_ids": contacts},
+            )
+            return None
+        return contacts[0] if contacts else None
