@@ -58,6 +58,18 @@ def ghl_webhook() -> Response:
     )
 
 
+@app.route("/webhook/calltools", methods=["POST"], content_types=WEBHOOK_CONTENT_TYPES)
+def calltools_webhook() -> Response:
+    """CallTools rest hooks (call outcomes): the secret is the `token` in the subscribed URL."""
+    request = app.current_request
+    assert request is not None
+    return _respond(
+        lambda: wiring.container().outcomes.hook_intake.handle(
+            request.raw_body, request.headers, request.query_params
+        )
+    )
+
+
 @app.route("/sync/trigger", methods=["POST"], content_types=WEBHOOK_CONTENT_TYPES)
 def sync_trigger() -> Response:
     request = app.current_request
@@ -75,7 +87,7 @@ def sync_stats() -> Response:
 @app.schedule(_settings.reconcile.schedule, name="daily_reconciliation")
 def daily_reconciliation(event: CloudWatchEvent) -> None:
     try:
-        wiring.container().reconciler.start(mode="reconcile", trigger="schedule")
+        wiring.container().outcomes.runs.start(mode="reconcile", trigger="schedule")
     except RunActive as active:
         logger.info("scheduled run skipped: a run is active", extra={"run_id": active.run_id})
 

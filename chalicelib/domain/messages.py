@@ -9,7 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib.domain.contact import Contact
 
-Origin = Literal["marketplace", "workflow", "reconciliation"]
+# "outcome": a call outcome made the contact DND in GHL, and its sync takes it out now.
+Origin = Literal["marketplace", "workflow", "reconciliation", "outcome"]
 
 
 class HitPage(BaseModel):

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from chalicelib.adapters.http.client import ClientOptions
     from chalicelib.adapters.http.retry import RetryPolicy
     from chalicelib.domain.sync_plan import FieldMapping
+    from chalicelib.runtime.outcome_wiring import OutcomeWiring
     from chalicelib.services.admin import AdminApi
     from chalicelib.services.consumer import BatchConsumer
     from chalicelib.services.intake import WebhookIntake
@@ -219,6 +220,7 @@ class Container:
     @cached_property
     def batch_consumer(self) -> BatchConsumer:
         from chalicelib.services.consumer import BatchConsumer
+        from chalicelib.services.outcomes.handlers import outcome_handlers
 
         return BatchConsumer(
             self.contact_sync,
@@ -228,7 +230,20 @@ class Container:
             records_at_once=self.settings.queue.records_at_once,
             run_step=self.reconciler.step,
             webhook_clock=self.state_store.note_webhook,
+            # Built when first used: a contact's sync never loads the outcome adapters.
+            more_handlers=outcome_handlers(
+                lambda message: self.outcomes.sync.apply(message),
+                lambda: self.outcomes.catch_up.run(),
+                self.queue,
+            ),
         )
+
+    @cached_property
+    def outcomes(self) -> OutcomeWiring:
+        """Call outcomes, CallTools → GHL (runtime/outcome_wiring.py)."""
+        from chalicelib.runtime.outcome_wiring import OutcomeWiring
+
+        return OutcomeWiring(self)
 
     @cached_property
     def run_store(self) -> DynamoRunStore:
@@ -280,6 +295,7 @@ class Container:
             runs=self.run_store,
             queue=self.queue,
             bucket_names=self.state_store.bucket_names,
+            outcomes=lambda: self.outcomes.store.tally(),
         )
 
     @cached_property
@@ -288,7 +304,7 @@ class Container:
 
         return AdminApi(
             self.secret("admin_api_token"),
-            reconciler=lambda: self.reconciler,
+            reconciler=lambda: self.outcomes.runs,
             stats=lambda: self.stats,
         )
 

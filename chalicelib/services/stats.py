@@ -79,7 +79,11 @@ class StatsService:
     def _outcome_counts(self) -> dict[str, Any] | None:
         if self._outcomes is None:
             return None
-        tally = self._outcomes()
+        try:
+            tally = self._outcomes()
+        except Exception:  # the contacts' figures stay available
+            logger.warning("outcome tally unavailable for stats")
+            return None
         at = tally.newest_applied_at
         return {
             "applied": tally.applied,

@@ -151,22 +151,29 @@ def pages(ids: list[int], size: int) -> Callable[[str, str, dict[str, str]], htt
 def test_records_after_pages_newest_first_down_to_the_checkpoint():
     ct = CallTools(pages(list(range(110, 100, -1)), size=4))
     found = ct.outcomes().records_after(103, limit=100)
-    assert [r.id for r in found] == [110, 109, 108, 107, 106, 105, 104]
+    assert [r.id for r in found] == [104, 105, 106, 107, 108, 109, 110]
     assert [q for _, _, q in ct.requests] == [
         {"ordering": "-id", "page_size": "250", "page": str(n)} for n in (1, 2)
     ]
     assert {p for _, p, _ in ct.requests} == {"/api/historicalcalldispositions/"}
 
 
-def test_records_after_stops_at_the_limit_without_reading_further():
+def test_records_after_returns_the_oldest_within_the_limit_so_none_is_skipped():
     ct = CallTools(pages(list(range(110, 100, -1)), size=4))
-    assert [r.id for r in ct.outcomes().records_after(0, limit=4)] == [110, 109, 108, 107]
-    assert len(ct.requests) == 1
+    assert [r.id for r in ct.outcomes().records_after(0, limit=4)] == [101, 102, 103, 104]
+    assert len(ct.requests) == 3  # every page down to the checkpoint
+
+
+def test_newest_record_id_reads_one_record():
+    ct = CallTools(pages([9, 8, 7], size=2))
+    assert ct.outcomes().newest_record_id() == 9
+    assert [q["page_size"] for _, _, q in ct.requests] == ["1"]
+    assert CallTools(pages([], size=2)).outcomes().newest_record_id() is None
 
 
 def test_records_after_reads_to_the_last_page():
     ct = CallTools(pages([5, 4, 3], size=2))
-    assert [r.id for r in ct.outcomes().records_after(0, limit=10)] == [5, 4, 3]
+    assert [r.id for r in ct.outcomes().records_after(0, limit=10)] == [3, 4, 5]
     assert len(ct.requests) == 2
 
 
@@ -184,7 +191,7 @@ def test_a_record_pushed_onto_the_next_page_by_newer_ones_is_returned_once():
         return ok({"next": "n" if page < 3 else None, "results": rows})
 
     found = CallTools(reply).outcomes().records_after(0, limit=10)
-    assert [r.id for r in found] == [12, 11, 10, 9]
+    assert [r.id for r in found] == [9, 10, 11, 12]
 
 
 def test_an_ignored_ordering_is_refused_rather_than_stopping_early():

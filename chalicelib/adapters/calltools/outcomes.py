@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from chalicelib.domain.errors import ConfigurationError, NotFound, PermanentError, TransientError
 from chalicelib.domain.outcomes import CallRecord, Disposition
+from chalicelib.runtime.observability import logger
 
 # CallToolsHttpApi._request: (method, path, **httpx kwargs) → the reply's JSON; raises NotFound on
 # a 404 and PermanentError on any other refusal.
@@ -22,6 +23,8 @@ Request = Callable[..., Any]
 
 RECORDS = "historicalcalldispositions/"
 PAGE_SIZE = 250  # the most CallTools serves in one page
+# 100,000 records: far more than a night of calls. Beyond it the older ones are left (logged).
+MAX_PAGES = 400
 # Definitions change rarely (an admin renames one); a new name shows within this long.
 DISPOSITION_TTL_SECONDS = 600.0
 
@@ -82,15 +85,12 @@ class CallToolsOutcomes:
         return found
 
     def records_after(self, after_id: int, limit: int) -> list[CallRecord]:
-        """Newest first, page by page, down to the first id at or below `after_id`."""
+        """The oldest `limit` above `after_id`, oldest first. CallTools pages newest first, so
+        every page down to the first id at or below `after_id` is read."""
         found: list[CallRecord] = []
         seen: set[int] = set()
-        page = 1
-        while len(found) < limit:
-            params = {"ordering": "-id", "page_size": PAGE_SIZE, "page": page}
-            body = self._request("GET", RECORDS, params=params)
-            if not isinstance(body, dict) or not isinstance(body.get("results"), list):
-                raise TransientError(f"CallTools {RECORDS}: reply has no results list")
+        for page in range(1, MAX_PAGES + 1):
+            body = self._page(page, PAGE_SIZE)
             rows = [r for r in body["results"] if isinstance(r, dict)]
             for row in rows:
                 record = _record(row, f"CallTools {RECORDS} page {page}")
@@ -100,15 +100,26 @@ class CallToolsOutcomes:
                     # Stopping at the checkpoint is only right newest first.
                     raise ConfigurationError(f"CallTools {RECORDS} ignored ordering=-id")
                 if record.id <= after_id:
-                    return found
+                    return found[::-1][:limit]
                 seen.add(record.id)
                 found.append(record)
-                if len(found) >= limit:
-                    return found
             if not rows or not body.get("next"):
-                return found
-            page += 1
-        return found
+                return found[::-1][:limit]
+        # So far behind that the checkpoint is out of reach: the oldest reached come first, and
+        # what lies between them and the checkpoint is not applied.
+        logger.error("call records beyond the pages read are skipped", extra={"pages": MAX_PAGES})
+        return found[::-1][:limit]
+
+    def newest_record_id(self) -> int | None:
+        rows = [r for r in self._page(1, 1)["results"] if isinstance(r, dict)]
+        return _record(rows[0], f"CallTools {RECORDS}").id if rows else None
+
+    def _page(self, page: int, size: int) -> dict[str, Any]:
+        params = {"ordering": "-id", "page_size": size, "page": page}
+        body = self._request("GET", RECORDS, params=params)
+        if not isinstance(body, dict) or not isinstance(body.get("results"), list):
+            raise TransientError(f"CallTools {RECORDS}: reply has no results list")
+        return body
 
     def ghl_contact_id(self, calltools_contact_id: int) -> str | None:
         if not self._ghl_id_field:
