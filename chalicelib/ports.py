@@ -214,14 +214,13 @@ class CallOutcomes(Protocol):
 
     def disposition(self, disposition_id: int) -> Disposition | None: ...
 
-    def records_after(self, after_id: int, limit: int) -> list[CallRecord]:
-        """The oldest `limit` records with an id above `after_id`, oldest first. (CallTools pages
-        newest first, so every page down to `after_id` is read; a catch-up that takes the oldest
-        can advance its checkpoint past them and lose nothing.)"""
-        ...
-
-    def newest_record_id(self) -> int | None:
-        """The newest record's id; None when there is none."""
+    def records_after(
+        self, after_id: int, limit: int, since: datetime | None = None
+    ) -> list[CallRecord]:
+        """The oldest `limit` records with an id above `after_id` (and, with `since`, recorded
+        at or after it), oldest first. (CallTools pages newest first, so every page down to
+        `after_id` is read; a catch-up that takes the oldest can advance its checkpoint past
+        them and lose nothing.)"""
         ...
 
     def ghl_contact_id(self, calltools_contact_id: int) -> str | None:

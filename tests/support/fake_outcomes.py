@@ -90,14 +90,19 @@ class FakeCallOutcomes:
         self.reads += 1
         return self.dispositions.get(disposition_id)
 
-    def records_after(self, after_id: int, limit: int) -> list[CallRecord]:
+    def records_after(
+        self, after_id: int, limit: int, since: datetime | None = None
+    ) -> list[CallRecord]:
         self.reads += 1
-        newer = sorted((r for r in self.records.values() if r.id > after_id), key=lambda r: r.id)
+        newer = sorted(
+            (
+                r
+                for r in self.records.values()
+                if r.id > after_id and (since is None or (r.created_at or since) >= since)
+            ),
+            key=lambda r: r.id,
+        )
         return newer[:limit]
-
-    def newest_record_id(self) -> int | None:
-        self.reads += 1
-        return max(self.records, default=None)
 
     def ghl_contact_id(self, calltools_contact_id: int) -> str | None:
         self.reads += 1

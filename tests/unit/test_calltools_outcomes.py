@@ -4,6 +4,7 @@ requests, 404 → None, replies that must not be acted on, the catch-up's paging
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -164,11 +165,19 @@ def test_records_after_returns_the_oldest_within_the_limit_so_none_is_skipped():
     assert len(ct.requests) == 3  # every page down to the checkpoint
 
 
-def test_newest_record_id_reads_one_record():
-    ct = CallTools(pages([9, 8, 7], size=2))
-    assert ct.outcomes().newest_record_id() == 9
-    assert [q["page_size"] for _, _, q in ct.requests] == ["1"]
-    assert CallTools(pages([], size=2)).outcomes().newest_record_id() is None
+def test_records_after_stops_at_the_first_record_older_than_since():
+    def reply(method: str, path: str, query: dict[str, str]) -> httpx.Response:
+        rows = [
+            {**RECORD, "id": 9, "created_on": "2026-11-29 10:00:00"},
+            {**RECORD, "id": 8, "created_on": "2026-11-28 09:00:00"},
+            {**RECORD, "id": 7, "created_on": "2026-11-27 09:00:00"},
+        ]
+        return ok({"next": "more", "results": rows})
+
+    ct = CallTools(reply)
+    since = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
+    assert [r.id for r in ct.outcomes().records_after(0, limit=10, since=since)] == [8, 9]
+    assert len(ct.requests) == 1
 
 
 def test_records_after_reads_to_the_last_page():

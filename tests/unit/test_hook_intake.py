@@ -96,8 +96,8 @@ def test_an_oversized_body_is_413_and_a_queue_failure_503():
 
 
 # --- the catch-up ------------------------------------------------------------------------------
-def record(record_id: int) -> CallRecord:
-    return CallRecord(id=record_id, contact=1, disposition=61003)
+def record(record_id: int, created_on: str = "2026-11-29 11:00:00") -> CallRecord:
+    return CallRecord(id=record_id, contact=1, disposition=61003, created_on=created_on)
 
 
 def catch_up_world(
@@ -108,10 +108,18 @@ def catch_up_world(
     return OutcomeCatchUp(ct, store, queue, limit=limit, clock=lambda: NOW), store, queue
 
 
-def test_the_first_catch_up_only_sets_the_checkpoint():
-    catch_up, store, queue = catch_up_world([5, 6, 7])
-    assert catch_up.run().queued == 0
-    assert store.checkpoint() == 7 and queue.sent == []
+def test_the_first_catch_up_looks_back_one_day_only():
+    catch_up, store, queue = catch_up_world([])
+    ct = FakeCallOutcomes(records={5: record(5, "2026-11-27 09:00:00"), 6: record(6), 7: record(7)})
+    catch_up = OutcomeCatchUp(ct, store, queue, clock=lambda: NOW)
+    assert catch_up.run().queued == 2
+    assert [m.record_id for m in queue.sent if isinstance(m, OutcomeMessage)] == [6, 7]
+    assert store.checkpoint() == 7
+
+
+def test_a_first_catch_up_with_nothing_to_do_keeps_looking_back():
+    catch_up, store, _ = catch_up_world([])
+    assert catch_up.run().checkpoint == 0 and store.checkpoint() == 0
 
 
 def test_a_catch_up_queues_what_came_since_and_skips_what_is_done():

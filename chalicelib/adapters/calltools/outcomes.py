@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -84,9 +85,12 @@ class CallToolsOutcomes:
             self._dispositions[disposition_id] = (now, found)
         return found
 
-    def records_after(self, after_id: int, limit: int) -> list[CallRecord]:
-        """The oldest `limit` above `after_id`, oldest first. CallTools pages newest first, so
-        every page down to the first id at or below `after_id` is read."""
+    def records_after(
+        self, after_id: int, limit: int, since: datetime | None = None
+    ) -> list[CallRecord]:
+        """The oldest `limit` above `after_id` (recorded at or after `since`), oldest first.
+        CallTools pages newest first, so every page down to the first id at or below `after_id`
+        (or the first recorded before `since`) is read."""
         found: list[CallRecord] = []
         seen: set[int] = set()
         for page in range(1, MAX_PAGES + 1):
@@ -99,7 +103,7 @@ class CallToolsOutcomes:
                 if found and record.id > found[-1].id:
                     # Stopping at the checkpoint is only right newest first.
                     raise ConfigurationError(f"CallTools {RECORDS} ignored ordering=-id")
-                if record.id <= after_id:
+                if record.id <= after_id or _before(record, since):
                     return found[::-1][:limit]
                 seen.add(record.id)
                 found.append(record)
@@ -109,10 +113,6 @@ class CallToolsOutcomes:
         # what lies between them and the checkpoint is not applied.
         logger.error("call records beyond the pages read are skipped", extra={"pages": MAX_PAGES})
         return found[::-1][:limit]
-
-    def newest_record_id(self) -> int | None:
-        rows = [r for r in self._page(1, 1)["results"] if isinstance(r, dict)]
-        return _record(rows[0], f"CallTools {RECORDS}").id if rows else None
 
     def _page(self, page: int, size: int) -> dict[str, Any]:
         params = {"ordering": "-id", "page_size": size, "page": page}
@@ -130,6 +130,11 @@ class CallToolsOutcomes:
         if isinstance(value, str | int) and not isinstance(value, bool) and str(value).strip():
             return str(value).strip()
         return None
+
+
+def _before(record: CallRecord, since: datetime | None) -> bool:
+    at = record.created_at
+    return since is not None and at is not None and at < since
 
 
 def _record(row: dict[str, Any], where: str) -> CallRecord:

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from chalicelib.domain.messages import OutcomeMessage
 from chalicelib.domain.time import utcnow
 from chalicelib.ports import CallOutcomes, ContactQueue, OutcomeStore
 from chalicelib.runtime.observability import count, logger
+
+FIRST_LOOK_BACK = timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -43,13 +45,10 @@ class OutcomeCatchUp:
 
     def run(self) -> CatchUpResult:
         mark = self._store.checkpoint()
-        if mark == 0:
-            newest = self._newest_id()
-            self._store.advance_checkpoint(newest)
-            logger.info("outcome catch-up starts from now", extra={"checkpoint": newest})
-            return CatchUpResult(0, 0, newest, more=False)
-        records = self._ct.records_after(mark, self._limit)
         now = self._clock()
+        # The first run looks back one day, not through the account's whole history.
+        since = now - FIRST_LOOK_BACK if mark == 0 else None
+        records = self._ct.records_after(mark, self._limit, since)
         waiting = [
             OutcomeMessage(origin="catchup", record_id=r.id, received_at=now)
             for r in records
@@ -69,12 +68,6 @@ class OutcomeCatchUp:
             extra={"checked": len(records), "queued": len(waiting), "checkpoint": top},
         )
         return CatchUpResult(len(records), len(waiting), top, more)
-
-    def _newest_id(self) -> int:
-        """The newest record's id (CallTools pages newest first: one small page). Positive, so a
-        first run with no records yet still leaves a checkpoint."""
-        newest = self._ct.newest_record_id()
-        return max(newest or 0, 1)
 
 
 def _finished(store: OutcomeStore, record_id: int) -> bool:
