@@ -15,6 +15,8 @@ T = TypeVar("T")
 
 
 class Received(NamedTuple):
+    """One POST; header names lower-cased."""
+
     path: str
     headers: dict[str, str]
     body: bytes
@@ -36,7 +38,8 @@ class Receiver:
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 with outer._lock:
-                    outer.received.append(Received(self.path, dict(self.headers), body))
+                    headers = {k.lower(): v for k, v in self.headers.items()}
+                    outer.received.append(Received(self.path, headers, body))
                 outer._closing.wait(outer.delay)
                 self.send_response(outer.status)
                 self.send_header("Content-Length", "0")
@@ -63,6 +66,10 @@ class Receiver:
     def posts(self) -> list[Received]:
         with self._lock:
             return list(self.received)
+
+    def wait_for_posts(self, n: int, timeout: float = 5.0) -> list[Received]:
+        wait_for(lambda: len(self.posts()) >= n, timeout)
+        return self.posts()
 
 
 def wait_for(probe: Callable[[], T], timeout: float = 5.0) -> T:

@@ -248,7 +248,7 @@ def test_a_recorded_call_is_posted_to_its_subscribers_only(
         (post,) = wait_for(hook.posts)
         assert post.path == "/webhook/calltools?token=s3cret"
         assert json.loads(post.body) == record  # the body is the object as a GET shows it
-        assert post.headers["Content-Type"] == "application/json"
+        assert post.headers["content-type"] == "application/json"
         wait_for(lambda: ct.hook_deliveries)
         assert other.posts() == []
     assert [(d.object_id, d.status) for d in ct.hook_deliveries] == [(record["id"], 200)]
