@@ -12,8 +12,12 @@ import httpx
 import pytest
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric import ed25519
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
+from chalicelib.runtime.settings import Settings
+from sandbox.calltools import CallToolsSandbox
 from sandbox.ghl import GhlSandbox
+from sandbox.stack import LocalStack, public_pem
 from tests.sandbox.receiver import Receiver, closed_port_url, wait_for
 
 CID = "p4Rk2VtQ8mZs1LwY7nHc"
@@ -259,3 +263,22 @@ def test_webhooks_are_off_by_default_and_an_absent_receiver_never_blocks_a_reply
     (sent,) = wait_for(lambda: ghl.webhooks.sent if ghl.webhooks else [])
     assert (sent.type, sent.status) == ("ContactTagUpdate", None)
     assert sent.error  # given up after its retries
+
+
+def test_the_local_stack_closes_the_outcome_loop(ghl: GhlSandbox, client: httpx.Client) -> None:
+    with Receiver() as app, CallToolsSandbox() as ct:
+        stack = LocalStack(Settings(), ghl=ghl, calltools=ct)
+        stack.connect_outcomes(app.url, "s3cret/+=")
+        (sub,) = ct.subscriptions()
+        assert sub["resthook_model"] == "Historical Call Disposition"
+        assert sub["url"] == f"{app.url}/webhook/calltools?token=s3cret%2F%2B%3D"
+        client.post(f"/contacts/{CID}/tags", json={"tags": ["calltools: sale"]})
+        cid = ct.seed_contact({"mobile_phone_number": "+13125550147"})["id"]
+        ct.record_call(cid, "Sale")
+        posts = {p.path.split("?")[0]: p for p in app.wait_for_posts(2)}
+    assert set(posts) == {"/webhook/ghl", "/webhook/calltools"}
+    ghl_post = posts["/webhook/ghl"]
+    key = load_pem_public_key(public_pem(stack.signing_key).encode())
+    assert isinstance(key, ed25519.Ed25519PublicKey)
+    key.verify(base64.b64decode(ghl_post.headers["x-ghl-signature"]), ghl_post.body)  # no raise
+    assert json.loads(posts["/webhook/calltools"].body)["contact"] == cid
