@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
@@ -27,6 +28,7 @@ from chalicelib.adapters.ghl.signature import GHL_ED25519_KEY, GHL_RSA_KEY
 from chalicelib.runtime.settings import Settings
 from sandbox.aws import ensure_resources
 from sandbox.calltools import CallToolsSandbox
+from sandbox.calltools.outcomes import CALL_RESULT_MODEL
 from sandbox.containers import LambdaContainers
 from sandbox.ghl import GhlSandbox
 from sandbox.poller import SqsPoller
@@ -130,8 +132,21 @@ class LocalStack:
         self.env["GHL_WEBHOOK_PUBLIC_KEYS"] = trusted + public_pem(self.signing_key)
         if not s.ghl.workflow_secret.get_secret_value():
             self.env["GHL_WORKFLOW_SECRET"] = secrets.token_urlsafe(24)
+        if not s.calltools.webhook_secret.get_secret_value():
+            self.env["CALLTOOLS_WEBHOOK_SECRET"] = secrets.token_urlsafe(24)
         if not s.admin.api_token.get_secret_value():
             self.env["ADMIN_API_TOKEN"] = secrets.token_urlsafe(24)
+
+    def connect_outcomes(self, url: str, calltools_secret: str, app_id: str = "") -> None:
+        """Close the call-outcome loop on the sandboxes: CallTools posts each call result to the
+        app (subscribed here directly, so the loop works before anything else subscribes), and
+        GHL sends the app signed webhooks after the app's own tag and DND writes."""
+        if self.calltools:
+            hook = f"{url}/webhook/calltools?token={quote(calltools_secret, safe='')}"
+            description = "ghl-calltools-sync local stack: call outcomes to GoHighLevel"
+            self.calltools.subscribe(CALL_RESULT_MODEL, hook, description)
+        if self.ghl:
+            self.ghl.send_webhooks_to(f"{url}/webhook/ghl", self.sign, app_id=app_id)
 
     def stop(self) -> None:
         for part in reversed(self._stoppers):
@@ -206,6 +221,8 @@ def main() -> None:
     ).start()
 
     _, curl = write_sample(stack, Path(s.local.state_dir), url)
+    calltools_secret = s.calltools.webhook_secret.get_secret_value()
+    stack.connect_outcomes(url, calltools_secret, s.ghl.app_id)
     info = {
         "url": url,
         "aws_endpoint_url": s.aws.endpoint_url,
@@ -221,6 +238,7 @@ def main() -> None:
         # Local only (.devstack/ is git-ignored): lets the operator CLI find the admin API.
         "admin_token": s.admin.api_token.get_secret_value(),
         "workflow_secret": s.ghl.workflow_secret.get_secret_value(),
+        "calltools_webhook_secret": calltools_secret,
     }
     (Path(s.local.state_dir) / "stack.json").write_text(json.dumps(info, indent=2))
 
@@ -244,6 +262,19 @@ def main() -> None:
         )
     print("\nPost a signed sample event (tags the sample contact `cold lead`):", flush=True)
     print(curl, flush=True)
+    if stack.calltools:
+        # The sandbox numbers contacts from 48000000: the sample contact, once synced, is first.
+        call = json.dumps({"contact": 48_000_000, "disposition": "Not Interested"})
+        print(
+            "\nThen place a call on it (CallTools posts the outcome to /webhook/calltools; "
+            "ids in /_sandbox/state):",
+            flush=True,
+        )
+        print(
+            f"curl -sS -X POST {stack.calltools.url}/_sandbox/calls "
+            f"-H 'Content-Type: application/json' -d '{call}'",
+            flush=True,
+        )
     print(
         "\nReconcile now, with a progress bar:  .venv/bin/python -m ops.cli reconcile",
         flush=True,

@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from sandbox.calltools.drf import paginate, pk_list, whole_number
+from sandbox.calltools.hooks import RestHooks
+from sandbox.calltools.outcomes import CallOutcomes
 from sandbox.calltools.store import PHONE_FIELDS, CallToolsStore, Contact
 from sandbox.http.messages import HttpError, Request, Response
 from sandbox.http.server import SandboxServer
@@ -23,22 +25,25 @@ BUCKET_METHODS = ("contact_patch", "bucket_patch", "contactbuckets")
 DUPLICATE_MODES = ("allow", "merge")
 
 
-class CallToolsSandbox(CallToolsStore, SandboxServer):
+class CallToolsSandbox(CallToolsStore, CallOutcomes, RestHooks, SandboxServer):
     """A CallTools account on a loopback port: token auth, an optional throttle, the contacts,
-    buckets and contactbuckets endpoints, and its `/_sandbox/...` control endpoints. The data and
-    the Python API are CallToolsStore's."""
+    buckets and contactbuckets endpoints, call results (outcomes.py), rest hooks (hooks.py) and
+    its `/_sandbox/...` control endpoints. The data and the Python API are CallToolsStore's,
+    CallOutcomes' and RestHooks'."""
 
     def __init__(
         self,
         *,
         token: str = "sandbox-calltools-token",  # noqa: S107
         buckets: list[dict[str, Any]] | None = None,
+        dispositions: Sequence[dict[str, Any]] | None = None,
         bucket_method: str = "contact_patch",
         duplicate_mode: str = "allow",
         custom_fields: Sequence[str] = ("ghl_contact_id",),
         undialable_prefixes: Sequence[str] = ("+1222222222",),
         rate_limit_per_second: float | None = None,
         latency_ms: float = 0.0,
+        hook_timeout_seconds: float = 5.0,
         port: int = 0,
         seed: int = 0,
     ) -> None:
@@ -59,6 +64,9 @@ class CallToolsSandbox(CallToolsStore, SandboxServer):
         self._uuid_rng = random.Random(seed)
         # Id counters survive reset(): an id a client kept then 404s instead of aliasing.
         self._next_contact, self._next_phone, self._next_row = 48_000_000, 73_000_000, 91_000_000
+        self.hook_timeout_seconds = hook_timeout_seconds
+        self._init_outcomes(dispositions)
+        self._init_hooks()
         self._reset_data()
         for method, pattern, handler in (
             ("GET", r"/api/contacts/", self._list_contacts),
@@ -75,6 +83,8 @@ class CallToolsSandbox(CallToolsStore, SandboxServer):
             ("GET", r"/_sandbox/state", self._admin_state),
             ("POST", r"/_sandbox/config", self._admin_config),
             ("POST", r"/_sandbox/contacts", self._admin_seed),
+            *self._outcome_routes(),
+            *self._hook_routes(),
         ):
             self.route(method, pattern, handler)
 
@@ -85,6 +95,8 @@ class CallToolsSandbox(CallToolsStore, SandboxServer):
     def _reset_data(self) -> None:
         with self._lock:
             super()._reset_data()
+            self._reset_outcomes()
+            self._reset_hooks()
             self._tokens, self._tokens_at = math.inf, time.monotonic()  # throttle starts full
 
     # Request plumbing
@@ -243,12 +255,11 @@ class CallToolsSandbox(CallToolsStore, SandboxServer):
 
     def _admin_state(self, req: Request) -> Response:
         buckets = [self._bucket(b) for b in sorted(self._buckets)]
-        events = [e._asdict() for e in self._events]
-        return (
-            200,
-            {"contacts": self.contacts(), "buckets": buckets, "membership_events": events},
-            {},
-        )
+        state = {"contacts": self.contacts(), "buckets": buckets}
+        state["membership_events"] = [e._asdict() for e in self._events]
+        state.update(call_records=self.call_records(), resthooks=self.subscriptions())
+        state["resthook_errors"] = self.hook_errors()
+        return 200, state, {}
 
     def _admin_config(self, req: Request) -> Response:
         data = req.json_object()

@@ -58,6 +58,7 @@ class CallToolsStore:
             self._row_of: dict[tuple[int, int], int] = {}
             self._buckets_of: dict[int, list[int]] = {}
             self._phone_ids: dict[tuple[int, str], int] = {}
+            self._dnc_phones: set[tuple[int, str]] = set()  # numbers a disposition marked DNC
             self._events: list[MembershipEvent] = []
 
     # Python API for tests
@@ -138,7 +139,7 @@ class CallToolsStore:
             pid = self._phone_ids.setdefault((cid, number), self._next_phone)
             self._next_phone = max(self._next_phone, pid + 1)
             phones.append({"id": pid, "contact": cid, "phone_number": number})
-            phones[-1]["do_not_contact"] = False
+            phones[-1]["do_not_contact"] = (cid, number) in self._dnc_phones
         out = {k: c[k] for k in ("id", "uuid", *TEXT_FIELDS[:6])}
         out["_phone_numbers"] = phones
         out.update({k: c[k] for k in (*TEXT_FIELDS[6:], *STATUS_DEFAULTS)})

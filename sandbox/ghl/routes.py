@@ -10,6 +10,7 @@ import time
 import uuid
 from bisect import bisect_left, bisect_right
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from sandbox.ghl.search import (
@@ -22,16 +23,20 @@ from sandbox.ghl.search import (
     parse_sort,
 )
 from sandbox.ghl.store import GhlStore
+from sandbox.ghl.webhooks_back import WebhooksBack
+from sandbox.ghl.writes import GhlWrites
 from sandbox.http.messages import HttpError, Request, Response
 from sandbox.http.server import SandboxServer
 
 API_VERSION = "2021-07-28"
 
 
-class GhlSandbox(GhlStore, SandboxServer):
+class GhlSandbox(GhlStore, GhlWrites, SandboxServer):
     """A GHL API v2 location on a loopback port: token and Version checks, rate limits and their
-    headers, GET /contacts/{id}, POST /contacts/search and GET /locations/{id}, plus its
-    `/_sandbox/...` control endpoints. The data and the Python API are GhlStore's."""
+    headers, GET /contacts/{id}, POST /contacts/search, GET /locations/{id}, the writes of
+    writes.py (tags, notes, PUT), webhooks back (off until send_webhooks_to), plus its
+    `/_sandbox/...` control endpoints. The data and the Python API are GhlStore's and
+    GhlWrites'."""
 
     def __init__(
         self,
@@ -51,7 +56,10 @@ class GhlSandbox(GhlStore, SandboxServer):
         self.daily_limit = daily_limit
         self._rng = random.Random(seed)
         self._last_now = 0
+        self.webhooks: WebhooksBack | None = None
         self._reset_data()
+        for method, pattern, handler in self._write_routes():
+            self.route(method, pattern, handler)
         self.route("GET", r"/contacts/(?P<id>[^/]+)/?", self._get_contact)
         self.route("POST", r"/contacts/search/?", self._search)
         self.route("GET", r"/locations/(?P<id>[^/]+)/?", self._get_location)
@@ -64,11 +72,17 @@ class GhlSandbox(GhlStore, SandboxServer):
     def _reset_data(self) -> None:
         with self._lock:
             super()._reset_data()
+            self._reset_writes()
             self._window: deque[float] = deque()  # times of the requests in the rate window
             self._daily_used = 0
             # Changes made the moment the next GET of a contact has been served (a change racing
             # the sync's own re-read).
             self._after_read: dict[str, dict[str, Any]] = {}
+
+    def send_webhooks_to(self, url: str, sign: Callable[[bytes], str], app_id: str = "") -> None:
+        """Send ContactTagUpdate / ContactDndUpdate to `url` after the API changes a contact's
+        tags or DND, signed with `sign(body)` as `X-GHL-Signature`."""
+        self.webhooks = WebhooksBack(url, sign, app_id=app_id, stopping=self._stopping)
 
     # Request plumbing
 
