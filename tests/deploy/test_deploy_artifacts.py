@@ -27,6 +27,7 @@ import pytest
 from chalice.test import Client
 from moto import mock_aws
 
+from chalicelib.adapters.aws.state import BY_CALLTOOLS_ID as STATE_INDEX
 from chalicelib.runtime import wiring
 from chalicelib.runtime.settings import Settings
 from scripts import package as packaging
@@ -163,6 +164,7 @@ def test_state_table_has_the_reverse_lookup_index_the_sandbox_creates(infra):
     assert props["GlobalSecondaryIndexes"] == [BY_CALLTOOLS_ID]
     assert CALLTOOLS_ID in props["AttributeDefinitions"]
     assert BY_CALLTOOLS_ID["Projection"] == {"ProjectionType": "KEYS_ONLY"}
+    assert BY_CALLTOOLS_ID["IndexName"] == STATE_INDEX  # the one the consumer queries
 
 
 def test_the_functions_log_groups_have_their_names_and_a_retention(infra):
@@ -188,9 +190,9 @@ def test_the_deployed_state_in_the_artifact_bucket_never_expires(infra):
             assert rule["Prefix"] == "packages/"
 
 
-def test_four_secrets_are_generated_never_written_in_the_repo(infra, config):
+def test_five_secrets_are_generated_never_written_in_the_repo(infra, config):
     secrets = resources_of(infra, "AWS::SecretsManager::Secret")
-    assert len(secrets) == 4
+    assert len(secrets) == 5
     for secret in secrets.values():
         assert "SecretString" not in secret["Properties"]
         assert "GenerateSecretString" in secret["Properties"]
@@ -265,6 +267,7 @@ def test_outputs_feed_the_chalice_stage(infra):
         "CallToolsApiTokenSecretArn",
         "GhlWorkflowSecretArn",
         "AdminApiTokenSecretArn",
+        "CallToolsWebhookSecretArn",
         "ArtifactBucketName",
     }
 
@@ -373,10 +376,12 @@ def _valid_iam_actions() -> set[str]:
 
 
 # What each function calls, and nothing more. The internet-facing API function (webhook and
-# admin routes) enqueues, reads queue depths and the run and state items (stats scans the table
-# for a live census), and reads only the workflow and admin secrets; the consumer does the sync
-# (its GHL and CallTools tokens); the schedule only starts a run. IAM has no
-# sqs:DeleteMessageBatch (batch deletes are authorized by sqs:DeleteMessage).
+# admin routes) enqueues (contacts, call outcomes, the catch-up), reads queue depths and the run,
+# state and outcome-tally items (stats scans the table for a live census), and reads only the
+# workflow, admin and CallTools hook secrets; the consumer does the sync and applies call outcomes
+# (its GHL and CallTools tokens; Query on the reverse-lookup index only, never on the table); the
+# schedule only queues the catch-up and starts a run. IAM has no sqs:DeleteMessageBatch (batch
+# deletes are authorized by sqs:DeleteMessage).
 LEAST = {
     "api": {
         "ContactQueue": {"sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"},
@@ -408,6 +413,7 @@ LEAST = {
             "dynamodb:BatchGetItem",
             "dynamodb:Scan",
         },
+        "StateIndex": {"dynamodb:Query"},
         "Secrets": {"secretsmanager:GetSecretValue"},
     },
     "schedule": {
@@ -422,7 +428,7 @@ LEAST = {
     },
 }
 SECRETS = {
-    "api": {"ghl-workflow-secret", "admin-api-token"},
+    "api": {"ghl-workflow-secret", "admin-api-token", "calltools-webhook-secret"},
     "consumer": {"ghl-api-token", "calltools-api-token"},
     "schedule": set[str](),
 }
@@ -445,8 +451,13 @@ def test_policy_is_scoped_to_the_stage_resources_and_the_function(stage, functio
     assert statements["ContactQueue"]["Resource"] == arns("sqs", n["queue"])
     assert statements["DeadLetterQueue"]["Resource"] == arns("sqs", n["dlq"])
     assert statements["StateTable"]["Resource"] == arns("dynamodb", f"table/{n['table']}")
+    # The consumer's one Query: the contact of a CallTools id, on the index the adapter names.
+    index = arns("dynamodb", f"table/{n['table']}/index/{STATE_INDEX}")
+    assert statements.get("StateIndex", {}).get("Resource") == (
+        index if function == "consumer" else None
+    )
     secret_names = {v for k, v in n.items() if k.endswith("Secret")}
-    assert len(secret_names) == 4
+    assert len(secret_names) == 5
     wanted = {name for name in secret_names if name.rsplit("/", 1)[-1] in SECRETS[function]}
     assert len(wanted) == len(SECRETS[function])
     # Secrets Manager appends six random characters to a secret's ARN.
@@ -644,21 +655,26 @@ def test_package_refuses_another_stages_queue(tmp_path):
 # --- the resources stack in moto, with the app pointed at it ----------------------------------------
 
 
+def _create_resources_stack() -> dict[str, str]:
+    """infra/template.yaml as stage dev in moto (inside mock_aws); the stack's outputs."""
+    cloudformation = boto3.client("cloudformation", region_name="us-east-1")
+    cloudformation.create_stack(
+        StackName="ghl-calltools-resources-dev",
+        TemplateBody=INFRA.read_text(),
+        Parameters=[{"ParameterKey": "Stage", "ParameterValue": "dev"}],
+    )
+    stack = cloudformation.describe_stacks(StackName="ghl-calltools-resources-dev")["Stacks"][0]
+    assert stack["StackStatus"] == "CREATE_COMPLETE"
+    return {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
+
+
 @pytest.mark.filterwarnings("ignore:Tried to parse AWS::")
 def test_webhook_lands_in_the_queue_created_by_the_stack(monkeypatch, signer: Signer):
     use_moto_env(monkeypatch)
+    monkeypatch.delenv("CALLTOOLS_WEBHOOK_SECRET", raising=False)
 
     with mock_aws():
-        cloudformation = boto3.client("cloudformation", region_name="us-east-1")
-        cloudformation.create_stack(
-            StackName="ghl-calltools-resources-dev",
-            TemplateBody=INFRA.read_text(),
-            Parameters=[{"ParameterKey": "Stage", "ParameterValue": "dev"}],
-        )
-        stack = cloudformation.describe_stacks(StackName="ghl-calltools-resources-dev")["Stacks"][0]
-        assert stack["StackStatus"] == "CREATE_COMPLETE"
-        outputs = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
-
+        outputs = _create_resources_stack()
         sqs = boto3.client("sqs", region_name="us-east-1")
         attrs = sqs.get_queue_attributes(QueueUrl=outputs["QueueUrl"], AttributeNames=["All"])[
             "Attributes"
