@@ -713,6 +713,14 @@ def test_webhook_lands_in_the_queue_created_by_the_stack(monkeypatch, signer: Si
                 response = client.http.post("/webhook/ghl", headers=signer.headers(raw), body=raw)
             assert response.status_code == 200, response.body
             assert body_json(response)["status"] == "accepted"
+            # No CallTools hook secret: its hooks are refused, and nothing else changes.
+            with Client(app) as client:
+                hook = client.http.post(
+                    "/webhook/calltools?token=guess",
+                    headers={"Content-Type": "application/json"},
+                    body=json.dumps({"id": 4242}),
+                )
+            assert hook.status_code == 401, hook.body
 
             messages = sqs.receive_message(
                 QueueUrl=outputs["QueueUrl"], MaxNumberOfMessages=10, WaitTimeSeconds=0
@@ -720,6 +728,53 @@ def test_webhook_lands_in_the_queue_created_by_the_stack(monkeypatch, signer: Si
             assert len(messages) == 1 and CONTACT_ID in messages[0]["Body"]
             dead = sqs.receive_message(QueueUrl=outputs["DlqUrl"]).get("Messages", [])
             assert dead == []
+        finally:
+            wiring.reset()
+
+
+@pytest.mark.filterwarnings("ignore:Tried to parse AWS::")
+def test_calltools_hook_is_checked_against_the_stages_secret_and_lands_in_the_queue(
+    monkeypatch, infra, config
+):
+    """The API function reads the hook's token from the secret the stage config names (what its
+    policy grants), and only the record id is queued."""
+    use_moto_env(monkeypatch)
+    monkeypatch.delenv("CALLTOOLS_WEBHOOK_SECRET", raising=False)
+    stage_env = config["stages"]["dev"]["environment_variables"]
+    with mock_aws():
+        outputs = _create_resources_stack()
+        # moto's CloudFormation skips AWS::SecretsManager::Secret: made here, under the stack's name.
+        secret_name = names(infra, "dev")["CallToolsWebhookSecret"]
+        assert stage_env["CALLTOOLS_WEBHOOK_SECRET_SECRET_ID"] == secret_name
+        boto3.client("secretsmanager", region_name="us-east-1").create_secret(
+            Name=secret_name, SecretString="generatedHookToken48chars\n"
+        )
+        for name in ("SYNC_QUEUE_NAME", "STATE_TABLE_NAME", "CALLTOOLS_WEBHOOK_SECRET_SECRET_ID"):
+            monkeypatch.setenv(name, stage_env[name])
+        monkeypatch.setenv("GHL_LOCATION_ID", LOCATION_ID)
+        try:
+            wiring.reset()
+            from app import app
+
+            def post(token: str) -> Any:
+                with Client(app) as client:
+                    return client.http.post(
+                        f"/webhook/calltools?token={token}",
+                        headers={"Content-Type": "application/json"},
+                        body=json.dumps({"id": 4242, "contact": 77}),
+                    )
+
+            assert post("wrong").status_code == 401
+            accepted = post("generatedHookToken48chars")
+            assert accepted.status_code == 200, accepted.body
+            assert body_json(accepted)["record_id"] == 4242
+
+            sqs = boto3.client("sqs", region_name="us-east-1")
+            (message,) = sqs.receive_message(
+                QueueUrl=outputs["QueueUrl"], MaxNumberOfMessages=10, WaitTimeSeconds=0
+            )["Messages"]
+            body = json.loads(message["Body"])
+            assert (body["kind"], body["record_id"], body["origin"]) == ("outcome", 4242, "hook")
         finally:
             wiring.reset()
 
