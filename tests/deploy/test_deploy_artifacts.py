@@ -893,10 +893,10 @@ def test_deploy_script_brings_the_stored_state_to_chalice_and_back(tmp_path):
     # The checkout's differing copy is set aside, not lost (it could be the newer one).
     (kept,) = (tmp_path / "project" / ".chalice" / "deployed").glob("dev.json.replaced-*")
     assert kept.read_text() == "older" and "kept as" in result.stderr
-    assert (
-        "GHL webhook URL: https://abc123.execute-api.eu-west-1.amazonaws.com/api/webhook/ghl"
-        in result.stdout
-    )
+    api = "https://abc123.execute-api.eu-west-1.amazonaws.com/api"
+    assert f"GHL webhook URL: {api}/webhook/ghl" in result.stdout
+    # What docs/deploy.md (Call outcomes) runs next, with the stage's secret.
+    assert f"CallTools outcome hook: python -m ops.cli hooks install --url {api}\n" in result.stdout
 
 
 def test_deploy_script_keeps_the_checkouts_state_when_none_is_stored(tmp_path):
