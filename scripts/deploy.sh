@@ -110,4 +110,7 @@ if ! "$AWS" s3 cp --only-show-errors "$STATE" "s3://$bucket/$STATE_KEY"; then
     exit 1
 fi
 
-echo "GHL webhook URL: $("$CHALICE" url --stage "$STAGE")webhook/ghl"
+url="$("$CHALICE" url --stage "$STAGE")"
+echo "GHL webhook URL: ${url}webhook/ghl"
+# Call outcomes: CallTools is subscribed by the operator, with the stage's secret (docs/deploy.md).
+echo "CallTools outcome hook: python -m ops.cli hooks install --url ${url%/}"

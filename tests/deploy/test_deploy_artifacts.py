@@ -27,6 +27,7 @@ import pytest
 from chalice.test import Client
 from moto import mock_aws
 
+from chalicelib.adapters.aws.state import BY_CALLTOOLS_ID as STATE_INDEX
 from chalicelib.runtime import wiring
 from chalicelib.runtime.settings import Settings
 from scripts import package as packaging
@@ -163,6 +164,7 @@ def test_state_table_has_the_reverse_lookup_index_the_sandbox_creates(infra):
     assert props["GlobalSecondaryIndexes"] == [BY_CALLTOOLS_ID]
     assert CALLTOOLS_ID in props["AttributeDefinitions"]
     assert BY_CALLTOOLS_ID["Projection"] == {"ProjectionType": "KEYS_ONLY"}
+    assert BY_CALLTOOLS_ID["IndexName"] == STATE_INDEX  # the one the consumer queries
 
 
 def test_the_functions_log_groups_have_their_names_and_a_retention(infra):
@@ -188,9 +190,9 @@ def test_the_deployed_state_in_the_artifact_bucket_never_expires(infra):
             assert rule["Prefix"] == "packages/"
 
 
-def test_four_secrets_are_generated_never_written_in_the_repo(infra, config):
+def test_five_secrets_are_generated_never_written_in_the_repo(infra, config):
     secrets = resources_of(infra, "AWS::SecretsManager::Secret")
-    assert len(secrets) == 4
+    assert len(secrets) == 5
     for secret in secrets.values():
         assert "SecretString" not in secret["Properties"]
         assert "GenerateSecretString" in secret["Properties"]
@@ -265,6 +267,7 @@ def test_outputs_feed_the_chalice_stage(infra):
         "CallToolsApiTokenSecretArn",
         "GhlWorkflowSecretArn",
         "AdminApiTokenSecretArn",
+        "CallToolsWebhookSecretArn",
         "ArtifactBucketName",
     }
 
@@ -373,10 +376,12 @@ def _valid_iam_actions() -> set[str]:
 
 
 # What each function calls, and nothing more. The internet-facing API function (webhook and
-# admin routes) enqueues, reads queue depths and the run and state items (stats scans the table
-# for a live census), and reads only the workflow and admin secrets; the consumer does the sync
-# (its GHL and CallTools tokens); the schedule only starts a run. IAM has no
-# sqs:DeleteMessageBatch (batch deletes are authorized by sqs:DeleteMessage).
+# admin routes) enqueues (contacts, call outcomes, the catch-up), reads queue depths and the run,
+# state and outcome-tally items (stats scans the table for a live census), and reads only the
+# workflow, admin and CallTools hook secrets; the consumer does the sync and applies call outcomes
+# (its GHL and CallTools tokens; Query on the reverse-lookup index only, never on the table); the
+# schedule only queues the catch-up and starts a run. IAM has no sqs:DeleteMessageBatch (batch
+# deletes are authorized by sqs:DeleteMessage).
 LEAST = {
     "api": {
         "ContactQueue": {"sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"},
@@ -408,6 +413,7 @@ LEAST = {
             "dynamodb:BatchGetItem",
             "dynamodb:Scan",
         },
+        "StateIndex": {"dynamodb:Query"},
         "Secrets": {"secretsmanager:GetSecretValue"},
     },
     "schedule": {
@@ -422,7 +428,7 @@ LEAST = {
     },
 }
 SECRETS = {
-    "api": {"ghl-workflow-secret", "admin-api-token"},
+    "api": {"ghl-workflow-secret", "admin-api-token", "calltools-webhook-secret"},
     "consumer": {"ghl-api-token", "calltools-api-token"},
     "schedule": set[str](),
 }
@@ -445,8 +451,13 @@ def test_policy_is_scoped_to_the_stage_resources_and_the_function(stage, functio
     assert statements["ContactQueue"]["Resource"] == arns("sqs", n["queue"])
     assert statements["DeadLetterQueue"]["Resource"] == arns("sqs", n["dlq"])
     assert statements["StateTable"]["Resource"] == arns("dynamodb", f"table/{n['table']}")
+    # The consumer's one Query: the contact of a CallTools id, on the index the adapter names.
+    index = arns("dynamodb", f"table/{n['table']}/index/{STATE_INDEX}")
+    assert statements.get("StateIndex", {}).get("Resource") == (
+        index if function == "consumer" else None
+    )
     secret_names = {v for k, v in n.items() if k.endswith("Secret")}
-    assert len(secret_names) == 4
+    assert len(secret_names) == 5
     wanted = {name for name in secret_names if name.rsplit("/", 1)[-1] in SECRETS[function]}
     assert len(wanted) == len(SECRETS[function])
     # Secrets Manager appends six random characters to a secret's ARN.
@@ -644,21 +655,26 @@ def test_package_refuses_another_stages_queue(tmp_path):
 # --- the resources stack in moto, with the app pointed at it ----------------------------------------
 
 
+def _create_resources_stack() -> dict[str, str]:
+    """infra/template.yaml as stage dev in moto (inside mock_aws); the stack's outputs."""
+    cloudformation = boto3.client("cloudformation", region_name="us-east-1")
+    cloudformation.create_stack(
+        StackName="ghl-calltools-resources-dev",
+        TemplateBody=INFRA.read_text(),
+        Parameters=[{"ParameterKey": "Stage", "ParameterValue": "dev"}],
+    )
+    stack = cloudformation.describe_stacks(StackName="ghl-calltools-resources-dev")["Stacks"][0]
+    assert stack["StackStatus"] == "CREATE_COMPLETE"
+    return {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
+
+
 @pytest.mark.filterwarnings("ignore:Tried to parse AWS::")
 def test_webhook_lands_in_the_queue_created_by_the_stack(monkeypatch, signer: Signer):
     use_moto_env(monkeypatch)
+    monkeypatch.delenv("CALLTOOLS_WEBHOOK_SECRET", raising=False)
 
     with mock_aws():
-        cloudformation = boto3.client("cloudformation", region_name="us-east-1")
-        cloudformation.create_stack(
-            StackName="ghl-calltools-resources-dev",
-            TemplateBody=INFRA.read_text(),
-            Parameters=[{"ParameterKey": "Stage", "ParameterValue": "dev"}],
-        )
-        stack = cloudformation.describe_stacks(StackName="ghl-calltools-resources-dev")["Stacks"][0]
-        assert stack["StackStatus"] == "CREATE_COMPLETE"
-        outputs = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
-
+        outputs = _create_resources_stack()
         sqs = boto3.client("sqs", region_name="us-east-1")
         attrs = sqs.get_queue_attributes(QueueUrl=outputs["QueueUrl"], AttributeNames=["All"])[
             "Attributes"
@@ -697,6 +713,14 @@ def test_webhook_lands_in_the_queue_created_by_the_stack(monkeypatch, signer: Si
                 response = client.http.post("/webhook/ghl", headers=signer.headers(raw), body=raw)
             assert response.status_code == 200, response.body
             assert body_json(response)["status"] == "accepted"
+            # No CallTools hook secret: its hooks are refused, and nothing else changes.
+            with Client(app) as client:
+                hook = client.http.post(
+                    "/webhook/calltools?token=guess",
+                    headers={"Content-Type": "application/json"},
+                    body=json.dumps({"id": 4242}),
+                )
+            assert hook.status_code == 401, hook.body
 
             messages = sqs.receive_message(
                 QueueUrl=outputs["QueueUrl"], MaxNumberOfMessages=10, WaitTimeSeconds=0
@@ -704,6 +728,53 @@ def test_webhook_lands_in_the_queue_created_by_the_stack(monkeypatch, signer: Si
             assert len(messages) == 1 and CONTACT_ID in messages[0]["Body"]
             dead = sqs.receive_message(QueueUrl=outputs["DlqUrl"]).get("Messages", [])
             assert dead == []
+        finally:
+            wiring.reset()
+
+
+@pytest.mark.filterwarnings("ignore:Tried to parse AWS::")
+def test_calltools_hook_is_checked_against_the_stages_secret_and_lands_in_the_queue(
+    monkeypatch, infra, config
+):
+    """The API function reads the hook's token from the secret the stage config names (what its
+    policy grants), and only the record id is queued."""
+    use_moto_env(monkeypatch)
+    monkeypatch.delenv("CALLTOOLS_WEBHOOK_SECRET", raising=False)
+    stage_env = config["stages"]["dev"]["environment_variables"]
+    with mock_aws():
+        outputs = _create_resources_stack()
+        # moto's CloudFormation skips AWS::SecretsManager::Secret: made here, under the stack's name.
+        secret_name = names(infra, "dev")["CallToolsWebhookSecret"]
+        assert stage_env["CALLTOOLS_WEBHOOK_SECRET_SECRET_ID"] == secret_name
+        boto3.client("secretsmanager", region_name="us-east-1").create_secret(
+            Name=secret_name, SecretString="generatedHookToken48chars\n"
+        )
+        for name in ("SYNC_QUEUE_NAME", "STATE_TABLE_NAME", "CALLTOOLS_WEBHOOK_SECRET_SECRET_ID"):
+            monkeypatch.setenv(name, stage_env[name])
+        monkeypatch.setenv("GHL_LOCATION_ID", LOCATION_ID)
+        try:
+            wiring.reset()
+            from app import app
+
+            def post(token: str) -> Any:
+                with Client(app) as client:
+                    return client.http.post(
+                        f"/webhook/calltools?token={token}",
+                        headers={"Content-Type": "application/json"},
+                        body=json.dumps({"id": 4242, "contact": 77}),
+                    )
+
+            assert post("wrong").status_code == 401
+            accepted = post("generatedHookToken48chars")
+            assert accepted.status_code == 200, accepted.body
+            assert body_json(accepted)["record_id"] == 4242
+
+            sqs = boto3.client("sqs", region_name="us-east-1")
+            (message,) = sqs.receive_message(
+                QueueUrl=outputs["QueueUrl"], MaxNumberOfMessages=10, WaitTimeSeconds=0
+            )["Messages"]
+            body = json.loads(message["Body"])
+            assert (body["kind"], body["record_id"], body["origin"]) == ("outcome", 4242, "hook")
         finally:
             wiring.reset()
 
@@ -822,10 +893,10 @@ def test_deploy_script_brings_the_stored_state_to_chalice_and_back(tmp_path):
     # The checkout's differing copy is set aside, not lost (it could be the newer one).
     (kept,) = (tmp_path / "project" / ".chalice" / "deployed").glob("dev.json.replaced-*")
     assert kept.read_text() == "older" and "kept as" in result.stderr
-    assert (
-        "GHL webhook URL: https://abc123.execute-api.eu-west-1.amazonaws.com/api/webhook/ghl"
-        in result.stdout
-    )
+    api = "https://abc123.execute-api.eu-west-1.amazonaws.com/api"
+    assert f"GHL webhook URL: {api}/webhook/ghl" in result.stdout
+    # What docs/deploy.md (Call outcomes) runs next, with the stage's secret.
+    assert f"CallTools outcome hook: python -m ops.cli hooks install --url {api}\n" in result.stdout
 
 
 def test_deploy_script_keeps_the_checkouts_state_when_none_is_stored(tmp_path):
