@@ -77,4 +77,6 @@ class OutcomeWiring:
         """What starts a run (the schedule, /sync/trigger): the catch-up is queued with it."""
         from chalicelib.services.outcomes.runs import RunsWithCatchUp
 
-        return RunsWithCatchUp(lambda: self._c.reconciler, self._c.queue)
+        plain, secret_id = self._c.settings.secret_setting("calltools_webhook_secret")
+        on = bool(plain.get_secret_value() or secret_id)
+        return RunsWithCatchUp(lambda: self._c.reconciler, self._c.queue, enabled=on)

@@ -163,6 +163,18 @@ def test_a_run_queues_the_catch_up_first_even_when_the_run_cannot_start():
     assert queue.sent == [CatchUpStep(requested_at=NOW)]
 
 
+def test_without_outcomes_switched_on_a_run_queues_no_catch_up():
+    queue, started = FakeQueue(), []
+
+    class Runs:
+        def start(self, mode: Any = "reconcile", trigger: str = "manual") -> Run:
+            started.append(mode)
+            return Run(id="r", mode=mode, trigger=trigger, started_at=NOW, heartbeat_at=NOW)
+
+    RunsWithCatchUp(lambda: Runs(), queue, clock=lambda: NOW, enabled=False).start()
+    assert queue.sent == [] and started == ["reconcile"]
+
+
 # --- the consumer's handlers -------------------------------------------------------------------
 def sqs(body: str, message_id: str = "m-1") -> dict[str, Any]:
     return {
