@@ -18,6 +18,8 @@ from chalicelib.runtime.observability import logger
 # CallTools is picked up within this; until then writes go to the id resolved before, which is
 # what every warm container did until its end before resolutions expired.
 FRESH_FOR = timedelta(minutes=15)
+# How far apart two containers' clocks may be.
+CLOCK_SKEW = timedelta(minutes=1)
 # CallTools could not resolve again: the previous resolution is kept, and asked again after this.
 RETRY_AFTER = timedelta(minutes=1)
 
@@ -85,9 +87,9 @@ class RuleBook:
         if recalled is None:
             return None
         resolution, resolved_at = recalled
-        # A time ahead of ours (clock skew, a damaged item) counts from now, never later.
-        resolved_at = min(resolved_at, now)
-        if now - resolved_at >= self._fresh_for:
+        # Further ahead of our clock than containers' clocks drift apart: a damaged item, never
+        # trusted (it would be for as long as it stays ahead).
+        if not -CLOCK_SKEW < now - resolved_at < self._fresh_for:
             return None
         if any(rule.bucket_key not in resolution for rule in self._rules):
             return None  # the rules changed since
