@@ -100,6 +100,22 @@ class StateIndex(Protocol):
         ...
 
 
+# Each rule's bucket key (Rule.bucket_key) → the bucket's CallTools id and name.
+BucketResolution = dict[str, tuple[int, str]]
+
+
+class BucketMemory(Protocol):
+    """The rules' buckets as some container last resolved them in CallTools, shared so that a
+    container starting soon after need not ask CallTools again."""
+
+    def recall(self) -> tuple[BucketResolution, datetime] | None:
+        """The last resolution remembered and when it was made; None when there is none.
+        Raises when it cannot be read."""
+        ...
+
+    def remember(self, resolution: BucketResolution, resolved_at: datetime) -> None: ...
+
+
 class ContactDirectory(Protocol):
     """CallTools contact → GHL contact, from our own state (the reverse lookup)."""
 

@@ -44,6 +44,14 @@ class Rule(BaseModel):
         return normalise_tag(self.tag)
 
     @property
+    def bucket_key(self) -> str:
+        """The bucket as CallTools resolves it: an id, or a name compared trimmed and case-folded.
+        Rules whose buckets share a key resolve alike, so a resolution is remembered by it."""
+        if isinstance(self.bucket, int):
+            return f"id:{self.bucket}"
+        return f"name:{self.bucket.strip().casefold()}"
+
+    @property
     def exclude_keys(self) -> frozenset[str]:
         return frozenset(normalise_tag(t) for t in self.exclude_tags)
 

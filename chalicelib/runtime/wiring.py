@@ -182,7 +182,10 @@ class Container:
         from chalicelib.services.rule_book import RuleBook
 
         return RuleBook(
-            self.settings.rules, self.calltools, on_resolved=self.state_store.note_bucket_names
+            self.settings.rules,
+            self.calltools,
+            on_resolved=self.state_store.note_bucket_names,
+            memory=self.state_store,
         )
 
     @cached_property

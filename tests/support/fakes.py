@@ -6,14 +6,20 @@ import itertools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.domain.contact import Contact
 from chalicelib.domain.errors import ConcurrentUpdate, NotFound, PermanentError, TransientError
 from chalicelib.domain.messages import QueueMessage
 from chalicelib.domain.runs import Run, RunActive
 from chalicelib.domain.state import ContactState
-from chalicelib.ports import AuthResult, CallToolsMatch, CreatedContact, SearchPage
+from chalicelib.ports import (
+    AuthResult,
+    BucketResolution,
+    CallToolsMatch,
+    CreatedContact,
+    SearchPage,
+)
 
 
 class FakeQueue:
@@ -232,6 +238,24 @@ class FakeStateIndex(FakeStateStore):
         return self.webhook_at
 
 
+class FakeBucketMemory:
+    """The shared bucket resolution (BucketMemory), one per table: give two RuleBooks the same."""
+
+    def __init__(self) -> None:
+        self.stored: tuple[BucketResolution, datetime] | None = None
+        self.broken = False  # recall raises, as a DynamoDB error would
+        self.recalls = 0
+
+    def recall(self) -> tuple[BucketResolution, datetime] | None:
+        self.recalls += 1
+        if self.broken:
+            raise RuntimeError("DynamoDB is down")
+        return (dict(self.stored[0]), self.stored[1]) if self.stored else None
+
+    def remember(self, resolution: BucketResolution, resolved_at: datetime) -> None:
+        self.stored = (dict(resolution), resolved_at)
+
+
 class FakeRunStore:
     def __init__(self) -> None:
         self.runs: dict[str, Run] = {}
@@ -288,3 +312,9 @@ class FakeSearch:
         if self.stuck_after is not None and start == self.stuck_after:
             cursor = list(search_after) if search_after else cursor
         return SearchPage(contacts=[(c, None) for c in rows], next_cursor=cursor, total=None)
+
+
+if TYPE_CHECKING:
+    from chalicelib.ports import BucketMemory
+
+    _memory: BucketMemory = FakeBucketMemory()

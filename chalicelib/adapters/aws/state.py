@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
+from chalicelib.adapters.aws.buckets import BucketItem
 from chalicelib.domain.errors import ConcurrentUpdate
 from chalicelib.domain.state import ContactState
 from chalicelib.domain.time import parse_time
@@ -21,7 +22,6 @@ if TYPE_CHECKING:
 
 PK = "pk"
 WEBHOOK_CLOCK_KEY = {PK: "stats#webhooks"}
-BUCKET_NAMES_KEY = {PK: "stats#buckets"}
 # The global secondary index on contact items' `calltools_id` (infra/template.yaml,
 # sandbox/aws.py), keys only: an entry carries the table's `pk`, `contact#<id>`.
 BY_CALLTOOLS_ID = "by_calltools_id"
@@ -104,7 +104,7 @@ def from_item(item: dict[str, Any]) -> ContactState:
     )
 
 
-class DynamoStateStore:
+class DynamoStateStore(BucketItem):
     def __init__(self, table: Table) -> None:
         self._table = table
         self.calls = 0  # DynamoDB requests made by the bulk methods, for run statistics
@@ -224,22 +224,6 @@ class DynamoStateStore:
     def last_webhook_at(self) -> datetime | None:
         item = self._table.get_item(Key=WEBHOOK_CLOCK_KEY).get("Item") or {}
         return parse_time(item.get("last_webhook_at"))
-
-    def note_bucket_names(self, names: dict[int, str]) -> None:
-        self._table.put_item(
-            Item={
-                **BUCKET_NAMES_KEY,
-                "kind": "buckets",
-                "names": {str(k): v for k, v in names.items()},
-            }
-        )
-
-    def bucket_names(self) -> dict[int, str]:
-        item = self._table.get_item(Key=BUCKET_NAMES_KEY).get("Item") or {}
-        names = item.get("names")
-        if not isinstance(names, dict):
-            return {}
-        return {int(k): str(v) for k, v in names.items() if str(k).isdigit()}
 
     # --- the reverse lookup (ContactDirectory) ----------------------------------------------------
     def contact_for_calltools_id(self, calltools_id: int) -> str | None:

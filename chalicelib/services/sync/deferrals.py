@@ -40,8 +40,9 @@ def removal_not_done(held: Held, exc: RemovalNotDone, deferrals: int, now: datet
 
 
 def resolved_or_wait(rulebook: RuleBook, message: SyncMessage) -> list[ResolvedRule]:
-    """The rules' buckets; resolving them needs CallTools once per process. While CallTools
-    cannot answer, the message waits (a removal among them must not walk to the DLQ)."""
+    """The rules' buckets; a container with no recent resolution (its own or another's) asks
+    CallTools. While CallTools cannot answer, the message waits (a removal among them must not
+    walk to the DLQ)."""
     try:
         return rulebook.resolved()
     except TransientError as exc:
