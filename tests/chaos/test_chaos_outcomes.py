@@ -1,21 +1,24 @@
 """Call outcomes under chaos (issue 14): contacts synced into the bucket, then agents'
 dispositions of their calls come back as CallTools rest hooks delivered twice, out of order and
 not at all, while GHL answers its contact writes (tags, notes, the DND PUT) with 429s and lost
-replies and CallTools fails the record reads. The hooks CallTools never sent are applied by the
-catch-up a run queues (`POST /sync/trigger`).
+replies, CallTools fails the record reads, and the consumer dies now and then around a GHL write
+or an outcome state write. The hooks CallTools never sent are applied by the catch-up a run
+queues (`POST /sync/trigger`).
 
 The end state: exactly one note per disposition (found by its marker), every disposition's tag on
 its contact, every do-not-call contact DND for calls in GHL and out of the bucket (the others still
-in it), nothing dead-lettered, and never a contact PUT carrying `tags`. CHAOS_SEED (default 7)
-picks the run's randomness as in test_chaos.py.
+in it), nothing dead-lettered, the stats agreeing, and never a contact PUT carrying `tags`.
+CHAOS_SEED (default 7) picks the run's randomness as in test_chaos.py.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -48,6 +51,46 @@ CALLTOOLS_READS = (
     ("GET", r"/api/calldispositions/\d+/"),
 )
 FAULT_RATE = 0.15
+# The consumer dies now and then before or after a GHL write or an outcome state write (per call
+# and side), so a write that happened may go unrecorded.
+KILL_RATE = 0.02
+KILL_POINTS = {
+    "writer": ("add_tags", "add_note", "set_call_dnd", "notes"),
+    "store": ("acquire", "save"),
+}
+
+
+class Killed(BaseException):
+    """Stands in for the Lambda runtime dying (as in test_chaos.py)."""
+
+
+@contextlib.contextmanager
+def dying(service: Service, rng: random.Random, kills: dict[str, int]) -> Iterator[None]:
+    sync = service.container.outcomes.sync
+    holders = {"writer": sync._ghl, "store": sync._store}
+
+    def mortal(name: str, call: Callable[..., Any]) -> Callable[..., Any]:
+        def run(*args: Any, **kwargs: Any) -> Any:
+            if rng.random() < KILL_RATE:
+                kills[f"before {name}"] = kills.get(f"before {name}", 0) + 1
+                raise Killed()
+            result = call(*args, **kwargs)
+            if rng.random() < KILL_RATE:
+                kills[f"after {name}"] = kills.get(f"after {name}", 0) + 1
+                raise Killed()
+            return result
+
+        return run
+
+    for holder, names in KILL_POINTS.items():
+        for name in names:
+            setattr(holders[holder], name, mortal(name, getattr(holders[holder], name)))
+    try:
+        yield
+    finally:
+        for holder, names in KILL_POINTS.items():
+            for name in names:
+                delattr(holders[holder], name)  # the class's method again
 
 
 @dataclass(frozen=True)
@@ -159,14 +202,27 @@ def test_outcomes_under_chaos(hooked: Service, monkeypatch: pytest.MonkeyPatch) 
     # A lost reply outlasts the client's 1 s; GHL's rate window is 1 s here (see test_chaos.py).
     service.ghl.timeout_seconds = service.calltools.timeout_seconds = 1.5
     service.ghl.rate_limit = (1_000_000, 1.0)
-    poller = service.poller(retry_delay_seconds=1)
+    # A killed worker's outcome lease expires soon (the retry comes 1 s later, as after a
+    # visibility timeout).
+    monkeypatch.setattr(service.container.outcomes.sync, "_lease", timedelta(seconds=1))
+    poller = service.poller(retry_delay_seconds=2)
+
+    def invoke(event: dict[str, Any], context: Any) -> Any:
+        try:
+            return service.invoke(event)
+        except Killed as exc:  # the runtime died: the batch returns to the queue whole
+            raise RuntimeError("consumer killed") from exc
+
+    poller._handler = invoke
+    kills: dict[str, int] = {}
 
     # 4. The hooks, then the catch-up for those never sent, all through the faults.
-    for call in delivered:
-        assert post_hook(service, call.record).status_code == 200
-    poller.drain(deadline_seconds=DEADLINE)
-    assert service.admin("post", "/sync/trigger", {"mode": "reconcile"}).status_code == 202
-    poller.drain(deadline_seconds=DEADLINE)
+    with dying(service, rng, kills):
+        for call in delivered:
+            assert post_hook(service, call.record).status_code == 200
+        poller.drain(deadline_seconds=DEADLINE)
+        assert service.admin("post", "/sync/trigger", {"mode": "reconcile"}).status_code == 202
+        poller.drain(deadline_seconds=DEADLINE)
     ghl_faults, ct_faults = dict(ghl_plan.by_route), dict(ct_plan.by_route)
     service.ghl.clear_faults()
     service.calltools.clear_faults()
@@ -201,7 +257,8 @@ def test_outcomes_under_chaos(hooked: Service, monkeypatch: pytest.MonkeyPatch) 
     ]
     outcomes = body_json(service.admin("get", "/sync/stats"))["outcomes"]
     assert outcomes["applied"] == len(calls), outcomes
-    assert outcomes["unmapped"] == outcomes["unknown"] == 0, outcomes
+    assert outcomes["unmapped"] == outcomes["unknown"] == outcomes["pending"] == 0, outcomes
+    assert outcomes["checkpoint"] == max(c.record["id"] for c in calls), outcomes
 
     # The run was as rough as it claims.
     fates = {f: sum(c.fate == f for c in calls) for f in ("never", "once", "twice")}
@@ -222,6 +279,7 @@ def test_outcomes_under_chaos(hooked: Service, monkeypatch: pytest.MonkeyPatch) 
                 "out_of_order_share": round(out_of_order_share(delivered), 3),
                 "ghl_faults": {f"{r} {k}": n for (r, k), n in sorted(ghl_faults.items())},
                 "calltools_faults": {f"{r} {k}": n for (r, k), n in sorted(ct_faults.items())},
+                "kills": kills,
                 "failed_invocations": poller.failed_invocations,
                 "wall_seconds": round(time.monotonic() - started, 1),
             },
