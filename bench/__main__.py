@@ -17,7 +17,7 @@ from bench.report import ScenarioResult, print_table, row, write_results
 from bench.runner import SCENARIOS
 
 ROOT = Path(__file__).resolve().parent.parent
-# A scenario that runs past this is stuck (the whole bench takes ~12 min on 2 cores).
+# A scenario that runs past this is stuck (the whole bench takes ~14 min on 2 cores).
 SCENARIO_TIMEOUT = 1500
 
 

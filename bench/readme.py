@@ -25,14 +25,17 @@ BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
 CHAOS_BEGIN, CHAOS_END = "<!-- chaos:begin -->", "<!-- chaos:end -->"
 README = ROOT / "README.md"
 HEADLINE_BEGIN, HEADLINE_END = "<!-- headline:begin -->", "<!-- headline:end -->"
-# The README's short table: the pace of a first import, a webhook's way into the bucket, the cold
-# start and what AWS charges (each row's scenario, and the start of its measure).
+# The README's short table: the pace of a first import, a webhook's way into the bucket, a call
+# outcome's way into GHL, the cold start and what AWS charges (each row's scenario, and the start
+# of its measure).
 HEADLINE_ROWS = (
     ("firstimport", "GHL calls per contact"),
     ("firstimport", "CallTools calls per contact"),
     ("firstimport", "wall time"),
     ("firstimport", "oldest hit"),
     ("webhook", "webhook → in bucket, stack defaults p50"),
+    ("outcomes", "GHL calls per disposition without DND"),
+    ("outcomes", "hook → note in GHL p50"),
     ("footprint", "import app"),
     ("footprint", "fastest"),
     ("percontact", "AWS cost per 1M webhooks of new"),

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from bench.procinfo import peak_rss_bytes
 
-SCENARIOS = ("percontact", "reconcile", "scale", "firstimport", "webhook", "footprint")
+SCENARIOS = ("percontact", "reconcile", "scale", "firstimport", "webhook", "outcomes", "footprint")
 
 
 def main(argv: list[str]) -> int:

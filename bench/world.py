@@ -22,6 +22,7 @@ from typing import Any, Self, cast
 from urllib.parse import parse_qs
 
 from bench.constants import BUCKET_ID, BUCKET_NAME, LOCATION_ID, TAG
+from bench.world_outcomes import OutcomeCalls, OutcomeWorld
 
 QUEUE_NAME = "ghl-calltools-contacts"
 TABLE_NAME = "ghl-calltools-state"
@@ -62,7 +63,9 @@ def route_of(system: str, method: str, path: str, query: str, body: Any) -> str:
     if system == "calltools":
         path = re.sub(r"/\d+/", "/{id}/", path)
     elif path.startswith("/contacts/") and path.rstrip("/") != "/contacts/search":
-        path = "/contacts/{id}"
+        # A contact's tags and notes (call outcomes' writes) stay apart from the contact itself.
+        sub = re.fullmatch(r"/contacts/[^/]+/(\w+)/?", path)
+        path = "/contacts/{id}" + (f"/{sub.group(1)}" if sub else "")
     keys = sorted(
         k for k in parse_qs(query, keep_blank_values=True) if k not in ("page", "page_size")
     )
@@ -73,7 +76,7 @@ def route_of(system: str, method: str, path: str, query: str, body: Any) -> str:
     return route
 
 
-class _World:
+class _World(OutcomeWorld):
     """Lives in the child process; every public method is a command the parent may send."""
 
     def __init__(self, config: WorldConfig) -> None:
@@ -265,7 +268,7 @@ class WorldError(RuntimeError):
     pass
 
 
-class World:
+class World(OutcomeCalls):
     """The parent's handle on a world process (a context manager)."""
 
     def __init__(self, config: WorldConfig | None = None) -> None:
