@@ -234,3 +234,16 @@ def test_other_messages_still_reach_their_own_handlers():
     c = consumer(lambda m: {}, [], queue)
     c.handle([sqs(body)], lambda: 900_000)  # no run_step: dead-lettered as an invalid contact
     assert queue.dead and queue.dead[0][0] == body
+
+
+def test_the_catch_up_queues_a_record_that_was_unknown_when_its_id_first_came():
+    """A forged hook (or one read too early) left the id "unknown": CallTools now lists the
+    record, so the catch-up must queue it, not skip it as done."""
+    ct, store, queue = FakeCallOutcomes(), FakeOutcomeStore(), FakeQueue()
+    store.mark = 100
+    held = store.acquire(101, "w", NOW, NOW)
+    store.save(held.model_copy(update={"status": "unknown"}))
+    ct.records[101] = CallRecord(id=101, contact=1, disposition=61003)
+    result = OutcomeCatchUp(ct, store, queue, clock=lambda: NOW).run()
+    assert result.queued == 1
+    assert [m.record_id for m in queue.sent if isinstance(m, OutcomeMessage)] == [101]

@@ -235,3 +235,27 @@ def test_the_tally_reports_the_newest_lag():
     tally = world.store.tally()
     assert tally.newest_lag_seconds == pytest.approx(53.0)  # 18:42:07 → 18:43:00
     assert tally.pending == 0
+
+
+# --- review (issue 14): an "unknown" record is not settled ---------------------------------------
+
+
+def test_an_id_forged_ahead_of_calltools_does_not_block_the_real_record():
+    """A leaked hook URL (or a hook read before CallTools shows the record) must not mark a
+    future record id as done: when the real record with that id comes, it is applied."""
+    world = World()
+    future = RECORD.id + 1000
+    assert world.apply(record_id=future)["status"] == "unknown"
+    world.ct.records[future] = RECORD.model_copy(update={"id": future})
+    result = world.apply(record_id=future)
+    assert result["status"] == "applied" and not result["duplicate"]
+    assert len(world.notes()) == 1
+    tally = world.store.tally()
+    assert (tally.received, tally.applied, tally.unknown, tally.pending) == (1, 1, 0, 0)
+
+
+def test_an_unknown_id_sent_again_stays_unknown_and_is_counted_once():
+    world = World()
+    world.apply(record_id=424242)
+    assert world.apply(record_id=424242)["status"] == "unknown"
+    assert world.writer.calls == [] and world.store.tally().unknown == 1
