@@ -104,3 +104,27 @@ def test_the_outcome_path_logs_neither_the_token_nor_a_phone(
     assert HOOK_SECRET not in text
     assert PHONE not in text and PHONE[2:] not in text
     assert not re.search(r"\+1\d{10}", text)
+
+
+def test_the_echo_of_our_own_tag_changes_nothing_in_calltools(hooked: Service):
+    """Our tag add makes GHL send ContactTagUpdate back (gohighlevel.md §12): the sync it
+    starts must leave CallTools as it was (the outcome tag is no bucket rule's)."""
+    hooked.post(tagged("cold lead"))
+    hooked.drain()
+    ct_id = hooked.calltools_id(CONTACT_ID)
+    assert ct_id is not None
+    record = hooked.calltools.record_call(ct_id, "Not Interested", deliver=False)
+    assert (
+        hook(hooked, json.dumps({"id": record["id"]}).encode(), f"?token={HOOK_SECRET}").status_code
+        == 200
+    )
+    hooked.drain()
+    contact = hooked.ghl.contact(CONTACT_ID)
+    assert contact is not None
+    tags = contact["tags"]
+    assert "calltools: not interested" in tags
+    hooked.calltools.reset_calls()
+    hooked.post(tagged(*tags))  # GHL's echo, carrying the tags as they are now
+    hooked.drain()
+    writes = [c for c in hooked.calltools.calls() if c.method != "GET"]
+    assert writes == [] and hooked.in_bucket(CONTACT_ID)
