@@ -16,7 +16,13 @@ from sandbox.aws import ensure_resources
 from sandbox.calltools import CallToolsSandbox
 from sandbox.ghl import GhlSandbox
 from tests.support.helpers import LOCATION_ID, Signer, use_moto_env
-from tests.support.service import ADMIN_TOKEN, WORKFLOW_SECRET, Client_for_app, Service
+from tests.support.service import (
+    ADMIN_TOKEN,
+    HOOK_SECRET,
+    WORKFLOW_SECRET,
+    Client_for_app,
+    Service,
+)
 
 # moto's SQS without its per-message datetime work (sandbox/moto_sqs.py), for every suite's
 # mock_aws and in-process moto server: same SQS behaviour, far less time with long queues.
@@ -79,6 +85,20 @@ def service(
         with svc.client:
             yield svc
     wiring.reset()
+
+
+@pytest.fixture
+def hook_secret(monkeypatch: pytest.MonkeyPatch) -> str:
+    """CALLTOOLS_WEBHOOK_SECRET, set before `service` builds its container (use_moto_env keeps
+    what it is not given)."""
+    monkeypatch.setenv("CALLTOOLS_WEBHOOK_SECRET", HOOK_SECRET)
+    return HOOK_SECRET
+
+
+@pytest.fixture
+def hooked(hook_secret: str, service: Service) -> Service:
+    """`service` with CallTools hooks (call outcomes) switched on."""
+    return service
 
 
 class _CurrentStdout:

@@ -13,6 +13,10 @@ from pydantic import BaseModel, ConfigDict
 # we can name for it; unknown: CallTools does not know the record (a forged or mistyped hook).
 OutcomeStatus = Literal["pending", "applied", "unmapped", "unknown"]
 FINAL: frozenset[str] = frozenset({"applied", "unmapped", "unknown"})
+# Final and never looked at again. Not "unknown": CallTools may yet make a record with that id
+# (a hook forged ahead of it, or read before CallTools showed it), so an unknown id that comes
+# back is read again rather than answered as done.
+SETTLED: frozenset[str] = frozenset({"applied", "unmapped"})
 
 # The steps of an outcome, in the order they are applied; each is recorded once done.
 Step = Literal["tags", "untags", "note", "dnd", "buckets"]
@@ -39,10 +43,22 @@ class OutcomeState(BaseModel):
 
     @property
     def finished(self) -> bool:
-        return self.status in FINAL
+        """Nothing more to do for this record (an unknown one is read again if it comes back)."""
+        return self.status in SETTLED
 
     def did(self, step: Step) -> bool:
         return step in self.done
 
     def with_done(self, step: Step) -> OutcomeState:
         return self.model_copy(update={"done": self.done | {step}})
+
+
+def tally_change(previous: OutcomeState | None, stored: OutcomeState) -> dict[str, int]:
+    """What one save adds to the tally: a record counts once, under its latest final status. An
+    unknown one that CallTools later knows moves out of `unknown`; nothing else is counted again."""
+    before = previous.status if previous is not None else "pending"
+    if stored.status not in FINAL or before == stored.status or before in SETTLED:
+        return {}
+    if before == "unknown":
+        return {"unknown": -1, stored.status: 1}
+    return {stored.status: 1}

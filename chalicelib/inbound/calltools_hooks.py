@@ -26,14 +26,21 @@ class InvalidHook(ValueError):
 def hook_secret_matches(
     expected: str, query: Mapping[str, str] | None, headers: Mapping[str, str]
 ) -> AuthResult:
-    if not expected:
+    # A blank secret is none: a token of spaces would be no secret at all.
+    if not expected.strip():
         return AuthResult(False, SCHEME, "CallTools hooks are off (CALLTOOLS_WEBHOOK_SECRET unset)")
     candidates = [(query or {}).get("token"), header_value(headers, "x-webhook-secret")]
     for given in candidates:
-        if given and hmac.compare_digest(given.encode(), expected.encode()):
+        if given and hmac.compare_digest(_bytes(given), _bytes(expected)):
             return AuthResult(True, SCHEME)
     reason = "wrong token" if any(candidates) else "no token"
     return AuthResult(False, SCHEME, reason)
+
+
+def _bytes(text: str) -> bytes:
+    # A query or header may hold a lone surrogate (an undecodable escape): it compares as
+    # unequal, never raises (which the route would answer with a 503).
+    return text.encode("utf-8", "surrogatepass")
 
 
 def record_id_of(body: Any) -> int:

@@ -78,5 +78,5 @@ class OutcomeWiring:
         from chalicelib.services.outcomes.runs import RunsWithCatchUp
 
         plain, secret_id = self._c.settings.secret_setting("calltools_webhook_secret")
-        on = bool(plain.get_secret_value() or secret_id)
+        on = bool(plain.get_secret_value().strip() or secret_id)
         return RunsWithCatchUp(lambda: self._c.reconciler, self._c.queue, enabled=on)

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import quote
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.support.helpers import Signer, fixture
-from tests.support.service import Service
+from tests.support.service import HOOK_SECRET, Service
 
 FUZZ = settings(
     max_examples=2_500,
@@ -103,3 +104,23 @@ def test_admin_routes_never_5xx_and_never_start_a_run_unauthenticated(
         response = post(service, "/sync/trigger", body, headers)
     assert response.status_code in (401, 415)
     assert service.container.run_store.active_run_id() is None and service.queue_depth() == 0
+
+
+@FUZZ
+@given(body=bodies, headers=unauthenticated_headers, token=st.text(max_size=40))
+def test_unauthenticated_hooks_never_5xx_and_never_enqueue(
+    hooked: Service, body: bytes, headers: dict[str, str], token: str
+):
+    response = hooked.client.http.post(
+        f"/webhook/calltools?token={quote(token)}", headers=headers, body=body
+    )
+    assert response.status_code in (400, 401, 413, 415)
+    assert hooked.queue_depth() == 0
+
+
+@FUZZ
+@given(body=bodies)
+def test_authenticated_garbage_never_5xx(hooked: Service, body: bytes):
+    headers = {"Content-Type": "application/json"}
+    response = post(hooked, f"/webhook/calltools?token={HOOK_SECRET}", body, headers)
+    assert response.status_code in (200, 400, 413)

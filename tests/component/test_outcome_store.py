@@ -129,6 +129,19 @@ def test_the_tally_counts_each_final_status_once_even_when_a_save_is_retried(
     assert tally.pending == 1
 
 
+def test_an_unknown_outcome_applied_later_moves_from_unknown_to_applied_in_the_tally(
+    store: OutcomeStore,
+) -> None:
+    """An id first unknown to CallTools (forged ahead, or read too early) and applied once the
+    record exists is one outcome: it leaves `unknown` for `applied`, and pending stays 0."""
+    finish(store, 5, "unknown")
+    finish(store, 5, "unknown")  # sent again, still unknown: not counted twice
+    assert (store.tally().unknown, store.tally().pending) == (1, 0)
+    finish(store, 5, "applied", applied_at=lease(1))
+    tally = store.tally()
+    assert (tally.received, tally.applied, tally.unknown, tally.pending) == (1, 1, 0, 0)
+
+
 def test_the_tally_keeps_the_lag_of_the_newest_applied_outcome(store: OutcomeStore) -> None:
     assert store.tally().newest_applied_at is None and store.tally().newest_lag_seconds is None
     finish(store, 1, "applied", created_on=T0, applied_at=T0 + timedelta(seconds=95.5))

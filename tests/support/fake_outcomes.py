@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from chalicelib.domain.errors import ConcurrentUpdate, MaybeApplied, TransientError
-from chalicelib.domain.outcome_state import FINAL, OutcomeState
+from chalicelib.domain.outcome_state import OutcomeState, tally_change
 from chalicelib.domain.outcomes import CallRecord, Disposition
 from chalicelib.ports import OutcomeTally
 
@@ -149,11 +149,12 @@ class FakeOutcomeStore:
         if not keep_lease:
             state = state.model_copy(update={"lease_until": None, "lease_owner": None})
         new = state.model_copy(update={"version": state.version + 1})
-        if new.status in FINAL and (current is None or current.status not in FINAL):
-            self.counts[new.status] = self.counts.get(new.status, 0) + 1
-            if new.status == "applied" and new.applied_at and new.created_on:
-                lag = (new.applied_at - new.created_on).total_seconds()
-                self.newest = (new.applied_at, lag)
+        change = tally_change(current, new)
+        for name, n in change.items():
+            self.counts[name] = self.counts.get(name, 0) + n
+        if change and new.status == "applied" and new.applied_at and new.created_on:
+            lag = (new.applied_at - new.created_on).total_seconds()
+            self.newest = (new.applied_at, lag)
         self.items[state.record_id] = new
         return new
 

@@ -18,6 +18,8 @@ from tests.support.helpers import GhlMirror, Signer, dumps
 
 WORKFLOW_SECRET = "wf-secret-for-tests"
 ADMIN_TOKEN = "admin-token-for-tests"
+# CALLTOOLS_WEBHOOK_SECRET under the `hooked` fixture (tests/conftest.py).
+HOOK_SECRET = "hook-secret-for-tests-7f3a"
 
 
 @dataclass

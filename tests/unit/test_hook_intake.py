@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from datetime import UTC, datetime
 from typing import Any
@@ -234,3 +235,64 @@ def test_other_messages_still_reach_their_own_handlers():
     c = consumer(lambda m: {}, [], queue)
     c.handle([sqs(body)], lambda: 900_000)  # no run_step: dead-lettered as an invalid contact
     assert queue.dead and queue.dead[0][0] == body
+
+
+def test_the_catch_up_queues_a_record_that_was_unknown_when_its_id_first_came():
+    """A forged hook (or one read too early) left the id "unknown": CallTools now lists the
+    record, so the catch-up must queue it, not skip it as done."""
+    ct, store, queue = FakeCallOutcomes(), FakeOutcomeStore(), FakeQueue()
+    store.mark = 100
+    held = store.acquire(101, "w", NOW, NOW)
+    store.save(held.model_copy(update={"status": "unknown"}))
+    ct.records[101] = CallRecord(id=101, contact=1, disposition=61003)
+    result = OutcomeCatchUp(ct, store, queue, clock=lambda: NOW).run()
+    assert result.queued == 1
+    assert [m.record_id for m in queue.sent if isinstance(m, OutcomeMessage)] == [101]
+
+
+# --- review (issue 14): odd tokens and secrets -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("query", "headers"),
+    [
+        ({"token": "\udc80"}, {}),  # a lone surrogate (an undecodable %-escape)
+        ({}, {"X-Webhook-Secret": "\ud800x"}),
+        ({"token": "\udc80"}, {"X-Webhook-Secret": SECRET}),  # one odd, one right
+    ],
+)
+def test_a_token_that_is_not_valid_text_is_refused_or_checked_never_an_error(
+    query: dict[str, str], headers: dict[str, str]
+):
+    queue = FakeQueue()
+    answer = intake(queue).handle(BODY, headers, query)  # never raises: that would be a 503
+    right = headers.get("X-Webhook-Secret") == SECRET
+    assert answer.status == (200 if right else 401)
+    assert len(queue.sent) == (1 if right else 0)
+
+
+@pytest.mark.parametrize("secret", [" ", "  \t", "\n"])
+def test_a_blank_secret_leaves_hooks_off_whatever_the_token(secret: str):
+    queue = FakeQueue()
+    answer = intake(queue, secret=secret).handle(BODY, {}, {"token": secret})
+    assert answer.status == 401 and queue.sent == []
+    assert "CALLTOOLS_WEBHOOK_SECRET" in answer.body["reason"]
+
+
+@pytest.mark.parametrize(("secret", "on"), [("", False), ("  ", False), ("s3cret", True)])
+def test_the_catch_up_is_on_only_where_hooks_are(secret: str, on: bool):
+    """The runs queue the catch-up exactly where the route accepts hooks (a blank secret is
+    none): never writes to GHL from the nightly run while every hook is refused."""
+    from types import SimpleNamespace
+
+    from chalicelib.runtime.outcome_wiring import OutcomeWiring
+    from chalicelib.runtime.settings import Settings
+
+    queue = FakeQueue()
+    container: Any = SimpleNamespace(
+        settings=Settings(calltools_webhook_secret=secret), queue=queue, reconciler=None
+    )
+    runs = OutcomeWiring(container).runs
+    with contextlib.suppress(Exception):  # no reconciler here: only the catch-up matters
+        runs.start()
+    assert bool(queue.sent) is on

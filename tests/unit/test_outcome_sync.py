@@ -235,3 +235,56 @@ def test_the_tally_reports_the_newest_lag():
     tally = world.store.tally()
     assert tally.newest_lag_seconds == pytest.approx(53.0)  # 18:42:07 → 18:43:00
     assert tally.pending == 0
+
+
+# --- review (issue 14): an "unknown" record is not settled ---------------------------------------
+
+
+def test_an_id_forged_ahead_of_calltools_does_not_block_the_real_record():
+    """A leaked hook URL (or a hook read before CallTools shows the record) must not mark a
+    future record id as done: when the real record with that id comes, it is applied."""
+    world = World()
+    future = RECORD.id + 1000
+    assert world.apply(record_id=future)["status"] == "unknown"
+    world.ct.records[future] = RECORD.model_copy(update={"id": future})
+    result = world.apply(record_id=future)
+    assert result["status"] == "applied" and not result["duplicate"]
+    assert len(world.notes()) == 1
+    tally = world.store.tally()
+    assert (tally.received, tally.applied, tally.unknown, tally.pending) == (1, 1, 0, 0)
+
+
+def test_an_unknown_id_sent_again_stays_unknown_and_is_counted_once():
+    world = World()
+    world.apply(record_id=424242)
+    assert world.apply(record_id=424242)["status"] == "unknown"
+    assert world.writer.calls == [] and world.store.tally().unknown == 1
+
+
+# --- review (issue 14): the GHL id CallTools holds is only a claim -------------------------------
+
+
+def test_writes_go_to_the_contact_ghl_answered_for_not_to_the_id_calltools_claimed():
+    """GHL answered the check with another contact (the claimed id was merged away, or GHL
+    resolved the path to another one): the write goes to the contact verified to be ours."""
+    world = World()
+    world.directory.by_calltools_id.clear()
+    world.ct.ghl_ids[CT_CONTACT] = "merged-away-id"
+    world.reader.contacts["merged-away-id"] = Contact(id=GHL_CONTACT, location_id=LOCATION)
+    result = world.apply()
+    assert result["status"] == "applied" and result["contact_id"] == GHL_CONTACT
+    assert {cid for _, cid in world.writer.calls} == {GHL_CONTACT}
+
+
+@pytest.mark.parametrize(
+    "claimed", [f"{GHL_CONTACT}/../{GHL_CONTACT}", f"{GHL_CONTACT}?x=", "a b", f"{GHL_CONTACT}#"]
+)
+def test_a_claimed_id_that_is_not_a_plain_id_is_unmapped_without_asking_ghl(claimed: str):
+    """A CallTools field anyone there can edit must not put a path into GHL's URLs."""
+    world = World()
+    world.directory.by_calltools_id.clear()
+    world.ct.ghl_ids[CT_CONTACT] = claimed
+    world.reader.contacts[claimed] = Contact(id=GHL_CONTACT, location_id=LOCATION)
+    result = world.apply()
+    assert result["status"] == "unmapped" and world.writer.calls == []
+    assert world.reader.reads == 0

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from chalicelib.domain.errors import ConcurrentUpdate
-from chalicelib.domain.outcome_state import FINAL, OutcomeState
+from chalicelib.domain.outcome_state import OutcomeState, tally_change
 from chalicelib.domain.time import parse_time
 from chalicelib.ports import OutcomeTally
 from chalicelib.runtime.observability import logger
@@ -93,10 +93,11 @@ def _conditional_failed(exc: ClientError) -> bool:
 
 class DynamoOutcomeStore:
     """The tally is counted on the transition itself: a save whose put (conditional on the version)
-    replaced a pending item with a final one adds 1, which a retried save cannot repeat (its
-    version is gone). Counting is a second write, not a transaction with the put: every outcome
-    would then contend for the one tally item, and a conflict would fail the outcome's save. A
-    crash between the two leaves one outcome uncounted (shown as pending), never one counted twice.
+    replaced a pending (or unknown) item with a final one counts it (`tally_change`), which a
+    retried save cannot repeat (its version is gone). Counting is a second write, not a
+    transaction with the put: every outcome would then contend for the one tally item, and a
+    conflict would fail the outcome's save. A crash between the two leaves one outcome uncounted
+    (shown as pending), never one counted twice.
     """
 
     def __init__(self, table: Table, clock: Callable[[], float] = time.time) -> None:
@@ -130,8 +131,9 @@ class DynamoOutcomeStore:
         if not keep_lease:
             state = state.model_copy(update={"lease_until": None, "lease_owner": None})
         stored, previous = self._put(state)
-        if stored.status in FINAL and (previous is None or previous.status not in FINAL):
-            self._count({stored.status: 1}, newest=stored if stored.status == "applied" else None)
+        change = tally_change(previous, stored)
+        if change:
+            self._count(change, newest=stored if stored.status == "applied" else None)
         return stored
 
     def _put(self, state: OutcomeState) -> tuple[OutcomeState, OutcomeState | None]:

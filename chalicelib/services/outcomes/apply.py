@@ -12,6 +12,7 @@ and a retry that finds the intent looks for the note (by its marker) before send
 
 from __future__ import annotations
 
+import re
 import threading
 import uuid
 from collections.abc import Callable
@@ -37,6 +38,9 @@ from chalicelib.runtime.observability import count, logger
 DND_RECHECK_SECONDS = 15
 # About ten minutes of such waits.
 MAX_DEFERRALS = 40
+# A GHL contact id as it may go into a URL path (GHL's are 20 letters and digits): a CallTools
+# field holding a path ("x/../y", "x?") is not an id.
+_PLAIN_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 @dataclass(frozen=True)
@@ -142,9 +146,10 @@ class OutcomeSync:
         if ours is not None:
             return ours  # we only keep state for contacts of our location
         claimed = self._ct.ghl_contact_id(record.contact)
-        if not claimed:
+        if not claimed or not _PLAIN_ID.fullmatch(claimed):
             return None
-        # CallTools' field could name anything: the contact must exist in our location.
+        # CallTools' field could name anything: the contact must exist in our location. The
+        # writes go to the contact GHL answered for, the one checked, whatever the claim said.
         contact = self._reader.get_contact(claimed)
         if contact is None or contact.location_id != self._place.location_id:
             logger.warning(
@@ -152,7 +157,7 @@ class OutcomeSync:
                 extra={"record": record.id, "found": contact is not None},
             )
             return None
-        return claimed
+        return contact.id if _PLAIN_ID.fullmatch(contact.id) else None
 
     # --- the writes ------------------------------------------------------------------------------
     def _write(self, progress: _Progress, cid: str, effect: OutcomeEffect, record_id: int) -> None:
