@@ -7,6 +7,10 @@ routes, the sandboxes' APIs and their /_sandbox/ control endpoints.
 
 from __future__ import annotations
 
+import json
+import shlex
+import shutil
+import subprocess
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -14,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.blackbox.stack import Stack, wait_for
+from tests.blackbox.stack import ROOT, Stack, wait_for
 from tests.support.helpers import Signer, tagged
 
 GHL_VERSION = "2021-07-28"
@@ -349,3 +353,51 @@ def test_sync_stats_shows_outcomes_applied_pending_unmapped_and_the_newest_lag(
     assert placed <= newest <= datetime.now(UTC)
     # Lag: disposition recorded → applied in GHL (CallTools stamps whole seconds).
     assert 0 <= after["newest_lag_seconds"] < APPLIED_WITHIN + 1
+
+
+# --- the README's curls ----------------------------------------------------------------------
+def readme_curls() -> list[str]:
+    """The README's call-outcome curls, with the sandbox URLs as placeholders."""
+    text = (ROOT / "README.md").read_text()
+    return [
+        line
+        for line in text.splitlines()
+        if line.startswith("curl ") and ("<calltools sandbox>" in line or "<ghl sandbox>" in line)
+    ]
+
+
+def run_curl(command: str) -> Any:
+    reply = subprocess.run(  # noqa: S603 - the commands the README and the banner give users
+        shlex.split(command), cwd=ROOT, capture_output=True, text=True, timeout=30, check=True
+    )
+    return json.loads(reply.stdout)
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="needs curl")
+def test_the_readme_curls_place_a_call_and_show_the_new_tag_and_note(stack: Stack):
+    banner = [line for line in stack.output().splitlines() if line.startswith("curl ")]
+    sample, place = banner[0], next(line for line in banner if "/_sandbox/calls" in line)
+    placing, show_contact, show_notes = (
+        line.replace("<calltools sandbox>", stack.calltools_admin).replace(
+            "<ghl sandbox>", stack.info["ghl_url"]
+        )
+        for line in readme_curls()
+    )
+    assert placing == place  # the README gives what the banner prints
+    assert run_curl(sample)["status"] == "accepted"
+    [contact] = wait_for(
+        lambda: in_calltools(stack, "p4Rk2VtQ8mZs1LwY7nHc"), 20, "the sample contact in CallTools"
+    )
+    wait_for(stack.queue_empty, 20, "the sample event to be consumed")
+    # The banner's id is right on a fresh stack; here other tests may have synced first.
+    placing = placing.replace('"contact": 48000000', f'"contact": {contact["id"]}')
+    assert run_curl(placing)["disposition"] == 61003
+
+    def tag_and_note() -> bool:
+        tags = run_curl(show_contact)["contact"]["tags"]
+        found = run_curl(show_notes)["notes"]
+        return "calltools: not interested" in tags and len(found) == 1
+
+    wait_for(tag_and_note, APPLIED_WITHIN, "the README's curls to show the tag and the note")
+    assert "Not Interested" in run_curl(show_notes)["notes"][0]["body"]
+    settle(stack, "p4Rk2VtQ8mZs1LwY7nHc")
