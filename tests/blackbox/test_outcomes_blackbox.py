@@ -271,11 +271,6 @@ def test_a_do_not_call_disposition_sets_dnd_for_calls_and_takes_it_out(
     assert tag_puts["tag_replacements"] == 0  # never a PUT with `tags`
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="known, being fixed: a fresh consumer container resolves the rules' buckets with one "
-    "GET /api/buckets/, so the echo (or the outcome) landing on one costs that call",
-)
 def test_the_echo_contact_tag_update_costs_no_calltools_call(stack: Stack, signer: Signer):
     ct_id = sync_in(stack, signer, "outcome6", "+13125550166")
     start = len(api_calls(stack.calltools_admin))

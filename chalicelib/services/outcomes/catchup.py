@@ -2,7 +2,7 @@
 delivered is applied by the next daily run (or `/sync/trigger`).
 
 CallTools lists call records newest first; the checkpoint is the newest id already queued. The
-first run only sets it: the history from before the install is not written into GHL.
+first run looks back one day: the history from before the install is not written into GHL.
 """
 
 from __future__ import annotations
