@@ -1,14 +1,13 @@
 """What a sandbox sends out on its own: a JSON POST to a subscriber (CallTools' rest hooks, GHL's
-webhooks), in a background thread, so the API reply that caused it never waits for the receiver.
-Standard library only."""
+webhooks), in a background thread, so the API reply that caused it never waits for the receiver."""
 
 from __future__ import annotations
 
 import threading
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from typing import NamedTuple
+
+import httpx
 
 
 class Delivery(NamedTuple):
@@ -24,19 +23,20 @@ class Delivery(NamedTuple):
 
 
 def post_json(url: str, body: bytes, headers: dict[str, str], timeout: float) -> Delivery:
-    request = urllib.request.Request(  # noqa: S310 - the URL is a subscriber the test chose
-        url,
-        data=body,
-        method="POST",
-        headers={"Content-Type": "application/json", **headers},
-    )
+    if not url.startswith(("http://", "https://")):
+        return Delivery(url, None, "ValueError: only http(s) subscribers are delivered to")
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as resp:  # noqa: S310
-            return Delivery(url, int(resp.status), "")
-    except urllib.error.HTTPError as exc:
-        return Delivery(url, exc.code, f"HTTP {exc.code} {exc.reason}")
-    except (OSError, ValueError) as exc:  # refused, reset, timed out, a malformed URL
+        resp = httpx.post(
+            url,
+            content=body,
+            headers={"Content-Type": "application/json", **headers},
+            timeout=timeout,
+        )
+    except (httpx.HTTPError, OSError, ValueError) as exc:  # refused, reset, timed out
         return Delivery(url, None, f"{type(exc).__name__}: {exc}")
+    if resp.status_code >= 400:
+        return Delivery(url, resp.status_code, f"HTTP {resp.status_code} {resp.reason_phrase}")
+    return Delivery(url, resp.status_code, "")
 
 
 def send_in_background(
