@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from chalicelib.domain.rules import normalise_tag
+from chalicelib.domain.time import parse_time
 
 
 class CallRecord(BaseModel):
@@ -43,13 +44,7 @@ def calltools_time(value: Any) -> datetime | None:
     """CallTools writes `created_on` as "2026-11-28 18:42:07" with no zone. Taken as UTC: the
     account's zone is not documented [uncertain, calltools.md §8a]; an ISO value with a zone
     keeps it. The one place to change once the zone is known."""
-    if not isinstance(value, str) or not value.strip():
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return parse_time(value)
 
 
 class Disposition(BaseModel):

@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 
 from chalicelib.domain.time import utcnow
+from tests.chaos.kills import Killed, mortal_call
 from tests.support.helpers import ghl_event
 from tests.support.service import Service
 
@@ -40,10 +41,6 @@ def seeds(seed: int) -> tuple[int, int, int]:
     seeds, all from one CHAOS_SEED: the default 7 gives 7, 3 and 4, as before the setting existed.
     (random.Random takes a negative int as its absolute value: seeds below 4 still differ.)"""
     return seed, seed - 4, seed - 3
-
-
-class Killed(BaseException):
-    """Stands in for the Lambda runtime dying: not an Exception, so no handler cleans up."""
 
 
 def timeline(rng: random.Random, cid: str, phone: str) -> list[dict[str, Any]]:
@@ -102,17 +99,7 @@ def chaotic(service: Service, rng: random.Random, kills: dict[str, int]) -> Iter
     originals: list[tuple[object, str, Any]] = []
 
     def dying(name: str, call: Callable[..., Any]) -> Callable[..., Any]:
-        def run(*args: Any, **kwargs: Any) -> Any:
-            if rng.random() < KILL_RATE:
-                kills[f"before {name}"] = kills.get(f"before {name}", 0) + 1
-                raise Killed()
-            result = call(*args, **kwargs)
-            if rng.random() < KILL_RATE:
-                kills[f"after {name}"] = kills.get(f"after {name}", 0) + 1
-                raise Killed()
-            return result
-
-        return run
+        return mortal_call(name, call, rng, kills, KILL_RATE)
 
     for holder, names in KILL_POINTS.items():
         target = getattr(service.container, holder)

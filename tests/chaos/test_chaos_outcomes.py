@@ -28,6 +28,7 @@ import pytest
 from chalicelib.domain.outcomes import note_marker
 from chalicelib.runtime import wiring
 from tests.chaos import route_faults
+from tests.chaos.kills import Killed, mortal_call
 from tests.support.helpers import ghl_event
 from tests.support.service import Service, body_json
 
@@ -60,27 +61,13 @@ KILL_POINTS = {
 }
 
 
-class Killed(BaseException):
-    """Stands in for the Lambda runtime dying (as in test_chaos.py)."""
-
-
 @contextlib.contextmanager
 def dying(service: Service, rng: random.Random, kills: dict[str, int]) -> Iterator[None]:
     sync = service.container.outcomes.sync
     holders = {"writer": sync._ghl, "store": sync._store}
 
     def mortal(name: str, call: Callable[..., Any]) -> Callable[..., Any]:
-        def run(*args: Any, **kwargs: Any) -> Any:
-            if rng.random() < KILL_RATE:
-                kills[f"before {name}"] = kills.get(f"before {name}", 0) + 1
-                raise Killed()
-            result = call(*args, **kwargs)
-            if rng.random() < KILL_RATE:
-                kills[f"after {name}"] = kills.get(f"after {name}", 0) + 1
-                raise Killed()
-            return result
-
-        return run
+        return mortal_call(name, call, rng, kills, KILL_RATE)
 
     for holder, names in KILL_POINTS.items():
         for name in names:
