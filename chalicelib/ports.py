@@ -267,10 +267,17 @@ class OutcomeStore(Protocol):
     def get(self, record_id: int) -> OutcomeState | None: ...
 
     def acquire(
-        self, record_id: int, owner: str, lease_until: datetime, now: datetime
+        self,
+        record_id: int,
+        owner: str,
+        lease_until: datetime,
+        now: datetime,
+        *,
+        seen: OutcomeState | None = None,
     ) -> OutcomeState:
         """Take the outcome's lease, creating its item (status pending) the first time; raises
-        ConcurrentUpdate while another owner holds an unexpired lease."""
+        ConcurrentUpdate while another owner holds an unexpired lease, or when the item is no
+        longer `seen` (the state the caller just read, version 0 for none: saves a read)."""
         ...
 
     def save(self, state: OutcomeState, *, keep_lease: bool = False) -> OutcomeState:

@@ -62,6 +62,20 @@ def lease(minutes: int) -> datetime:
 # --- versions and leases ---------------------------------------------------------------------------
 
 
+def test_acquire_from_a_state_already_read_refuses_one_that_moved(store: OutcomeStore) -> None:
+    """The service passes what it just read (saving a read); a copy racing it must lose."""
+    absent = OutcomeState(record_id=8)
+    held = store.acquire(8, "worker-a", lease(2), T0, seen=absent)
+    assert held.version == 1
+    with pytest.raises(ConcurrentUpdate):  # read as absent by a second worker, now present
+        store.acquire(8, "worker-b", lease(2), lease(3), seen=absent)
+    saved = store.save(held)
+    with pytest.raises(ConcurrentUpdate):  # an older read of it
+        store.acquire(8, "worker-b", lease(2), lease(3), seen=held)
+    again = store.acquire(8, "worker-b", lease(9), lease(3), seen=saved)
+    assert again.lease_owner == "worker-b" and again.version == saved.version + 1
+
+
 def test_acquire_creates_a_pending_outcome_with_the_lease(store: OutcomeStore) -> None:
     assert store.get(7) is None
     held = store.acquire(7, "worker-a", lease(2), T0)

@@ -120,9 +120,17 @@ class FakeOutcomeStore:
         return self.items.get(record_id)
 
     def acquire(
-        self, record_id: int, owner: str, lease_until: datetime, now: datetime
+        self,
+        record_id: int,
+        owner: str,
+        lease_until: datetime,
+        now: datetime,
+        *,
+        seen: OutcomeState | None = None,
     ) -> OutcomeState:
         current = self.items.get(record_id)
+        if seen is not None and (current.version if current else 0) != seen.version:
+            raise ConcurrentUpdate("outcome moved")
         if current is None:
             self.counts["received"] += 1
             current = OutcomeState(record_id=record_id)

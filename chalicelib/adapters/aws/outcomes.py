@@ -109,10 +109,16 @@ class DynamoOutcomeStore:
         return from_item(dict(item)) if item else None
 
     def acquire(
-        self, record_id: int, owner: str, lease_until: datetime, now: datetime
+        self,
+        record_id: int,
+        owner: str,
+        lease_until: datetime,
+        now: datetime,
+        *,
+        seen: OutcomeState | None = None,
     ) -> OutcomeState:
-        current = self.get(record_id)
-        if current is None:
+        current = self.get(record_id) if seen is None else seen
+        if current is None or current.version == 0:
             created = OutcomeState(record_id=record_id, lease_until=lease_until, lease_owner=owner)
             stored, _ = self._put(created)
             self._count({"received": 1})

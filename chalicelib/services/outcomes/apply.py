@@ -96,7 +96,7 @@ class OutcomeSync:
             count("OutcomesAlreadyDone")
             return _result(known, duplicate=True)
         record = self._ct.call_record(record_id)
-        state = self._acquire(record_id)
+        state = self._acquire(known or OutcomeState(record_id=record_id))
         if record is None:
             logger.warning("CallTools does not know this call record", extra={"record": record_id})
             return self._finish(state, "unknown", "CallTools does not know this record")
@@ -198,12 +198,12 @@ class OutcomeSync:
     def _owner(self) -> str:
         return f"{self._owner_base}.{threading.get_ident()}"
 
-    def _acquire(self, record_id: int) -> OutcomeState:
+    def _acquire(self, seen: OutcomeState) -> OutcomeState:
         """Raises ConcurrentUpdate while another worker applies the same record (a hook sent
-        twice at once): the consumer defers it, and the copy then finds it done."""
+        twice at once), or when it changed since `seen` was read: the consumer defers it, and
+        the copy then finds it done."""
         now = self._clock()
-        state = self._store.acquire(record_id, self._owner, now + self._lease, now)
-        return state
+        return self._store.acquire(seen.record_id, self._owner, now + self._lease, now, seen=seen)
 
     def _release(self, state: OutcomeState) -> None:
         try:
