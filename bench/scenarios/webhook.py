@@ -210,7 +210,8 @@ def run() -> ScenarioResult:
         f"{E2E_GAP_SECONDS:g} s after the previous contact landed, then "
         f"{len(streamed['total'])} and {len(unpaced['total'])} sent as soon as it landed; "
         f"the webhook's own 200 took p50 {seconds(percentile(paced['ack'], 50))}",
-        "a new contact costs 1 GHL re-read + 3 CallTools calls (see percontact); with the "
+        "a new contact costs 1 GHL re-read + 2 CallTools calls (search beside the re-read, then "
+        "a create carrying its bucket; see percontact); with the "
         "defaults CallTools is paced at CALLTOOLS_MAX_RPS / CONSUMER_MAX_CONCURRENCY = 2.5/s "
         "with a burst of 3, so back to back the pacer, not the code, sets the pace",
     ]
