@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from chalicelib.adapters.aws.state import from_item, to_item
+from chalicelib.domain.errors import Deferred, PermanentError
 from chalicelib.domain.history import (
     HISTORY_LIMIT,
     REASON_LIMIT,
@@ -143,3 +144,14 @@ def test_a_permanent_failure_is_recorded_with_its_reason():
     (failed,) = history(world)
     assert failed.result == "failed" and failed.reason
     assert "3125550147" not in json.dumps(to_records(history(world)))
+
+
+def test_a_removal_calltools_refuses_is_recorded_as_failed_while_the_message_waits():
+    world = World()
+    world.deliver(tagged("cold lead"))
+    world.ct.fail_next["remove"] = PermanentError("bucket locked")
+    with pytest.raises(Deferred):
+        world.deliver(ghl_event("ContactDndUpdate"))
+    last = history(world)[-1]
+    assert (last.cause, last.result, last.exclusion) == ("ContactDndUpdate", "failed", "dnd")
+    assert last.reason == "removal not done yet: bucket locked"

@@ -145,13 +145,7 @@ class ContactSync:
             except (TransientError, PermanentError) as exc:
                 if contact is not None and snapshot_plan is not None:
                     # The signed event says the contact must leave: that never waits for GHL.
-                    self._remove_only(
-                        contact,
-                        snapshot_plan,
-                        state,
-                        message,
-                        Prompt.of(message, False, source_time),
-                    )
+                    self._remove_only(contact, snapshot_plan, state, message)
                 if isinstance(exc, TransientError):
                     raise
                 # GHL refused the read (a 4xx other than 404/429): retrying will not help.
@@ -172,12 +166,7 @@ class ContactSync:
         return self._apply(contact, plan, state, base, message.removal_deferrals, lookup, prompt)
 
     def _remove_only(
-        self,
-        contact: Contact,
-        plan: SyncPlan,
-        state: ContactState,
-        message: SyncMessage,
-        prompt: Prompt,
+        self, contact: Contact, plan: SyncPlan, state: ContactState, message: SyncMessage
     ) -> None:
         """Take the contact out of the buckets the snapshot's plan removes, nothing else: no add,
         no field, and the stored time unmoved, so GHL's answer still counts when it comes."""
@@ -188,6 +177,7 @@ class ContactSync:
         logger.warning(
             "GHL unavailable; removing on the event alone", extra={"contact_id": contact.id}
         )
+        prompt = Prompt.of(message, False, message.event_time)
         plan = removals_only(plan, state)
         self._apply(contact, plan, state, state, message.removal_deferrals, prompt=prompt)
 
