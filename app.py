@@ -84,6 +84,14 @@ def sync_stats() -> Response:
     return _respond(lambda: wiring.container().admin_api.stats(request.headers))
 
 
+@app.route("/sync/contacts/{contact_id}", methods=["GET"])
+def sync_contact(contact_id: str) -> Response:
+    """Why is this contact (not) in the dialler? (services/explain.py)"""
+    request = app.current_request
+    assert request is not None
+    return _respond(lambda: wiring.container().admin_api.contact(request.headers, contact_id))
+
+
 @app.schedule(_settings.reconcile.schedule, name="daily_reconciliation")
 def daily_reconciliation(event: CloudWatchEvent) -> None:
     try:

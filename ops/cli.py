@@ -1,4 +1,4 @@
-"""Operator CLI: `python -m ops.cli reconcile|backfill|stats|doctor|dlq|hooks`.
+"""Operator CLI: `python -m ops.cli reconcile|backfill|stats|why|doctor|dlq|hooks`.
 
 It talks to the admin API over HTTP, so it works the same against the local stack (the default:
 URL and token come from the stack's .devstack/stack.json) and a deployed stage (`--url`, and the
@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import time
 from typing import Annotated, Any
+from urllib.parse import quote
 
 import httpx
 import typer
@@ -20,6 +21,7 @@ from rich.table import Table
 from chalicelib.runtime.settings import Settings
 from ops.hooks import hooks_app
 from ops.stage import api_url, local_stack, stage_settings
+from ops.why import show
 
 app = typer.Typer(
     help="GoHighLevel → CallTools sync: reconciliation and statistics.", no_args_is_help=True
@@ -180,6 +182,24 @@ def stats(
         run = data.get(label)
         if run:
             console.print(f"[bold]{label}[/bold]: " + ", ".join(f"{k}={v}" for k, v in run.items()))
+
+
+@app.command()
+def why(
+    contact_id: Annotated[str, typer.Argument(help="The GHL contact id")],
+    url: UrlOption = None,
+    token: TokenOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the raw JSON")] = False,
+) -> None:
+    """Why is this contact (not) in the dialler: the explanation and its recent decisions."""
+    reply = Admin(url, token).call("GET", f"/sync/contacts/{quote(contact_id, safe='')}")
+    if reply.status_code != 200:
+        console.print(f"[red]why: HTTP {reply.status_code} {reply.text}[/red]")
+        raise typer.Exit(1)
+    if as_json:
+        console.print_json(reply.text)
+        return
+    show(reply.json(), console)
 
 
 @app.command()

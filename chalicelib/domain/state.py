@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from chalicelib.domain.history import Decision
+
 Status = Literal["new", "synced", "excluded", "failed"]
 
 
@@ -43,6 +45,9 @@ class ContactState(BaseModel):
     lease_owner: str | None = None
     # With status "failed": the fingerprint of the plan that failed (see sync_plan.fingerprint).
     failed_fingerprint: str | None = None
+    # The last decisions about this contact, oldest first (domain/history.py), written with the
+    # saves the sync makes anyway: no request of its own.
+    history: tuple[Decision, ...] = ()
 
     @property
     def maybe_in(self) -> frozenset[int]:

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from chalicelib.runtime.outcome_wiring import OutcomeWiring
     from chalicelib.services.admin import AdminApi
     from chalicelib.services.consumer import BatchConsumer
+    from chalicelib.services.explain import ContactExplainer
     from chalicelib.services.intake import WebhookIntake
     from chalicelib.services.reconcile import Reconciler
     from chalicelib.services.rule_book import RuleBook
@@ -309,7 +310,15 @@ class Container:
             self.secret("admin_api_token"),
             reconciler=lambda: self.outcomes.runs,
             stats=lambda: self.stats,
+            explainer=lambda: self.explainer,
         )
+
+    @cached_property
+    def explainer(self) -> ContactExplainer:
+        from chalicelib.services.explain import ContactExplainer
+
+        # One GetItem on the state table, and the bucket names the consumer stored.
+        return ContactExplainer(self.state_store.get, self.state_store.bucket_names)
 
 
 _lock = threading.Lock()

@@ -1,4 +1,5 @@
-"""Admin routes: `POST /sync/trigger` and `GET /sync/stats`, behind `Authorization: Bearer <token>`.
+"""Admin routes: `POST /sync/trigger`, `GET /sync/stats` and `GET /sync/contacts/{id}`, behind
+`Authorization: Bearer <token>`.
 
 With no ADMIN_API_TOKEN configured the routes answer 503: never open.
 """
@@ -14,6 +15,7 @@ from chalicelib.domain.errors import ConfigurationError
 from chalicelib.domain.runs import RunActive
 from chalicelib.inbound.webhook_auth import Secret, header_value, reveal
 from chalicelib.ports import RunStarter, StatsSource
+from chalicelib.services.explain import CONTACT_ID, ContactExplainer
 from chalicelib.services.replies import HttpReply, reply
 
 
@@ -23,10 +25,12 @@ class AdminApi:
         token: Secret,
         reconciler: Callable[[], RunStarter],
         stats: Callable[[], StatsSource],
+        explainer: Callable[[], ContactExplainer] | None = None,
     ) -> None:
         self._token = token
         self._reconciler = reconciler
         self._stats = stats
+        self._explainer = explainer
 
     def _refusal(self, headers: Mapping[str, str]) -> HttpReply | None:
         token = reveal(self._token)
@@ -61,3 +65,13 @@ class AdminApi:
 
     def stats(self, headers: Mapping[str, str]) -> HttpReply:
         return self._refusal(headers) or HttpReply(200, self._stats().snapshot())
+
+    def contact(self, headers: Mapping[str, str], contact_id: str) -> HttpReply:
+        refusal = self._refusal(headers)
+        if refusal:
+            return refusal
+        if not CONTACT_ID.fullmatch(contact_id or ""):
+            return reply(400, "invalid", reason="contact id must match [A-Za-z0-9_-]{1,64}")
+        if self._explainer is None:
+            return reply(503, "unavailable", reason="contact explanations are not wired")
+        return HttpReply(200, self._explainer().explain(contact_id))

@@ -13,6 +13,7 @@ from botocore.exceptions import ClientError
 
 from chalicelib.adapters.aws.buckets import BucketItem
 from chalicelib.domain.errors import ConcurrentUpdate
+from chalicelib.domain.history import from_records, to_records
 from chalicelib.domain.state import ContactState
 from chalicelib.domain.time import parse_time
 from chalicelib.runtime.observability import logger
@@ -53,7 +54,7 @@ def to_item(state: ContactState, version: int) -> dict[str, Any]:
         "buckets": sorted(state.buckets),
         "pending_buckets": sorted(state.pending_buckets),
         # One string attribute, not a map: smaller items, cheaper reads in bulk.
-        "field_hashes": json.dumps(state.field_hashes, sort_keys=True, separators=(",", ":")),
+        "field_hashes": _json(state.field_hashes),
         "status": state.status,
         "dnd": state.dnd,
     }
@@ -68,9 +69,22 @@ def to_item(state: ContactState, version: int) -> dict[str, Any]:
         "failed_fingerprint": state.failed_fingerprint,
         "pending_phone": state.pending_phone,
         "pending_since": _iso(state.pending_since),
+        # One short-keyed JSON string, like field_hashes; left out of the census scan's projection.
+        "h": _json(to_records(state.history)) if state.history else None,
     }
     item.update({k: v for k, v in optional.items() if v is not None})
     return item
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def _history(value: Any) -> Any:
+    try:
+        return json.loads(value) if isinstance(value, str) and value else []
+    except ValueError:
+        return []
 
 
 def _hashes(value: Any) -> dict[str, str]:
@@ -101,6 +115,7 @@ def from_item(item: dict[str, Any]) -> ContactState:
         lease_until=parse_time(item.get("lease_until")),
         lease_owner=item.get("lease_owner"),
         failed_fingerprint=item.get("failed_fingerprint"),
+        history=from_records(_history(item.get("h"))),
     )
 
 

@@ -34,6 +34,7 @@ from chalicelib.inbound.ghl_events import scope_rejection
 from chalicelib.ports import CallToolsApi, GhlApi, GhlSearch, StateStore
 from chalicelib.runtime.observability import logger
 from chalicelib.services.rule_book import RuleBook
+from chalicelib.services.sync.decisions import UNPROMPTED, Prompt
 from chalicelib.services.sync.deferrals import (
     RemovalNotDone,
     removal_not_done,
@@ -119,6 +120,7 @@ class ContactSync:
             message = self._refresh.fresh(message, rules, state, now)
         contact, source_time = (None, None) if strict else (message.snapshot, message.event_time)
         plan = snapshot_plan = lookup = None
+        reread = False
         if contact is not None and source_time is not None:
             # A signed timestamp far in the future must not freeze the contact.
             source_time = min(source_time, now + MAX_CLOCK_SKEW)
@@ -152,15 +154,16 @@ class ContactSync:
             if contact is None:
                 usable(found, searched, None, None)  # counted as wasted
                 return SyncOutcome("ignored", cid, reason="other location")
-            state = state.model_copy(update={"read_until": read_until})
+            state, reread = state.model_copy(update={"read_until": read_until}), True
             plan = plan_sync(contact, rules, state, self._mapping)
             lookup = usable(found, searched, plan, self._identity.phone_of(contact))
 
         newest = max(filter(None, (source_time, state.source_time)), default=None)
         base = state.model_copy(update={"source_time": newest, "dnd": contact.dnd_calls})
+        prompt = Prompt.of(message, reread, source_time)
         if plan.is_noop:
-            return self._record_unchanged(state, base, plan)
-        return self._apply(contact, plan, state, base, message.removal_deferrals, lookup)
+            return self._record_unchanged(state, base, plan, prompt)
+        return self._apply(contact, plan, state, base, message.removal_deferrals, lookup, prompt)
 
     def _remove_only(
         self, contact: Contact, plan: SyncPlan, state: ContactState, message: SyncMessage
@@ -174,15 +177,21 @@ class ContactSync:
         logger.warning(
             "GHL unavailable; removing on the event alone", extra={"contact_id": contact.id}
         )
-        self._apply(contact, removals_only(plan, state), state, state, message.removal_deferrals)
+        prompt = Prompt.of(message, False, message.event_time)
+        plan = removals_only(plan, state)
+        self._apply(contact, plan, state, state, message.removal_deferrals, prompt=prompt)
 
     def _record_unchanged(
-        self, state: ContactState, base: ContactState, plan: SyncPlan
+        self, state: ContactState, base: ContactState, plan: SyncPlan, prompt: Prompt
     ) -> SyncOutcome:
+        """Saved only when something changed (a newer source time, a status): the decision
+        goes on the history with that save, never with a write of its own."""
         status = "excluded" if plan.exclusion else "synced"
         new = base.model_copy(update={"status": status, "reason": plan.exclusion})
         if new.model_dump(exclude={"updated_at"}) != state.model_dump(exclude={"updated_at"}):
-            self._store.save(new.model_copy(update={"updated_at": self._clock()}))
+            now = self._clock()
+            history = prompt.onto(new.history, now, "unchanged", plan)
+            self._store.save(new.model_copy(update={"updated_at": now, "history": history}))
         return SyncOutcome("unchanged", state.contact_id, state.calltools_id, reason=plan.exclusion)
 
     def _apply(
@@ -193,6 +202,7 @@ class ContactSync:
         base: ContactState,
         deferrals: int = 0,
         lookup: PhoneLookup | None = None,
+        prompt: Prompt = UNPROMPTED,
     ) -> SyncOutcome:
         """Apply under a lease. Only the final save advances `source_time`: a retry after a
         failure part-way must not be dropped as stale.
@@ -203,7 +213,7 @@ class ContactSync:
         held = self._lease.acquire(state, **pending)
         try:
             try:
-                return self._apply_held(contact, plan, held, base, lookup)
+                return self._apply_held(contact, plan, held, base, lookup, prompt)
             except NotFound:
                 # Deleted by hand in CallTools: forget it and start over from GHL's data.
                 logger.warning(
@@ -213,15 +223,18 @@ class ContactSync:
                     calltools_id=None, buckets=frozenset(), field_hashes={}, **NOTHING_PENDING
                 )
                 fresh = plan_sync(contact, self._rulebook.resolved(), None, self._mapping)
-                return self._apply_held(contact, fresh, held, base)
+                return self._apply_held(contact, fresh, held, base, prompt=prompt)
         except RemovalNotDone as exc:
-            return removal_not_done(held, exc, deferrals, self._clock())
+            return removal_not_done(held, exc, deferrals, self._clock(), prompt, plan)
         except PermanentError as exc:
+            now = self._clock()
+            history = prompt.onto(held.state.history, now, "failed", plan, reason=str(exc))
             held.finish(
                 status="failed",
                 reason=str(exc),
                 failed_fingerprint=fingerprint(plan),
-                updated_at=self._clock(),
+                updated_at=now,
+                history=history,
             )
             logger.warning(
                 "contact sync failed permanently",
@@ -239,6 +252,7 @@ class ContactSync:
         held: Held,
         base: ContactState,
         lookup: PhoneLookup | None = None,
+        prompt: Prompt = UNPROMPTED,
     ) -> SyncOutcome:
         """Apply `plan`. Every write that could put the contact in a bucket is recorded as pending
         before it is sent, so that a lost reply or a crash cannot leave it in the dialler
@@ -283,7 +297,8 @@ class ContactSync:
                 pending_buckets=held.state.pending_buckets - {bucket_id},
             )
         added = sorted(placed | to_add)
-
+        now = self._clock()
+        history = prompt.onto(held.state.history, now, "synced", plan, added=added, removed=removed)
         held.finish(
             # Every bucket once pending is now confirmed in, or removed.
             **NOTHING_PENDING,
@@ -292,7 +307,8 @@ class ContactSync:
             field_hashes=dict(plan.field_hashes),
             status="excluded" if plan.exclusion else "synced",
             reason=plan.exclusion,
-            updated_at=self._clock(),
+            updated_at=now,
+            history=history,
         )
         logger.info(
             "contact synced",

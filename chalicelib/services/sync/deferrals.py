@@ -8,8 +8,10 @@ from datetime import datetime
 from chalicelib.domain.errors import Deferred, SyncError, TransientError
 from chalicelib.domain.messages import SyncMessage
 from chalicelib.domain.rules import ResolvedRule
+from chalicelib.domain.sync_plan import SyncPlan
 from chalicelib.runtime.observability import logger
 from chalicelib.services.rule_book import RuleBook
+from chalicelib.services.sync.decisions import UNPROMPTED, Prompt
 from chalicelib.services.sync.lease import Held
 from chalicelib.services.sync.outcome import SyncOutcome
 
@@ -26,13 +28,21 @@ def deferral_backoff(deferrals: int) -> float:
     return float(min(900, 30 * 2 ** min(deferrals, 5)))
 
 
-def removal_not_done(held: Held, exc: RemovalNotDone, deferrals: int, now: datetime) -> SyncOutcome:
+def removal_not_done(
+    held: Held,
+    exc: RemovalNotDone,
+    deferrals: int,
+    now: datetime,
+    prompt: Prompt = UNPROMPTED,
+    plan: SyncPlan | None = None,
+) -> SyncOutcome:
     """A removal CallTools refused or could not take: the state keeps the bucket (so every
     later delivery and every nightly run tries again) and the message comes back after a
     growing delay, without walking towards the DLQ. Only after about a day of refusals is
     it dead-lettered, for a person to look at; the nightly run still retries it."""
     reason = f"removal not done yet: {exc}"
-    held.release(status="failed", reason=reason, updated_at=now)
+    history = prompt.onto(held.state.history, now, "failed", plan, reason=reason)
+    held.release(status="failed", reason=reason, updated_at=now, history=history)
     logger.warning("bucket removal not done; retrying", extra={"contact_id": held.state.contact_id})
     if deferrals >= MAX_DEFERRALS:
         return SyncOutcome("failed", held.state.contact_id, held.state.calltools_id, reason=reason)

@@ -1,0 +1,64 @@
+"""`python -m ops.cli why <contact id>`: the admin API's explanation of one contact, and its
+recent decisions as a table (newest first)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+
+def _buckets(entries: list[dict[str, Any]]) -> str:
+    return ", ".join(str(b.get("name") or b.get("id")) for b in entries)
+
+
+def _outcome(decision: dict[str, Any]) -> str:
+    """What the decision did, in a few words."""
+    parts = []
+    if decision.get("added"):
+        parts.append(f"+ {_buckets(decision['added'])}")
+    if decision.get("removed"):
+        parts.append(f"- {_buckets(decision['removed'])}")
+    if decision.get("fields_changed"):
+        parts.append("fields " + ", ".join(decision["fields_changed"]))
+    if decision.get("exclusion"):
+        parts.append(f"out: {decision['exclusion']}")
+    if decision.get("reason"):
+        parts.append(str(decision["reason"]))
+    return "; ".join(parts) or "-"
+
+
+def show(data: dict[str, Any], console: Console) -> None:
+    console.print(f"[bold]{data.get('contact_id')}[/bold]: {data.get('explanation')}")
+    if not data.get("known"):
+        return
+    pending = data.get("pending") or {}
+    lease = data.get("lease") or {}
+    facts = [
+        f"status {data.get('status')}" + (f" ({data['reason']})" if data.get("reason") else ""),
+        f"DND {'on' if data.get('dnd') else 'off'}",
+        f"CallTools id {data.get('calltools_id')}",
+        f"buckets: {_buckets(data.get('buckets') or []) or 'none'}",
+    ]
+    if pending.get("buckets") or pending.get("create"):
+        facts.append(
+            f"pending: {_buckets(pending.get('buckets') or []) or '-'}"
+            + (f", create sent {pending.get('create_sent_at')}" if pending.get("create") else "")
+        )
+    if lease.get("held"):
+        facts.append(f"leased until {lease.get('until')}")
+    console.print(" · ".join(facts))
+    table = Table(title="Decisions (newest first)")
+    for column in ("at", "prompted by", "source time", "result", "what"):
+        table.add_column(column)
+    for d in data.get("history") or []:
+        cause = str(d.get("cause")) + (" (re-read)" if d.get("reread") else "")
+        table.add_row(
+            str(d.get("at")),
+            cause,
+            str(d.get("source_time") or "-"),
+            str(d.get("result")),
+            _outcome(d),
+        )
+    console.print(table)
