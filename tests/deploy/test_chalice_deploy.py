@@ -323,7 +323,7 @@ def test_one_trigger_on_the_stacks_queue_with_the_stages_concurrency(deployment,
     assert mapping["ScalingConfig"] == {"MaximumConcurrency": int(MAX_CONCURRENCY)}
 
 
-def test_the_schedule_and_the_four_routes(deployment):
+def test_the_schedule_and_the_five_routes(deployment):
     account = deployment.after_second
     assert set(account.rules) == {SCHEDULE}  # the stage's, not the default nor the shell's
     rule = account.rules[SCHEDULE]
@@ -335,12 +335,14 @@ def test_the_schedule_and_the_four_routes(deployment):
         ("/webhook/calltools", "POST"),
         ("/sync/trigger", "POST"),
         ("/sync/stats", "GET"),
+        ("/sync/contacts/{contact_id}", "GET"),
     } <= account.routes
     assert {path for path, _ in account.routes} == {
         "/webhook/ghl",
         "/webhook/calltools",
         "/sync/trigger",
         "/sync/stats",
+        "/sync/contacts/{contact_id}",
     }
 
 
