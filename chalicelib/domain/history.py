@@ -63,8 +63,22 @@ def _epoch(value: datetime | None) -> int | None:
     return int(value.timestamp()) if value is not None else None
 
 
-def _time(value: Any) -> datetime | None:
-    return datetime.fromtimestamp(int(value), UTC) if isinstance(value, int | float) else None
+def _time(value: Any) -> datetime:
+    """Epoch seconds as stored; anything else (a string, NaN, out of range) raises ValueError."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        raise ValueError("not a time")
+    try:
+        return datetime.fromtimestamp(int(value), UTC)
+    except (OverflowError, OSError) as exc:
+        raise ValueError("time out of range") from exc
+
+
+def _list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ValueError("not a list")
+    return value
 
 
 def to_records(history: Sequence[Decision]) -> list[dict[str, Any]]:
@@ -87,25 +101,32 @@ def to_records(history: Sequence[Decision]) -> list[dict[str, Any]]:
     return records
 
 
+def _from_record(r: Any) -> Decision:
+    """One stored record; ValueError (pydantic's too) or TypeError if it is not one we wrote."""
+    if not isinstance(r, dict):
+        raise ValueError("not a record")
+    source_time = r.get("s")
+    return Decision(
+        at=_time(r.get("t")),
+        cause=str(r.get("c", "")),
+        reread=bool(r.get("rr")),
+        source_time=None if source_time is None else _time(source_time),
+        result=r.get("r", "synced"),
+        added=tuple(int(b) for b in _list(r.get("a"))),
+        removed=tuple(int(b) for b in _list(r.get("d"))),
+        fields=tuple(str(f) for f in _list(r.get("f"))),
+        exclusion=r.get("x"),
+        reason=r.get("e"),
+    )
+
+
 def from_records(records: Any) -> tuple[Decision, ...]:
-    """What `to_records` wrote; an unreadable record is skipped (it is only history)."""
+    """What `to_records` wrote; an unreadable record is skipped (it is only history): a
+    corrupt item must not stop the contact's sync, nor its explanation."""
     history = []
     for r in records if isinstance(records, list) else []:
-        at = _time(r.get("t")) if isinstance(r, dict) else None
-        if at is None:
+        try:
+            history.append(_from_record(r))
+        except (ValueError, TypeError):
             continue
-        history.append(
-            Decision(
-                at=at,
-                cause=str(r.get("c", "")),
-                reread=bool(r.get("rr")),
-                source_time=_time(r.get("s")),
-                result=r.get("r", "synced"),
-                added=tuple(int(b) for b in r.get("a") or ()),
-                removed=tuple(int(b) for b in r.get("d") or ()),
-                fields=tuple(str(f) for f in r.get("f") or ()),
-                exclusion=r.get("x"),
-                reason=r.get("e"),
-            )
-        )
     return tuple(history)[-HISTORY_LIMIT:]

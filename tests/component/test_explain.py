@@ -80,3 +80,22 @@ def test_history_and_explanation_hold_no_raw_phone_or_email(service: Service):
     )
     for text in (str(item["h"]), shown):
         assert PHONE not in text and PHONE[2:] not in text and EMAIL not in text
+
+
+@pytest.mark.parametrize("h", ['[{"t": 1, "r": "exploded"}]', '[{"t": 1e300}]', "{not json"])
+def test_a_corrupt_history_breaks_neither_the_route_nor_the_sync(service: Service, h: str):
+    service.post(tagged("cold lead"))
+    service.drain()
+    table = service.container.dynamodb.Table(service.container.settings.state.table_name)
+    table.update_item(
+        Key=contact_key(CONTACT_ID),
+        UpdateExpression="SET h = :h",
+        ExpressionAttributeValues={":h": h},
+    )
+    assert explain(service, CONTACT_ID)["history"] == []
+
+    service.post(ghl_event("ContactDndUpdate"))
+    service.drain()
+    body = explain(service, CONTACT_ID)
+    assert body["status"] == "excluded" and body["buckets"] == []
+    assert [d["cause"] for d in body["history"]] == ["ContactDndUpdate"]

@@ -155,3 +155,35 @@ def test_a_removal_calltools_refuses_is_recorded_as_failed_while_the_message_wai
     last = history(world)[-1]
     assert (last.cause, last.result, last.exclusion) == ("ContactDndUpdate", "failed", "dnd")
     assert last.reason == "removal not done yet: bucket locked"
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        {"t": 1, "r": "exploded"},  # a result no version wrote
+        {"t": 1, "a": "12"},  # buckets as a string, not a list
+        {"t": 1, "a": 7},  # buckets as a number
+        {"t": 1, "a": ["x"]},  # a bucket that is no number
+        {"t": 1, "x": 5},  # an exclusion that is no string
+        {"t": 1, "e": ["why"]},  # a reason that is no string
+        {"t": 1, "f": 3},  # fields as a number
+        {"t": 10**20},  # a time out of range
+        {"t": float("nan")},  # json.loads reads NaN
+        {"t": float("inf")},
+        {"t": 1, "s": 10**20},  # a source time out of range
+    ],
+)
+def test_a_malformed_record_is_skipped_and_the_others_kept(record: dict[str, object]):
+    assert from_records([{"t": 1}, record, {"t": 2}]) == (
+        Decision(at=datetime.fromtimestamp(1, UTC), cause="", result="synced"),
+        Decision(at=datetime.fromtimestamp(2, UTC), cause="", result="synced"),
+    )
+
+
+@pytest.mark.parametrize(
+    "h", ["{not json", '{"t": 1}', "[" * 100_000, json.dumps([{"t": 1, "r": "exploded"}])]
+)
+def test_a_corrupt_history_attribute_reads_as_no_history(h: str):
+    item = to_item(ContactState(contact_id=CONTACT_ID, buckets=frozenset({5})), 3) | {"h": h}
+    state = from_item(item)
+    assert state.history == () and state.buckets == frozenset({5}) and state.version == 3

@@ -83,7 +83,7 @@ def _json(value: Any) -> str:
 def _history(value: Any) -> Any:
     try:
         return json.loads(value) if isinstance(value, str) and value else []
-    except ValueError:
+    except (ValueError, RecursionError):  # corrupt: only history, the sync goes on without it
         return []
 
 
