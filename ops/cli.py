@@ -15,6 +15,7 @@ from urllib.parse import quote
 import httpx
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -194,7 +195,7 @@ def why(
     """Why is this contact (not) in the dialler: the explanation and its recent decisions."""
     reply = Admin(url, token).call("GET", f"/sync/contacts/{quote(contact_id, safe='')}")
     if reply.status_code != 200:
-        console.print(f"[red]why: HTTP {reply.status_code} {reply.text}[/red]")
+        console.print(f"[red]why: HTTP {reply.status_code} {escape(reply.text)}[/red]")
         raise typer.Exit(1)
     if as_json:
         console.print_json(reply.text)

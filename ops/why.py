@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 
@@ -30,7 +31,10 @@ def _outcome(decision: dict[str, Any]) -> str:
 
 
 def show(data: dict[str, Any], console: Console) -> None:
-    console.print(f"[bold]{data.get('contact_id')}[/bold]: {data.get('explanation')}")
+    # Names and reasons come from CallTools and GHL: brackets in them are text, not rich markup.
+    console.print(
+        f"[bold]{escape(str(data.get('contact_id')))}[/bold]: {escape(str(data.get('explanation')))}"
+    )
     if not data.get("known"):
         return
     pending = data.get("pending") or {}
@@ -48,17 +52,12 @@ def show(data: dict[str, Any], console: Console) -> None:
         )
     if lease.get("held"):
         facts.append(f"leased until {lease.get('until')}")
-    console.print(" · ".join(facts))
+    console.print(escape(" · ".join(facts)))
     table = Table(title="Decisions (newest first)")
     for column in ("at", "prompted by", "source time", "result", "what"):
         table.add_column(column)
     for d in data.get("history") or []:
         cause = str(d.get("cause")) + (" (re-read)" if d.get("reread") else "")
-        table.add_row(
-            str(d.get("at")),
-            cause,
-            str(d.get("source_time") or "-"),
-            str(d.get("result")),
-            _outcome(d),
-        )
+        cells = (str(d.get("at")), cause, str(d.get("source_time") or "-"), str(d.get("result")))
+        table.add_row(*(escape(cell) for cell in (*cells, _outcome(d))))
     console.print(table)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from io import StringIO
 from typing import Any
 
 import httpx
@@ -10,6 +11,7 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 import ops.cli
+import ops.why
 from ops.cli import app
 
 runner = CliRunner()
@@ -72,3 +74,20 @@ def test_why_fails_on_a_refusal_and_sends_the_id_escaped(admin_api: list[httpx.R
     result = runner.invoke(app, ["why", "a/b", "--url", "http://admin.test", "--token", "t"])
     assert result.exit_code == 1 and "HTTP 400" in result.output
     assert admin_api[0].url.raw_path == b"/sync/contacts/a%2Fb"
+
+
+def test_why_prints_brackets_in_names_and_reasons_as_they_are():
+    """Bucket names and failure reasons come from CallTools and GHL: never read as rich markup."""
+    odd = ANSWER | {
+        "explanation": "The last sync failed: CallTools 400 [/api/contacts/48/]; in [vip] Leads.",
+        "status": "failed",
+        "reason": "CallTools 400 [bold]x",
+        "buckets": [{"id": 1, "name": "[vip] Leads"}],
+        "history": [ANSWER["history"][0] | {"result": "failed", "reason": "refused [/x]"}],
+    }
+    console = Console(file=StringIO(), width=300)
+    ops.why.show(odd, console)
+    out = console.file.getvalue()  # type: ignore[attr-defined]
+    for text in ("[/api/contacts/48/]", "in [vip] Leads.", "[bold]x", "buckets: [vip] Leads"):
+        assert text in out
+    assert "refused [/x]" in out
