@@ -23,6 +23,13 @@ def _iso(at: datetime | None) -> str | None:
     return at.isoformat() if at else None
 
 
+def _masked(state: ContactState | None) -> ContactState | None:
+    """`state` with its failure reason masked: it may quote what CallTools refused."""
+    if state is None or not state.reason:
+        return state
+    return state.model_copy(update={"reason": redact(state.reason)})
+
+
 class ContactExplainer:
     def __init__(
         self,
@@ -67,7 +74,9 @@ class ContactExplainer:
         body: dict[str, Any] = {
             "contact_id": contact_id,
             "known": state is not None,
-            "explanation": redact(explain(state, names)),
+            # Only the reason is free text from outside; masking the whole sentence would
+            # mask its times too ("2026-11-28 14" is ten digits, a phone to `redact`).
+            "explanation": explain(_masked(state), names),
         }
         if state is None:
             return body

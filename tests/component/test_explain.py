@@ -4,6 +4,7 @@ one never seen, the id and token checks, and no raw phone or email in what is st
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -99,3 +100,19 @@ def test_a_corrupt_history_breaks_neither_the_route_nor_the_sync(service: Servic
     body = explain(service, CONTACT_ID)
     assert body["status"] == "excluded" and body["buckets"] == []
     assert [d["cause"] for d in body["history"]] == ["ContactDndUpdate"]
+
+
+def test_the_sentence_keeps_its_times_while_a_reason_in_it_is_masked(service: Service):
+    service.post(tagged("cold lead"))
+    service.drain()
+    sentence = str(explain(service, CONTACT_ID)["explanation"])
+    assert re.fullmatch(
+        r"In Cold Leads since \d{4}-\d\d-\d\d \d\d:\d\d UTC \(ContactTagUpdate\)\.", sentence
+    )
+
+    service.calltools.undialable_prefixes = ("+1415555",)
+    service.post(tagged("cold lead", id="other", phone=PHONE, email=EMAIL))
+    service.drain()
+    sentence = str(explain(service, "other")["explanation"])
+    assert re.match(r"The last sync failed since \d{4}-\d\d-\d\d \d\d:\d\d UTC ", sentence)
+    assert PHONE not in sentence and PHONE[2:] not in sentence and EMAIL not in sentence
