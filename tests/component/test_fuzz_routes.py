@@ -124,3 +124,14 @@ def test_authenticated_garbage_never_5xx(hooked: Service, body: bytes):
     headers = {"Content-Type": "application/json"}
     response = post(hooked, f"/webhook/calltools?token={HOOK_SECRET}", body, headers)
     assert response.status_code in (200, 400, 413)
+
+
+@FUZZ
+@given(contact_id=st.text(min_size=1, max_size=300), headers=unauthenticated_headers)
+def test_the_contact_route_never_5xx_and_answers_only_with_the_token(
+    service: Service, contact_id: str, headers: dict[str, str]
+):
+    path = f"/sync/contacts/{quote(contact_id, safe='')}"
+    assert service.client.http.get(path, headers=headers).status_code in (401, 404, 415)
+    authenticated = service.admin("get", path).status_code
+    assert authenticated in (200, 400, 404)  # 404: an id that is no path segment (Chalice)
