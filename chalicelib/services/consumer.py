@@ -88,8 +88,9 @@ class BatchConsumer:
         self._handlers: dict[str, Handler] = {"contact": self._handle_contact}
         if run_step is not None:
             self._handlers["reconcile_step"] = self._handle_reconcile_step
-        # Other kinds (call outcomes): each handler's outcome is appended here.
-        self._more = dict(more_handlers or {})
+        # Other kinds (call outcomes), whose outcomes are appended here like the ones above.
+        for kind, more in (more_handlers or {}).items():
+            self._handlers[kind] = partial(self._recorded, more)
 
     def handle(
         self, records: Sequence[dict[str, Any]], remaining_ms: Callable[[], float]
@@ -164,13 +165,13 @@ class BatchConsumer:
     def _process(self, record: SQSRecord) -> dict[str, Any]:
         # A body without a kind is a contact message (SyncMessage's default). Any kind without a
         # handler goes to the contact handler too, whose validation dead-letters it as invalid.
-        kind = _kind(record.body) or "contact"
-        if kind in self._more:
-            outcome = self._more[kind](record)
-            self.outcomes.append(outcome)
-            return outcome
-        handler = self._handlers.get(kind, self._handle_contact)
+        handler = self._handlers.get(_kind(record.body) or "contact", self._handle_contact)
         return handler(record)
+
+    def _recorded(self, handler: Handler, record: SQSRecord) -> dict[str, Any]:
+        outcome = handler(record)
+        self.outcomes.append(outcome)
+        return outcome
 
     def _handle_reconcile_step(self, record: SQSRecord) -> dict[str, Any]:
         assert self._run_step is not None  # registered only with a run_step
@@ -186,11 +187,7 @@ class BatchConsumer:
         try:
             message = SyncMessage.model_validate_json(body)
         except ValidationError as exc:
-            reason = f"invalid message: {exc.error_count()} validation error(s)"
-            logger.error(
-                "dead-lettering invalid message", extra={"sqs_message_id": record.message_id}
-            )
-            self._queue.dead_letter(body, reason)
+            reason = dead_letter_invalid(self._queue, record, exc)
             outcome = {"result": "failed", "reason": reason, "contact_id": None}
             self.outcomes.append(outcome)
             return outcome
@@ -262,6 +259,15 @@ class BatchConsumer:
             self._queue.dead_letter(body, outcome.get("reason") or "failed")
             raise DeadLettered(outcome)
         return outcome
+
+
+def dead_letter_invalid(queue: ContactQueue, record: SQSRecord, exc: ValidationError) -> str:
+    """A message no handler can read goes to the DLQ at once (no retry can mend it); returns
+    the reason it was given."""
+    reason = f"invalid message: {exc.error_count()} validation error(s)"
+    logger.error("dead-lettering invalid message", extra={"sqs_message_id": record.message_id})
+    queue.dead_letter(record.body, reason)
+    return reason
 
 
 def _deferred_once_more(body: str, counter: str | None = None) -> str:

@@ -12,8 +12,7 @@ from chalicelib.domain.errors import PermanentError
 from chalicelib.domain.messages import CatchUpStep, OutcomeMessage
 from chalicelib.ports import ContactQueue
 from chalicelib.runtime.observability import logger
-
-Handler = Callable[[SQSRecord], dict[str, Any]]
+from chalicelib.services.consumer import Handler, dead_letter_invalid
 
 
 def outcome_handlers(
@@ -25,11 +24,7 @@ def outcome_handlers(
         try:
             message = OutcomeMessage.model_validate_json(record.body)
         except ValidationError as exc:
-            reason = f"invalid message: {exc.error_count()} validation error(s)"
-            logger.error(
-                "dead-lettering invalid message", extra={"sqs_message_id": record.message_id}
-            )
-            queue.dead_letter(record.body, reason)
+            reason = dead_letter_invalid(queue, record, exc)
             return {"result": "failed", "reason": reason, "record_id": None}
         logger.thread_safe_append_keys(correlation_id=record.message_id, record=message.record_id)
         try:
