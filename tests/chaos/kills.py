@@ -28,3 +28,18 @@ def mortal_call(
         return result
 
     return run
+
+
+def surviving_kills(
+    invoke: Callable[[dict[str, Any]], Any],
+) -> Callable[[dict[str, Any], Any], Any]:
+    """The poller's handler around `invoke`: a killed runtime is a failed invocation, and its
+    batch returns to the queue whole."""
+
+    def handler(event: dict[str, Any], context: Any) -> Any:
+        try:
+            return invoke(event)
+        except Killed as exc:
+            raise RuntimeError("consumer killed") from exc
+
+    return handler

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from chalicelib.domain.time import utcnow
-from tests.chaos.kills import Killed, mortal_call
+from tests.chaos.kills import mortal_call, surviving_kills
 from tests.support.helpers import ghl_event
 from tests.support.service import Service
 
@@ -164,13 +164,7 @@ def test_chaos_converges(
         report_batch_item_failures=report_batch_item_failures, retry_delay_seconds=4
     )
 
-    def invoke(event: dict[str, Any], context: Any) -> Any:
-        try:
-            return service.invoke(event)
-        except Killed as exc:  # the runtime died: the batch returns to the queue whole
-            raise RuntimeError("consumer killed") from exc
-
-    poller._handler = invoke
+    poller._handler = surviving_kills(service.invoke)
     kills: dict[str, int] = {}
     deferrals: list[int] = []  # delays of the messages sent back to wait (not failed)
     requeue = service.container.queue.requeue

@@ -28,7 +28,7 @@ import pytest
 from chalicelib.domain.outcomes import note_marker
 from chalicelib.runtime import wiring
 from tests.chaos import route_faults
-from tests.chaos.kills import Killed, mortal_call
+from tests.chaos.kills import mortal_call, surviving_kills
 from tests.support.helpers import ghl_event
 from tests.support.service import Service, body_json
 
@@ -194,13 +194,7 @@ def test_outcomes_under_chaos(hooked: Service, monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setattr(service.container.outcomes.sync, "_lease", timedelta(seconds=1))
     poller = service.poller(retry_delay_seconds=2)
 
-    def invoke(event: dict[str, Any], context: Any) -> Any:
-        try:
-            return service.invoke(event)
-        except Killed as exc:  # the runtime died: the batch returns to the queue whole
-            raise RuntimeError("consumer killed") from exc
-
-    poller._handler = invoke
+    poller._handler = surviving_kills(service.invoke)
     kills: dict[str, int] = {}
 
     # 4. The hooks, then the catch-up for those never sent, all through the faults.
