@@ -11,7 +11,8 @@ from chalicelib.domain.runs import RunActive
 from chalicelib.runtime import deploy_stage, wiring
 from chalicelib.runtime.observability import flush_metrics, logger
 from chalicelib.runtime.settings import get_settings, stage_settings
-from chalicelib.services.replies import HttpReply
+from chalicelib.services.admin_page.page import PageRequest
+from chalicelib.services.replies import HttpReply, PageReply
 
 _project = Path(__file__).resolve().parent
 deploy_stage.refuse_bad_deploy(_project)  # `chalice deploy`: Python 3.13, a location
@@ -90,6 +91,59 @@ def sync_contact(contact_id: str) -> Response:
     request = app.current_request
     assert request is not None
     return _respond(lambda: wiring.container().admin_api.contact(request.headers, contact_id))
+
+
+# The status page (services/admin_page): server-rendered HTML, forms posted urlencoded.
+FORM = ["application/x-www-form-urlencoded"]
+
+
+def _page(work: Any) -> Response:
+    """Shape a PageReply; an unexpected error is a 503 page, never a 500."""
+    request = app.current_request
+    assert request is not None
+    identity = (request.context or {}).get("identity") or {}
+    page_request = PageRequest(
+        headers=request.headers,
+        query=request.query_params or {},
+        raw_body=request.raw_body if request.method == "POST" else None,
+        source_ip=str(identity.get("sourceIp") or "unknown"),
+    )
+    try:
+        reply: PageReply = work(wiring.container().admin_page, page_request)
+    except Exception:
+        logger.exception("status page request failed")
+        reply = PageReply(503, "Unavailable: try again shortly.", {"Content-Type": "text/plain"})
+    return Response(reply.html, status_code=reply.status, headers=dict(reply.headers))
+
+
+@app.route("/admin", methods=["GET"])
+def admin_page() -> Response:
+    return _page(lambda page, request: page.show(request))
+
+
+@app.route("/admin/contact", methods=["GET"])
+def admin_contact() -> Response:
+    return _page(lambda page, request: page.contact(request))
+
+
+@app.route("/admin/login", methods=["POST"], content_types=FORM)
+def admin_login() -> Response:
+    return _page(lambda page, request: page.login(request))
+
+
+@app.route("/admin/logout", methods=["POST"], content_types=FORM)
+def admin_logout() -> Response:
+    return _page(lambda page, request: page.logout(request))
+
+
+@app.route("/admin/run", methods=["POST"], content_types=FORM)
+def admin_run() -> Response:
+    return _page(lambda page, request: page.run(request))
+
+
+@app.route("/admin/redrive", methods=["POST"], content_types=FORM)
+def admin_redrive() -> Response:
+    return _page(lambda page, request: page.redrive(request))
 
 
 @app.schedule(_settings.reconcile.schedule, name="daily_reconciliation")

@@ -308,3 +308,21 @@ class RunStarter(Protocol):
 
 class StatsSource(Protocol):
     def snapshot(self) -> dict[str, Any]: ...
+
+
+class DeadLetters(Protocol):
+    """The DLQ as an operator sees it: look without taking, and send back."""
+
+    def peek_dead(self, limit: int = 50) -> list[dict[str, str]]: ...
+
+    def redrive(self, limit: int = 1000) -> int:
+        """Move up to `limit` dead letters back to the queue; returns how many moved."""
+        ...
+
+
+class LoginThrottle(Protocol):
+    """Counts wrong admin tokens per source, so guessing the token from one address is slow."""
+
+    def blocked(self, source: str, now: datetime) -> bool: ...
+
+    def failed(self, source: str, now: datetime) -> None: ...

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from chalicelib.domain.sync_plan import FieldMapping
     from chalicelib.runtime.outcome_wiring import OutcomeWiring
     from chalicelib.services.admin import AdminApi
+    from chalicelib.services.admin_page.page import AdminPage
     from chalicelib.services.consumer import BatchConsumer
     from chalicelib.services.explain import ContactExplainer
     from chalicelib.services.intake import WebhookIntake
@@ -311,6 +312,22 @@ class Container:
             reconciler=lambda: self.outcomes.runs,
             stats=lambda: self.stats,
             explainer=lambda: self.explainer,
+        )
+
+    @cached_property
+    def admin_page(self) -> AdminPage:
+        from chalicelib.adapters.aws.throttle import DynamoLoginThrottle
+        from chalicelib.services.admin_page.page import AdminPage
+
+        return AdminPage(
+            self.secret("admin_api_token"),
+            stats=lambda: self.stats,
+            dead_letters=lambda: self.queue,
+            runs=lambda: self.outcomes.runs,
+            find=lambda: self.explainer.find_by_id,
+            throttle=lambda: DynamoLoginThrottle(
+                self.dynamodb.Table(self.settings.state.table_name)
+            ),
         )
 
     @cached_property

@@ -14,3 +14,12 @@ class HttpReply:
 
 def reply(status: int, result: str, **extra: Any) -> HttpReply:
     return HttpReply(status, {"status": result, **extra})
+
+
+@dataclass(frozen=True)
+class PageReply:
+    """An HTML page (or a redirect) for the status page's routes."""
+
+    status: int
+    html: str = ""
+    headers: dict[str, str] = field(default_factory=dict)

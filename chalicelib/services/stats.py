@@ -6,12 +6,15 @@ team-sized table); beyond that, from the census the last reconciliation run took
 
 from __future__ import annotations
 
+import heapq
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
 from typing import Any
 
+from chalicelib.domain.state import ContactState
 from chalicelib.ports import ContactQueue, OutcomeTally, RunStore, StateIndex
-from chalicelib.runtime.observability import logger
+from chalicelib.runtime.observability import logger, redact
 from chalicelib.services.reconcile.census import add_to_census, empty_census
 
 
@@ -33,14 +36,17 @@ class StatsService:
         self._budget = scan_budget_seconds
         self._outcomes = outcomes
 
-    def _live_census(self) -> dict[str, Any] | None:
+    def _live_census(self) -> tuple[dict[str, Any], list[ContactState]] | None:
+        """The census and the newest failures, from one scan within the budget; None beyond it."""
         deadline = time.monotonic() + self._budget
         census, key = empty_census(), None
+        failures: list[ContactState] = []
         while True:
             states, key = self._states.scan(key, 1000)
             census = add_to_census(census, states)
+            failures = _newest_failures([*failures, *states])
             if key is None:
-                return census
+                return census, failures
             if time.monotonic() > deadline:
                 return None
 
@@ -48,9 +54,10 @@ class StatsService:
         last_id, active_id = self._runs.last_run_id(), self._runs.active_run_id()
         last = self._runs.get(last_id) if last_id else None
         current = self._runs.get(active_id) if active_id else None
-        census = self._live_census()
+        live = self._live_census()
         source = "live"
-        if census is None:
+        census, failures = live if live else (empty_census(), None)
+        if live is None:
             census, source = dict((last.census if last else None) or empty_census()), "last_run"
         try:
             names = self._bucket_names()
@@ -72,7 +79,10 @@ class StatsService:
             },
             "last_run": last.public() if last else None,
             "current_run": current.public() if current else None,
+            "queue_depth": self._queue.depth(),
             "dlq_depth": self._queue.dlq_depth(),
+            # The newest failed contacts with their masked reasons; None past a live scan's budget.
+            "failures": None if failures is None else [_failure(s) for s in failures],
             "outcomes": self._outcome_counts(),
         }
 
@@ -94,3 +104,21 @@ class StatsService:
             "newest_lag_seconds": tally.newest_lag_seconds,
             "checkpoint": tally.checkpoint,
         }
+
+
+_OLDEST = datetime.min.replace(tzinfo=UTC)
+FAILURES_SHOWN = 20
+
+
+def _newest_failures(states: Iterable[ContactState]) -> list[ContactState]:
+    failed = (s for s in states if s.status == "failed")
+    return heapq.nlargest(FAILURES_SHOWN, failed, key=lambda s: s.updated_at or _OLDEST)
+
+
+def _failure(state: ContactState) -> dict[str, Any]:
+    return {
+        "contact_id": state.contact_id,
+        # CallTools' refusal may quote the contact's phone or email.
+        "reason": redact(state.reason) if state.reason else None,
+        "at": state.updated_at.isoformat() if state.updated_at else None,
+    }

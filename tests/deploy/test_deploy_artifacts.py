@@ -385,7 +385,13 @@ def _valid_iam_actions() -> set[str]:
 LEAST = {
     "api": {
         "ContactQueue": {"sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"},
-        "DeadLetterQueue": {"sqs:GetQueueAttributes", "sqs:GetQueueUrl"},
+        # The status page shows dead letters and sends them back (ReceiveMessage, DeleteMessage).
+        "DeadLetterQueue": {
+            "sqs:ReceiveMessage",
+            "sqs:DeleteMessage",
+            "sqs:GetQueueAttributes",
+            "sqs:GetQueueUrl",
+        },
         "StateTable": {
             "dynamodb:GetItem",
             "dynamodb:PutItem",

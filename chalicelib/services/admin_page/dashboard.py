@@ -1,0 +1,168 @@
+"""The status page: health, counts per bucket, failures, dead letters, search and the two actions.
+
+Built from the same snapshot as `GET /sync/stats`; every value is escaped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from chalicelib.services.admin_page.forms import TITLE
+from chalicelib.services.admin_page.html import document, esc, hidden
+
+# What `?notice=` may say: a fixed list, so the query string never reaches the page as text.
+NOTICES = {
+    "run-started": "A reconciliation run started.",
+    "run-active": "A run is already going: no second one was started.",
+    "signed-in": "Signed in.",
+}
+REFRESH_WHILE_RUNNING = 5
+
+
+def notice_text(notice: str) -> str | None:
+    if notice in NOTICES:
+        return NOTICES[notice]
+    if notice.startswith("redriven-") and notice[9:].isdigit() and len(notice) < 16:
+        return f"{int(notice[9:])} dead letter(s) sent back to the queue."
+    return None
+
+
+def _run(run: Mapping[str, Any] | None, element_id: str) -> str:
+    if not run:
+        return f'<dd id="{element_id}" data-state="none">none</dd>'
+    state = str(run.get("status", "unknown"))
+    counts = (
+        f"seen {esc(run.get('seen', 0))}, enqueued {esc(run.get('enqueued', 0))}, "
+        f"removed {esc(run.get('removed', 0))}"
+    )
+    expected = run.get("expected")
+    progress = (
+        f'<span id="run-progress">processed {esc(run.get("seen", 0))} contacts'
+        f"{f' of about {esc(expected)}' if expected else ''} (phase {esc(run.get('phase'))})"
+        "</span>"
+        if element_id == "current-run"
+        else ""
+    )
+    ended = f", ended {esc(run.get('finished_at'))}" if run.get("finished_at") else ""
+    error = f' <span class="reason">{esc(run.get("error"))}</span>' if run.get("error") else ""
+    return (
+        f'<dd id="{element_id}" data-state="{esc(state)}"><span class="run-state">{esc(state)}'
+        f'</span> · {esc(run.get("mode"))} <span class="contact-id">{esc(run.get("id"))}</span>'
+        f" · started {esc(run.get('started_at'))}{ended} · {counts} {progress}{error}</dd>"
+    )
+
+
+def _error_rate(contacts: Mapping[str, Any]) -> str:
+    total, failed = int(contacts.get("total") or 0), int(contacts.get("failed") or 0)
+    if not total:
+        return "no contacts yet"
+    return f"{failed} of {total} contacts failed ({100 * failed / total:.1f} %)"
+
+
+def _health(snapshot: Mapping[str, Any]) -> str:
+    contacts = snapshot.get("contacts") or {}
+    outcomes = snapshot.get("outcomes")
+    outcome_row = (
+        f'<dt>Call outcomes</dt><dd id="outcomes">applied {esc(outcomes.get("applied"))}, '
+        f"pending {esc(outcomes.get('pending'))}, unmapped {esc(outcomes.get('unmapped'))}</dd>"
+        if outcomes
+        else ""
+    )
+    return (
+        '<section id="health"><h2>Health</h2><dl>'
+        f'<dt>Last webhook</dt><dd id="last-webhook">{esc(contacts.get("last_webhook_at") or "never")}</dd>'
+        f'<dt>Queue</dt><dd id="queue-depth">{esc(snapshot.get("queue_depth"))}</dd>'
+        f'<dt>Dead letters</dt><dd id="dlq-depth">{esc(snapshot.get("dlq_depth"))}</dd>'
+        f"<dt>Current run</dt>{_run(snapshot.get('current_run'), 'current-run')}"
+        f"<dt>Last run</dt>{_run(snapshot.get('last_run'), 'last-run')}"
+        f'<dt>Errors</dt><dd id="error-rate">{esc(_error_rate(contacts))}</dd>'
+        f'<dt>DND for calls</dt><dd id="dnd-excluded">{esc(contacts.get("dnd_excluded", 0))}</dd>'
+        f"{outcome_row}</dl></section>"
+    )
+
+
+def _buckets(contacts: Mapping[str, Any]) -> str:
+    rows = "".join(
+        f'<tr class="bucket" data-bucket="{esc(name)}"><td>{esc(name)}</td>'
+        f'<td class="count">{esc(count)}</td></tr>'
+        for name, count in sorted(
+            (contacts.get("in_bucket") or {}).items(), key=lambda i: str(i[0])
+        )
+    )
+    source = "live count" if contacts.get("source") == "live" else "as the last run counted"
+    return (
+        f'<section><h2>Contacts per bucket <span class="muted">({esc(source)})</span></h2>'
+        f'<table id="buckets"><tr><th>Bucket</th><th>Contacts</th></tr>{rows}'
+        f'<tr><td>All contacts we track</td><td class="count" id="total">'
+        f"{esc(contacts.get('total', 0))}</td></tr></table></section>"
+    )
+
+
+def _item(css: str, contact_id: Any, reason: Any, at: Any = None) -> str:
+    when = f' <span class="muted">{esc(at)}</span>' if at else ""
+    return (
+        f'<li class="{css}"><a class="contact-id" href="/admin/contact?q={esc(contact_id)}">'
+        f'{esc(contact_id)}</a> <span class="reason">{esc(reason)}</span>{when}</li>'
+    )
+
+
+def _failures(failures: Sequence[Mapping[str, Any]] | None) -> str:
+    if failures is None:
+        body = '<p class="muted">Too many contacts for a live scan: see the CLI.</p>'
+    elif not failures:
+        body = '<ul id="failures"></ul><p class="muted">No failed contacts.</p>'
+    else:
+        items = "".join(_item("failure", f["contact_id"], f["reason"], f["at"]) for f in failures)
+        body = f'<ul id="failures">{items}</ul>'
+    return f"<section><h2>Latest failures</h2>{body}</section>"
+
+
+def _dead_letters(letters: Sequence[Mapping[str, str]], csrf: str) -> str:
+    items = "".join(
+        _item("dead-letter", d.get("contact_id") or "(no contact)", d.get("reason"))
+        for d in letters
+    )
+    return (
+        f'<section><h2>Dead letters</h2><ul id="dead-letters">{items}</ul>'
+        '<form id="redrive-form" method="post" action="/admin/redrive">'
+        f'{hidden("csrf", csrf)}<button id="redrive-submit" type="submit">'
+        "Send dead letters back to the queue…</button></form></section>"
+    )
+
+
+def _actions(csrf: str) -> str:
+    return (
+        '<section><h2>Find a contact</h2><form id="search" method="get" action="/admin/contact">'
+        '<input id="q" name="q" type="search" maxlength="200" required '
+        'placeholder="GHL contact id, phone or email"> '
+        '<button id="search-submit" type="submit">Explain</button></form>'
+        '<h2>Reconciliation</h2><form id="run-form" method="post" action="/admin/run">'
+        f'{hidden("csrf", csrf)}<button id="run-submit" type="submit">Start a run…</button>'
+        "</form></section>"
+    )
+
+
+def dashboard(
+    snapshot: Mapping[str, Any],
+    dead_letters: Sequence[Mapping[str, str]],
+    csrf: str,
+    *,
+    notice: str | None = None,
+    contact_html: str = "",
+) -> str:
+    contacts = snapshot.get("contacts") or {}
+    banner = f'<section id="notice" role="status">{esc(notice)}</section>' if notice else ""
+    # Refreshing keeps a run's progress moving, but would throw away a contact being read.
+    running = bool(snapshot.get("current_run")) and not contact_html
+    body = (
+        f"<header><h1>{esc(TITLE)}</h1>"
+        '<form id="logout-form" class="inline" method="post" action="/admin/logout">'
+        f'{hidden("csrf", csrf)}<button class="quiet" type="submit">Sign out</button></form>'
+        f"</header>{banner}{contact_html}"
+        f'<div class="grid">{_health(snapshot)}{_buckets(contacts)}</div>'
+        f"{_actions(csrf)}"
+        f'<div class="grid">{_failures(snapshot.get("failures"))}'
+        f"{_dead_letters(dead_letters, csrf)}</div>"
+    )
+    return document(TITLE, body, refresh_seconds=REFRESH_WHILE_RUNNING if running else None)

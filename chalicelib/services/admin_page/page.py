@@ -1,0 +1,172 @@
+"""`/admin`: the status page's routes. Sessions, CSRF and the login throttle are checked here,
+before anything is read or done; the pages themselves are in dashboard.py, forms.py, contact_view.py.
+
+Fail closed: no admin token configured → 503 on every route; no valid session → the login page
+(which shows no data) and nothing done; a POST without its session's CSRF token → 403.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from chalicelib.domain.errors import ConfigurationError
+from chalicelib.domain.runs import RunActive
+from chalicelib.domain.time import utcnow
+from chalicelib.inbound.admin_session import (
+    COOKIE_NAME,
+    Session,
+    SessionKeys,
+    clear_cookie,
+    same,
+    set_cookie,
+)
+from chalicelib.inbound.page_request import PageRequest
+from chalicelib.inbound.webhook_auth import Secret, reveal
+from chalicelib.ports import DeadLetters, LoginThrottle, RunStarter, StatsSource
+from chalicelib.runtime.observability import logger
+from chalicelib.services.admin_page.contact_view import contact_section
+from chalicelib.services.admin_page.dashboard import dashboard, notice_text
+from chalicelib.services.admin_page.forms import confirm_page, error_page, login_page
+from chalicelib.services.admin_page.html import HEADERS
+from chalicelib.services.replies import PageReply
+
+__all__ = ["AdminPage", "ContactFinder", "PageRequest"]  # app.py builds the request it takes
+
+# Finds the contacts a search names (an id, a phone or an email) and explains each.
+ContactFinder = Callable[[str], list[dict[str, Any]]]
+
+DEAD_LETTERS_SHOWN = 10
+REDRIVE_PER_CLICK = 100  # within API Gateway's 29 s; press again for more
+MAX_QUERY = 200
+
+
+def _page(status: int, html: str, **extra: str) -> PageReply:
+    return PageReply(status, html, {**HEADERS, **extra})
+
+
+def _redirect(location: str, **extra: str) -> PageReply:
+    return PageReply(303, "", {**HEADERS, "Location": location, **extra})
+
+
+class AdminPage:
+    def __init__(
+        self,
+        token: Secret,
+        *,
+        stats: Callable[[], StatsSource],
+        dead_letters: Callable[[], DeadLetters],
+        runs: Callable[[], RunStarter],
+        find: Callable[[], ContactFinder],
+        throttle: Callable[[], LoginThrottle],
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._token = token
+        self._stats = stats
+        self._dead_letters = dead_letters
+        self._runs = runs
+        self._find = find
+        self._throttle = throttle
+        self._clock = clock
+
+    # --- guards ---------------------------------------------------------------------------------
+    def _keys(self) -> SessionKeys | None:
+        token = reveal(self._token)
+        return SessionKeys(token) if token.strip() else None
+
+    def _guard(
+        self, request: PageRequest, *, post: bool
+    ) -> tuple[SessionKeys, Session] | PageReply:
+        """The keys and session of a request allowed to see or do something, or the refusal."""
+        keys = self._keys()
+        if keys is None:
+            return _page(503, error_page("The status page is off: ADMIN_API_TOKEN is not set."))
+        session = keys.verify(request.cookie(COOKIE_NAME), self._clock())
+        if session is None:
+            return _page(401 if post else 200, login_page())
+        if post and not keys.csrf_matches(session, request.form().get("csrf")):
+            return _page(403, error_page("This form has expired: reload the page and try again."))
+        return keys, session
+
+    # --- routes ---------------------------------------------------------------------------------
+    def show(self, request: PageRequest, contact_html: str = "") -> PageReply:
+        guarded = self._guard(request, post=False)
+        if isinstance(guarded, PageReply):
+            return guarded
+        keys, session = guarded
+        try:
+            letters = self._dead_letters().peek_dead(DEAD_LETTERS_SHOWN)
+        except Exception:  # the rest of the page stays useful while SQS is not
+            logger.warning("dead letters unavailable for the status page")
+            letters = []
+        html = dashboard(
+            self._stats().snapshot(),
+            letters,
+            keys.csrf(session),
+            notice=notice_text(request.param("notice")),
+            contact_html=contact_html,
+        )
+        return _page(200, html)
+
+    def contact(self, request: PageRequest) -> PageReply:
+        if isinstance(self._guard(request, post=False), PageReply):
+            return self.show(request)  # the same refusal, from one place
+        query = request.param("q")[:MAX_QUERY]
+        matches = self._find()(query) if query else []
+        return self.show(request, contact_section(query, matches))
+
+    def login(self, request: PageRequest) -> PageReply:
+        keys = self._keys()
+        if keys is None:
+            return _page(503, error_page("The status page is off: ADMIN_API_TOKEN is not set."))
+        now, throttle = self._clock(), self._throttle()
+        if throttle.blocked(request.source_ip, now):
+            # Even the right token waits: a guesser must not learn when it has found it.
+            return _page(429, login_page("Too many wrong tokens: try again in 15 minutes."))
+        given = request.form().get("token", "")
+        if not given or not same(given, reveal(self._token)):
+            throttle.failed(request.source_ip, now)
+            logger.warning("status page: wrong admin token")
+            return _page(401, login_page("Wrong token."))
+        return _redirect("/admin", **{"Set-Cookie": set_cookie(keys.issue(now))})
+
+    def logout(self, request: PageRequest) -> PageReply:
+        guarded = self._guard(request, post=True)
+        if isinstance(guarded, PageReply) and guarded.status == 403:
+            return guarded
+        return _redirect("/admin", **{"Set-Cookie": clear_cookie()})
+
+    def run(self, request: PageRequest) -> PageReply:
+        guarded = self._guard(request, post=True)
+        if isinstance(guarded, PageReply):
+            return guarded
+        keys, session = guarded
+        form = request.form()
+        mode: Any = form.get("mode", "reconcile")
+        if mode not in ("reconcile", "backfill"):
+            return _page(400, error_page('The mode must be "reconcile" or "backfill".'))
+        if form.get("confirm") != "yes":
+            question = f"Start a {mode} run now?"
+            return _page(
+                200, confirm_page("/admin/run", question, keys.csrf(session), {"mode": mode})
+            )
+        try:
+            self._runs().start(mode=mode, trigger="page")
+        except RunActive:
+            return _redirect("/admin?notice=run-active")
+        except ConfigurationError as exc:
+            return _page(503, error_page(f"No run started: {exc}"))
+        return _redirect("/admin?notice=run-started")
+
+    def redrive(self, request: PageRequest) -> PageReply:
+        guarded = self._guard(request, post=True)
+        if isinstance(guarded, PageReply):
+            return guarded
+        keys, session = guarded
+        if request.form().get("confirm") != "yes":
+            question = f"Send up to {REDRIVE_PER_CLICK} dead letters back to the queue?"
+            return _page(200, confirm_page("/admin/redrive", question, keys.csrf(session), {}))
+        moved = self._dead_letters().redrive(REDRIVE_PER_CLICK)
+        logger.info("status page: dead letters redriven", extra={"moved": moved})
+        return _redirect(f"/admin?notice=redriven-{moved}")
