@@ -11,7 +11,7 @@ from chalicelib.domain.runs import RunActive
 from chalicelib.runtime import deploy_stage, wiring
 from chalicelib.runtime.observability import flush_metrics, logger
 from chalicelib.runtime.settings import get_settings, stage_settings
-from chalicelib.services.admin_page.page import PageRequest
+from chalicelib.services.admin_page.page import PageRequest, url_base
 from chalicelib.services.replies import HttpReply, PageReply
 
 _project = Path(__file__).resolve().parent
@@ -101,12 +101,14 @@ def _page(work: Any) -> Response:
     """Shape a PageReply; an unexpected error is a 503 page, never a 500."""
     request = app.current_request
     assert request is not None
-    identity = (request.context or {}).get("identity") or {}
+    context = request.context or {}
+    identity = context.get("identity") or {}
     page_request = PageRequest(
         headers=request.headers,
         query=request.query_params or {},
         raw_body=request.raw_body if request.method == "POST" else None,
         source_ip=str(identity.get("sourceIp") or "unknown"),
+        base=url_base(context.get("path"), context.get("resourcePath")),
     )
     try:
         reply: PageReply = work(wiring.container().admin_page, page_request)

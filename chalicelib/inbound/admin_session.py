@@ -75,12 +75,13 @@ class SessionKeys:
         return bool(given) and same(given or "", self.csrf(session))
 
 
-def set_cookie(value: str) -> str:
+def set_cookie(value: str, base: str = "") -> str:
+    """The session cookie, sent back only to the page's own paths (`base` as in page_request)."""
     return (
-        f"{COOKIE_NAME}={value}; Path=/admin; Max-Age={SESSION_SECONDS}; "
+        f"{COOKIE_NAME}={value}; Path={base}/admin; Max-Age={SESSION_SECONDS}; "
         "HttpOnly; Secure; SameSite=Strict"
     )
 
 
-def clear_cookie() -> str:
-    return f"{COOKIE_NAME}=; Path=/admin; Max-Age=0; HttpOnly; Secure; SameSite=Strict"
+def clear_cookie(base: str = "") -> str:
+    return f"{COOKIE_NAME}=; Path={base}/admin; Max-Age=0; HttpOnly; Secure; SameSite=Strict"

@@ -6,6 +6,7 @@ state-changing POST fails its CSRF check instead of being half-read.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs
@@ -14,6 +15,16 @@ from chalicelib.inbound.webhook_auth import header_value
 
 MAX_FORM_BYTES = 8 * 1024
 _MAX_FIELDS = 20
+_BASE = re.compile(r"(/[A-Za-z0-9._~-]+){0,4}")
+
+
+def url_base(path: str | None, resource_path: str | None) -> str:
+    """What API Gateway puts before our routes (a stage such as `/api`, a custom domain's base
+    path), so the page's links, redirects and cookie path work wherever it is mounted."""
+    if not path or not resource_path or not path.endswith(resource_path):
+        return ""
+    base = path[: len(path) - len(resource_path)]
+    return base if _BASE.fullmatch(base) else ""
 
 
 @dataclass(frozen=True)
@@ -22,6 +33,7 @@ class PageRequest:
     query: Mapping[str, str] = field(default_factory=dict)
     raw_body: bytes | str | None = None
     source_ip: str = "unknown"
+    base: str = ""  # see url_base
 
     def cookie(self, name: str) -> str | None:
         """The first cookie called `name` (browsers send ours once: its Path is /admin)."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any
+from urllib.parse import quote
 
 from chalicelib.services.admin_page.forms import TITLE
 from chalicelib.services.admin_page.html import document, esc, hidden
@@ -99,45 +100,50 @@ def _buckets(contacts: Mapping[str, Any]) -> str:
     )
 
 
-def _item(css: str, contact_id: Any, reason: Any, at: Any = None) -> str:
+def _item(base: str, css: str, contact_id: Any, reason: Any, at: Any = None) -> str:
     when = f' <span class="muted">{esc(at)}</span>' if at else ""
+    query = quote(str(contact_id), safe="")
     return (
-        f'<li class="{css}"><a class="contact-id" href="/admin/contact?q={esc(contact_id)}">'
+        f'<li class="{css}"><a class="contact-id" href="{esc(base)}/admin/contact?q={esc(query)}">'
         f'{esc(contact_id)}</a> <span class="reason">{esc(reason)}</span>{when}</li>'
     )
 
 
-def _failures(failures: Sequence[Mapping[str, Any]] | None) -> str:
+def _failures(base: str, failures: Sequence[Mapping[str, Any]] | None) -> str:
     if failures is None:
         body = '<p class="muted">Too many contacts for a live scan: see the CLI.</p>'
     elif not failures:
         body = '<ul id="failures"></ul><p class="muted">No failed contacts.</p>'
     else:
-        items = "".join(_item("failure", f["contact_id"], f["reason"], f["at"]) for f in failures)
+        items = "".join(
+            _item(base, "failure", f["contact_id"], f["reason"], f["at"]) for f in failures
+        )
         body = f'<ul id="failures">{items}</ul>'
     return f"<section><h2>Latest failures</h2>{body}</section>"
 
 
-def _dead_letters(letters: Sequence[Mapping[str, str]], csrf: str) -> str:
+def _dead_letters(base: str, letters: Sequence[Mapping[str, str]], csrf: str) -> str:
     items = "".join(
-        _item("dead-letter", d.get("contact_id") or "(no contact)", d.get("reason"))
+        _item(base, "dead-letter", d.get("contact_id") or "(no contact)", d.get("reason"))
         for d in letters
     )
     return (
         f'<section><h2>Dead letters</h2><ul id="dead-letters">{items}</ul>'
-        '<form id="redrive-form" method="post" action="/admin/redrive">'
+        f'<form id="redrive-form" method="post" action="{esc(base)}/admin/redrive">'
         f'{hidden("csrf", csrf)}<button id="redrive-submit" type="submit">'
         "Send dead letters back to the queue…</button></form></section>"
     )
 
 
-def _actions(csrf: str) -> str:
+def _actions(base: str, csrf: str) -> str:
     return (
-        '<section><h2>Find a contact</h2><form id="search" method="get" action="/admin/contact">'
+        "<section><h2>Find a contact</h2>"
+        f'<form id="search" method="get" action="{esc(base)}/admin/contact">'
         '<input id="q" name="q" type="search" maxlength="200" required '
         'placeholder="GHL contact id, phone or email"> '
         '<button id="search-submit" type="submit">Explain</button></form>'
-        '<h2>Reconciliation</h2><form id="run-form" method="post" action="/admin/run">'
+        "<h2>Reconciliation</h2>"
+        f'<form id="run-form" method="post" action="{esc(base)}/admin/run">'
         f'{hidden("csrf", csrf)}<button id="run-submit" type="submit">Start a run…</button>'
         "</form></section>"
     )
@@ -150,6 +156,7 @@ def dashboard(
     *,
     notice: str | None = None,
     contact_html: str = "",
+    base: str = "",
 ) -> str:
     contacts = snapshot.get("contacts") or {}
     banner = f'<section id="notice" role="status">{esc(notice)}</section>' if notice else ""
@@ -157,12 +164,12 @@ def dashboard(
     running = bool(snapshot.get("current_run")) and not contact_html
     body = (
         f"<header><h1>{esc(TITLE)}</h1>"
-        '<form id="logout-form" class="inline" method="post" action="/admin/logout">'
+        f'<form id="logout-form" class="inline" method="post" action="{esc(base)}/admin/logout">'
         f'{hidden("csrf", csrf)}<button class="quiet" type="submit">Sign out</button></form>'
         f"</header>{banner}{contact_html}"
         f'<div class="grid">{_health(snapshot)}{_buckets(contacts)}</div>'
-        f"{_actions(csrf)}"
-        f'<div class="grid">{_failures(snapshot.get("failures"))}'
-        f"{_dead_letters(dead_letters, csrf)}</div>"
+        f"{_actions(base, csrf)}"
+        f'<div class="grid">{_failures(base, snapshot.get("failures"))}'
+        f"{_dead_letters(base, dead_letters, csrf)}</div>"
     )
     return document(TITLE, body, refresh_seconds=REFRESH_WHILE_RUNNING if running else None)

@@ -22,7 +22,7 @@ from chalicelib.inbound.admin_session import (
     same,
     set_cookie,
 )
-from chalicelib.inbound.page_request import PageRequest
+from chalicelib.inbound.page_request import PageRequest, url_base
 from chalicelib.inbound.webhook_auth import Secret, reveal
 from chalicelib.ports import DeadLetters, LoginThrottle, RunStarter, StatsSource
 from chalicelib.runtime.observability import logger
@@ -32,7 +32,12 @@ from chalicelib.services.admin_page.forms import confirm_page, error_page, login
 from chalicelib.services.admin_page.html import HEADERS
 from chalicelib.services.replies import PageReply
 
-__all__ = ["AdminPage", "ContactFinder", "PageRequest"]  # app.py builds the request it takes
+__all__ = [
+    "AdminPage",
+    "ContactFinder",
+    "PageRequest",
+    "url_base",
+]  # app.py builds the request it takes
 
 # Finds the contacts a search names (an id, a phone or an email) and explains each.
 ContactFinder = Callable[[str], list[dict[str, Any]]]
@@ -40,6 +45,8 @@ ContactFinder = Callable[[str], list[dict[str, Any]]]
 DEAD_LETTERS_SHOWN = 10
 REDRIVE_PER_CLICK = 100  # within API Gateway's 29 s; press again for more
 MAX_QUERY = 200
+OFF = "The status page is off: ADMIN_API_TOKEN is not set."
+EXPIRED = "This form has expired: reload the page and try again."
 
 
 def _page(status: int, html: str, **extra: str) -> PageReply:
@@ -47,6 +54,7 @@ def _page(status: int, html: str, **extra: str) -> PageReply:
 
 
 def _redirect(location: str, **extra: str) -> PageReply:
+    """A 303 to `location`, a path that already carries the request's base."""
     return PageReply(303, "", {**HEADERS, "Location": location, **extra})
 
 
@@ -81,12 +89,12 @@ class AdminPage:
         """The keys and session of a request allowed to see or do something, or the refusal."""
         keys = self._keys()
         if keys is None:
-            return _page(503, error_page("The status page is off: ADMIN_API_TOKEN is not set."))
+            return _page(503, error_page(request.base, OFF))
         session = keys.verify(request.cookie(COOKIE_NAME), self._clock())
         if session is None:
-            return _page(401 if post else 200, login_page())
+            return _page(401 if post else 200, login_page(request.base))
         if post and not keys.csrf_matches(session, request.form().get("csrf")):
-            return _page(403, error_page("This form has expired: reload the page and try again."))
+            return _page(403, error_page(request.base, EXPIRED))
         return keys, session
 
     # --- routes ---------------------------------------------------------------------------------
@@ -106,6 +114,7 @@ class AdminPage:
             keys.csrf(session),
             notice=notice_text(request.param("notice")),
             contact_html=contact_html,
+            base=request.base,
         )
         return _page(200, html)
 
@@ -119,23 +128,26 @@ class AdminPage:
     def login(self, request: PageRequest) -> PageReply:
         keys = self._keys()
         if keys is None:
-            return _page(503, error_page("The status page is off: ADMIN_API_TOKEN is not set."))
+            return _page(503, error_page(request.base, OFF))
         now, throttle = self._clock(), self._throttle()
         if throttle.blocked(request.source_ip, now):
             # Even the right token waits: a guesser must not learn when it has found it.
-            return _page(429, login_page("Too many wrong tokens: try again in 15 minutes."))
+            return _page(
+                429, login_page(request.base, "Too many wrong tokens: try again in 15 minutes.")
+            )
         given = request.form().get("token", "")
         if not given or not same(given, reveal(self._token)):
             throttle.failed(request.source_ip, now)
             logger.warning("status page: wrong admin token")
-            return _page(401, login_page("Wrong token."))
-        return _redirect("/admin", **{"Set-Cookie": set_cookie(keys.issue(now))})
+            return _page(401, login_page(request.base, "Wrong token."))
+        cookie = set_cookie(keys.issue(now), request.base)
+        return _redirect(f"{request.base}/admin", **{"Set-Cookie": cookie})
 
     def logout(self, request: PageRequest) -> PageReply:
         guarded = self._guard(request, post=True)
         if isinstance(guarded, PageReply) and guarded.status == 403:
             return guarded
-        return _redirect("/admin", **{"Set-Cookie": clear_cookie()})
+        return _redirect(f"{request.base}/admin", **{"Set-Cookie": clear_cookie(request.base)})
 
     def run(self, request: PageRequest) -> PageReply:
         guarded = self._guard(request, post=True)
@@ -145,19 +157,24 @@ class AdminPage:
         form = request.form()
         mode: Any = form.get("mode", "reconcile")
         if mode not in ("reconcile", "backfill"):
-            return _page(400, error_page('The mode must be "reconcile" or "backfill".'))
+            return _page(
+                400, error_page(request.base, 'The mode must be "reconcile" or "backfill".')
+            )
         if form.get("confirm") != "yes":
             question = f"Start a {mode} run now?"
             return _page(
-                200, confirm_page("/admin/run", question, keys.csrf(session), {"mode": mode})
+                200,
+                confirm_page(
+                    request.base, "/admin/run", question, keys.csrf(session), {"mode": mode}
+                ),
             )
         try:
             self._runs().start(mode=mode, trigger="page")
         except RunActive:
-            return _redirect("/admin?notice=run-active")
+            return _redirect(f"{request.base}/admin?notice=run-active")
         except ConfigurationError as exc:
-            return _page(503, error_page(f"No run started: {exc}"))
-        return _redirect("/admin?notice=run-started")
+            return _page(503, error_page(request.base, f"No run started: {exc}"))
+        return _redirect(f"{request.base}/admin?notice=run-started")
 
     def redrive(self, request: PageRequest) -> PageReply:
         guarded = self._guard(request, post=True)
@@ -166,7 +183,9 @@ class AdminPage:
         keys, session = guarded
         if request.form().get("confirm") != "yes":
             question = f"Send up to {REDRIVE_PER_CLICK} dead letters back to the queue?"
-            return _page(200, confirm_page("/admin/redrive", question, keys.csrf(session), {}))
+            return _page(
+                200, confirm_page(request.base, "/admin/redrive", question, keys.csrf(session), {})
+            )
         moved = self._dead_letters().redrive(REDRIVE_PER_CLICK)
         logger.info("status page: dead letters redriven", extra={"moved": moved})
-        return _redirect(f"/admin?notice=redriven-{moved}")
+        return _redirect(f"{request.base}/admin?notice=redriven-{moved}")

@@ -1,0 +1,108 @@
+"""The status page's parts without AWS: session cookies, CSRF, request parsing, URL base, notices."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from chalicelib.inbound.admin_session import SESSION_SECONDS, SessionKeys, set_cookie
+from chalicelib.inbound.page_request import MAX_FORM_BYTES, PageRequest, url_base
+from chalicelib.services.admin_page.dashboard import dashboard, notice_text
+from chalicelib.services.admin_page.forms import login_page
+
+NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+KEYS = SessionKeys("the-admin-token")
+
+
+def test_a_cookie_is_good_for_its_hour_only():
+    cookie = KEYS.issue(NOW)
+    assert KEYS.verify(cookie, NOW + timedelta(seconds=SESSION_SECONDS - 1)) is not None
+    assert KEYS.verify(cookie, NOW + timedelta(seconds=SESSION_SECONDS + 1)) is None
+    assert KEYS.verify(cookie, NOW - timedelta(minutes=5)) is None  # issued in the future
+
+
+@pytest.mark.parametrize(
+    "mangle",
+    [
+        lambda c: c[:-1] + ("0" if c[-1] != "0" else "1"),  # MAC changed
+        lambda c: c.replace("v1.", "v2.", 1),
+        lambda c: "v1." + str(int(NOW.timestamp()) + 60) + c[13:],  # time moved, MAC kept
+        lambda c: c + ".x",
+        lambda c: "",
+        lambda c: "v1.abc.def.ghi",
+        lambda c: c * 10,
+        lambda c: "v1.\udcff.x.y",
+    ],
+)
+def test_a_forged_or_malformed_cookie_is_no_session(mangle):
+    assert KEYS.verify(mangle(KEYS.issue(NOW)), NOW) is None
+
+
+def test_another_token_signs_sessions_this_one_refuses():
+    assert KEYS.verify(SessionKeys("rotated").issue(NOW), NOW) is None
+
+
+def test_the_csrf_token_belongs_to_one_session():
+    one = KEYS.verify(KEYS.issue(NOW), NOW)
+    two = KEYS.verify(KEYS.issue(NOW), NOW)
+    assert one and two and one.nonce != two.nonce
+    assert KEYS.csrf_matches(one, KEYS.csrf(one))
+    assert not KEYS.csrf_matches(one, KEYS.csrf(two))
+    assert not KEYS.csrf_matches(one, None) and not KEYS.csrf_matches(one, "")
+    assert not KEYS.csrf_matches(one, "\udcff")
+    assert not SessionKeys("rotated").csrf_matches(one, KEYS.csrf(one))
+
+
+def test_the_cookie_is_strict_and_scoped_to_the_page():
+    cookie = set_cookie("v", "/api")
+    assert "Path=/api/admin;" in cookie
+    assert all(a in cookie for a in ("HttpOnly", "Secure", "SameSite=Strict"))
+
+
+def test_cookies_and_forms_are_parsed_strictly():
+    request = PageRequest(
+        headers={"Cookie": "a=1; admin_session=v1.2.3.4; other=x"},
+        raw_body=b"csrf=abc&token=p%40ss&token=second",
+    )
+    assert request.cookie("admin_session") == "v1.2.3.4" and request.cookie("nope") is None
+    assert request.form() == {"csrf": "abc", "token": "p@ss"}
+    assert PageRequest(raw_body=b"x=" + b"a" * MAX_FORM_BYTES).form() == {}
+    assert PageRequest(raw_body="&".join(f"f{i}=1" for i in range(50))).form() == {}
+    assert PageRequest(raw_body=b"\xff\xfe=\x00").form() is not None
+
+
+@pytest.mark.parametrize(
+    ("path", "resource", "base"),
+    [
+        ("/admin", "/admin", ""),
+        ("/api/admin/contact", "/admin/contact", "/api"),
+        ("/v1/sync/admin", "/admin", "/v1/sync"),
+        ("/a b/admin", "/admin", ""),  # not a plain path segment
+        ('/"x/admin', "/admin", ""),
+        ("/other", "/admin", ""),
+        (None, "/admin", ""),
+    ],
+)
+def test_the_url_base_is_what_api_gateway_put_before_the_route(path, resource, base):
+    assert url_base(path, resource) == base
+
+
+def test_every_link_and_form_carries_the_base():
+    page = dashboard(
+        {"contacts": {}, "failures": [{"contact_id": "c 1", "reason": "r", "at": None}]},
+        [{"contact_id": "d1", "reason": "r"}],
+        "f" * 64,
+        base="/api",
+    )
+    assert page.count('action="/api/admin/') == 4 and 'href="/api/admin/contact?q=c%201"' in page
+    assert 'action="/admin' not in page and 'href="/admin' not in page
+    assert 'action="/api/admin/login"' in login_page("/api")
+
+
+def test_only_known_notices_are_shown():
+    assert notice_text("run-started") and notice_text("redriven-3") == (
+        "3 dead letter(s) sent back to the queue."
+    )
+    for junk in ("<b>", "redriven-", "redriven-1x", "redriven-99999999999", "run-started "):
+        assert notice_text(junk) is None
