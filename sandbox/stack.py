@@ -255,6 +255,7 @@ def main() -> None:
     print(f"DLQ        {resources.dlq_url}", flush=True)
     print(f"DynamoDB   table {resources.table_name}", flush=True)
     print(f"Schedules  {'; '.join(scheduler.describe()) or 'none registered'}", flush=True)
+    print(f"Status     {url}/admin  (sign in with admin_token from stack.json)", flush=True)
     if stack.calltools:
         print(
             f"Check      curl -s {stack.calltools.url}/_sandbox/state  (sandbox CallTools contents)",
