@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from chalicelib.services.consumer import BatchConsumer
     from chalicelib.services.explain import ContactExplainer
     from chalicelib.services.intake import WebhookIntake
+    from chalicelib.services.lookup import ContactLookup
     from chalicelib.services.reconcile import Reconciler
     from chalicelib.services.rule_book import RuleBook
     from chalicelib.services.stats import StatsService
@@ -311,6 +312,7 @@ class Container:
             reconciler=lambda: self.outcomes.runs,
             stats=lambda: self.stats,
             explainer=lambda: self.explainer,
+            lookup=lambda: self.contact_lookup,
         )
 
     @cached_property
@@ -319,6 +321,13 @@ class Container:
 
         # One GetItem on the state table, and the bucket names the consumer stored.
         return ContactExplainer(self.state_store.get, self.state_store.bucket_names)
+
+    @cached_property
+    def contact_lookup(self) -> ContactLookup:
+        """A contact by id, phone or email (GHL's search), explained: runtime/lookup_wiring.py."""
+        from chalicelib.runtime.lookup_wiring import build_contact_lookup
+
+        return build_contact_lookup(self)
 
 
 _lock = threading.Lock()
