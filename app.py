@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -91,6 +92,15 @@ def sync_contact(contact_id: str) -> Response:
     request = app.current_request
     assert request is not None
     return _respond(lambda: wiring.container().admin_api.contact(request.headers, contact_id))
+
+
+@app.route("/sync/contacts", methods=["GET"])
+def find_contacts() -> Response:
+    """A contact by GHL id, phone or email (`?q=`), each match explained (services/lookup.py)."""
+    request = app.current_request
+    assert request is not None
+    params: Mapping[str, str] = request.query_params or {}
+    return _respond(lambda: wiring.container().admin_api.find(request.headers, params.get("q")))
 
 
 # The status page (services/admin_page): server-rendered HTML, forms posted urlencoded.

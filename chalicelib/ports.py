@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from chalicelib.domain.contact import Contact
 from chalicelib.domain.messages import QueueMessage
@@ -164,6 +164,20 @@ class GhlSearch(Protocol):
     def search_contacts(
         self, location_id: str, tag: str, search_after: list[Any] | None, page_limit: int = 500
     ) -> SearchPage: ...
+
+
+# What an operator may look a GHL contact up by, besides its id.
+LookupField = Literal["phone", "email"]
+
+
+class GhlContactFinder(Protocol):
+    def find_contacts(
+        self, location_id: str, field: LookupField, value: str, limit: int
+    ) -> list[Contact]:
+        """Candidates from GHL's search for a phone (E.164) or an email (lower-case), at most
+        `limit`: unverified, the caller keeps the exact matches of its location. Raises when GHL
+        cannot answer."""
+        ...
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import time
 from typing import Annotated, Any
-from urllib.parse import quote
 
 import httpx
 import typer
@@ -22,7 +21,7 @@ from rich.table import Table
 from chalicelib.runtime.settings import Settings
 from ops.hooks import hooks_app
 from ops.stage import api_url, local_stack, stage_settings
-from ops.why import show
+from ops.why import show_found
 
 app = typer.Typer(
     help="GoHighLevel → CallTools sync: reconciliation and statistics.", no_args_is_help=True
@@ -187,20 +186,21 @@ def stats(
 
 @app.command()
 def why(
-    contact_id: Annotated[str, typer.Argument(help="The GHL contact id")],
+    query: Annotated[str, typer.Argument(help="A GHL contact id, a phone number or an email")],
     url: UrlOption = None,
     token: TokenOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the raw JSON")] = False,
 ) -> None:
-    """Why is this contact (not) in the dialler: the explanation and its recent decisions."""
-    reply = Admin(url, token).call("GET", f"/sync/contacts/{quote(contact_id, safe='')}")
+    """Why is this contact (not) in the dialler: found by id, phone or email (GHL's search), with
+    the explanation and recent decisions of each match."""
+    reply = Admin(url, token).call("GET", "/sync/contacts", params={"q": query})
     if reply.status_code != 200:
         console.print(f"[red]why: HTTP {reply.status_code} {escape(reply.text)}[/red]")
         raise typer.Exit(1)
     if as_json:
         console.print_json(reply.text)
         return
-    show(reply.json(), console)
+    show_found(reply.json(), console)
 
 
 @app.command()

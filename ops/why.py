@@ -1,5 +1,5 @@
-"""`python -m ops.cli why <contact id>`: the admin API's explanation of one contact, and its
-recent decisions as a table (newest first)."""
+"""`python -m ops.cli why <contact id | phone | email>`: the admin API's explanation of each
+contact found, and its recent decisions as a table (newest first)."""
 
 from __future__ import annotations
 
@@ -61,3 +61,23 @@ def show(data: dict[str, Any], console: Console) -> None:
         cells = (str(d.get("at")), cause, str(d.get("source_time") or "-"), str(d.get("result")))
         table.add_row(*(escape(cell) for cell in (*cells, _outcome(d))))
     console.print(table)
+
+
+def show_found(found: dict[str, Any], console: Console) -> None:
+    """The reply of `GET /sync/contacts?q=`: an id's explanation as `show` prints it; for a phone
+    or email, how many contacts matched, then each by name (GHL's text: never markup)."""
+    query = found.get("query") or {}
+    matches = found.get("matches") or []
+    if query.get("kind") == "id":
+        for match in matches:
+            show(match, console)
+        return
+    what = f"{query.get('kind')} {query.get('masked')}"
+    if not matches:
+        console.print(escape(f"{what}: no contact of this location in GHL matches"))
+        return
+    console.print(escape(f"{what}: {len(matches)} contact{'s' if len(matches) > 1 else ''}"))
+    for match in matches:
+        console.print()
+        console.print(f"[bold]{escape(str(match.get('name') or '(no name)'))}[/bold]")
+        show(match, console)

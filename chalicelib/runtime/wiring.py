@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from chalicelib.services.consumer import BatchConsumer
     from chalicelib.services.explain import ContactExplainer
     from chalicelib.services.intake import WebhookIntake
+    from chalicelib.services.lookup import ContactLookup
     from chalicelib.services.reconcile import Reconciler
     from chalicelib.services.rule_book import RuleBook
     from chalicelib.services.stats import StatsService
@@ -312,6 +313,7 @@ class Container:
             reconciler=lambda: self.outcomes.runs,
             stats=lambda: self.stats,
             explainer=lambda: self.explainer,
+            lookup=lambda: self.contact_lookup,
         )
 
     @cached_property
@@ -324,7 +326,7 @@ class Container:
             stats=lambda: self.stats,
             dead_letters=lambda: self.queue,
             runs=lambda: self.outcomes.runs,
-            find=lambda: self.explainer.find_by_id,
+            find=lambda: self.contact_lookup.find,
             throttle=lambda: DynamoLoginThrottle(
                 self.dynamodb.Table(self.settings.state.table_name)
             ),
@@ -336,6 +338,13 @@ class Container:
 
         # One GetItem on the state table, and the bucket names the consumer stored.
         return ContactExplainer(self.state_store.get, self.state_store.bucket_names)
+
+    @cached_property
+    def contact_lookup(self) -> ContactLookup:
+        """A contact by id, phone or email (GHL's search), explained: runtime/lookup_wiring.py."""
+        from chalicelib.runtime.lookup_wiring import build_contact_lookup
+
+        return build_contact_lookup(self)
 
 
 _lock = threading.Lock()

@@ -1,5 +1,5 @@
-"""Admin routes: `POST /sync/trigger`, `GET /sync/stats` and `GET /sync/contacts/{id}`, behind
-`Authorization: Bearer <token>`.
+"""Admin routes: `POST /sync/trigger`, `GET /sync/stats`, `GET /sync/contacts/{id}` and
+`GET /sync/contacts?q=`, behind `Authorization: Bearer <token>`.
 
 With no ADMIN_API_TOKEN configured the routes answer 503: never open.
 """
@@ -16,6 +16,7 @@ from chalicelib.domain.runs import RunActive
 from chalicelib.inbound.webhook_auth import Secret, header_value, reveal
 from chalicelib.ports import RunStarter, StatsSource
 from chalicelib.services.explain import CONTACT_ID, ContactExplainer
+from chalicelib.services.lookup import ContactLookup, InvalidQuery, LookupUnavailable
 from chalicelib.services.replies import HttpReply, reply
 
 
@@ -26,11 +27,13 @@ class AdminApi:
         reconciler: Callable[[], RunStarter],
         stats: Callable[[], StatsSource],
         explainer: Callable[[], ContactExplainer] | None = None,
+        lookup: Callable[[], ContactLookup] | None = None,
     ) -> None:
         self._token = token
         self._reconciler = reconciler
         self._stats = stats
         self._explainer = explainer
+        self._lookup = lookup
 
     def _refusal(self, headers: Mapping[str, str]) -> HttpReply | None:
         token = reveal(self._token)
@@ -75,3 +78,18 @@ class AdminApi:
         if self._explainer is None:
             return reply(503, "unavailable", reason="contact explanations are not wired")
         return HttpReply(200, self._explainer().explain(contact_id))
+
+    def find(self, headers: Mapping[str, str], q: str | None) -> HttpReply:
+        """A contact by id, phone or email (services/lookup.py): 400 for a bad `q`, 503 when
+        GHL cannot be asked."""
+        refusal = self._refusal(headers)
+        if refusal:
+            return refusal
+        if self._lookup is None:
+            return reply(503, "unavailable", reason="contact lookup is not wired")
+        try:
+            return HttpReply(200, self._lookup().find(q))
+        except InvalidQuery as exc:
+            return reply(400, "invalid", reason=str(exc))
+        except LookupUnavailable as exc:
+            return reply(503, "unavailable", reason=str(exc))

@@ -48,10 +48,6 @@ class ContactExplainer:
             logger.warning("bucket names unavailable for the explanation")
             return {}
 
-    def find_by_id(self, query: str) -> list[dict[str, Any]]:
-        """The status page's search while only ids are looked up: one explanation, or none."""
-        return [self.explain(query)] if CONTACT_ID.fullmatch(query) else []
-
     def explain(self, contact_id: str) -> dict[str, Any]:
         """`contact_id` must match CONTACT_ID (the caller checks). A contact never stored is an
         answer too ("never seen"), not an error: we cannot tell whether GHL knows it."""

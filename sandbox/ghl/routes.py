@@ -17,6 +17,7 @@ from sandbox.ghl.search import (
     MAX_PAGE_LIMIT,
     MAX_WINDOW,
     compile_filters,
+    compile_query,
     invalid,
     is_int,
     parse_cursor,
@@ -151,11 +152,13 @@ class GhlSandbox(GhlStore, GhlWrites, SandboxServer):
         page, after = body.get("page"), body.get("searchAfter")
         if page is not None and after is not None:
             raise invalid("page and searchAfter cannot be used together")
-        if body.get("query"):  # free-text search is not modelled; never pretend it matched
-            raise invalid("query is not supported by the sandbox")
         field, desc = parse_sort(body.get("sort"))
-        filters = body.get("filters", [])
-        predicate = compile_filters(filters)
+        filters, query = body.get("filters", []), body.get("query")
+        matches, text = compile_filters(filters), compile_query(query)
+
+        def predicate(c: dict[str, Any], tags: frozenset[str]) -> bool:
+            return matches(c, tags) and text(c, tags)
+
         index, skip = self._index[field], 0
         if after is not None:
             key = parse_cursor(after)
@@ -172,7 +175,7 @@ class GhlSandbox(GhlStore, GhlWrites, SandboxServer):
         found = [
             self._render_search(cid, ms) for ms, cid in itertools.islice(hits, skip, skip + limit)
         ]
-        total = self._total(filters, location, predicate)
+        total = self._total([filters, query], location, predicate)
         trace = str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
         return 200, {"contacts": found, "total": total, "traceId": trace}, {}
 

@@ -1,5 +1,6 @@
 """The GHL contact search's request language: pageLimit and paging bounds, the sort, the
-`searchAfter` cursor and the filter tree, compiled to a predicate over stored contacts.
+`searchAfter` cursor, the filter tree and the free-text `query`, compiled to a predicate over
+stored contacts.
 
 A sort, field or operator the sandbox does not model is refused with a 422, never pretended to
 match.
@@ -95,3 +96,20 @@ def _compile_node(node: Any) -> Predicate:
         wanted = norm(value)
         return lambda c, t: (norm(c.get(field)) == wanted) != negate
     raise invalid(f"filter {field!r} with operator {op!r} is not supported by the sandbox")
+
+
+MAX_QUERY = 75  # documented length limit of the free-text `query`
+# The fields the free-text query is modelled to look in. GHL documents no semantics for it:
+# this is a guess (a case-insensitive substring of a name, the email, the phone or the company),
+# so a client must verify what it finds, as the contact lookup does.
+QUERY_FIELDS = ("firstName", "lastName", "email", "phone", "companyName")
+
+
+def compile_query(query: Any) -> Predicate:
+    """`query`: free text, at most 75 characters; empty or absent matches every contact."""
+    if query is None or query == "":
+        return lambda c, t: True
+    if not isinstance(query, str) or len(query) > MAX_QUERY:
+        raise invalid(f"query must be a string of at most {MAX_QUERY} characters")
+    wanted = query.strip().lower()
+    return lambda c, t: any(wanted in str(c.get(f) or "").lower() for f in QUERY_FIELDS)

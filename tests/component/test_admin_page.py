@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import pytest
 
@@ -175,6 +175,30 @@ def test_a_contact_search_by_id_shows_its_explanation(service: Service, session:
     assert 'id="history"' in page and 'class="decision"' in page
     never = text(get(service, "/admin/contact?q=never_seen_1", session))
     assert "Never seen" in never
+
+
+def test_a_search_by_email_shows_the_name_as_text_and_never_the_raw_email(
+    service: Service, session: str
+):
+    email = "hostile.name@example.com"
+    name = "<script>window.__xss=1</script>"
+    service.ghl.upsert_contact({"id": "hostile0000000000001", "email": email, "firstName": name})
+    page = text(get(service, f"/admin/contact?q={quote(email)}", session))
+    assert 'class="contact-name">&lt;script&gt;window.__xss=1&lt;/script&gt;' in page
+    assert "<script" not in page and email not in page
+    assert re.search(r'id="explanation">Never seen:', page)
+
+
+def test_a_search_that_is_no_id_phone_or_email_says_so(service: Service, session: str):
+    page = text(get(service, f"/admin/contact?q={quote('not a thing!')}", session))
+    assert re.search(r'id="explanation">That is not a GHL contact id', page)
+
+
+def test_a_search_while_ghl_is_down_says_try_again(service: Service, session: str):
+    service.ghl.set_fault_rate(1.0, ["503_html"])
+    reply = get(service, "/admin/contact?q=someone%40example.com", session)
+    assert reply.status_code == 200 and "try again in a minute" in text(reply)
+    assert 'id="health"' in text(reply)  # the rest of the page stays
 
 
 def test_a_search_without_a_session_shows_no_contact(service: Service):

@@ -135,3 +135,30 @@ def test_the_contact_route_never_5xx_and_answers_only_with_the_token(
     assert service.client.http.get(path, headers=headers).status_code in (401, 404, 415)
     authenticated = service.admin("get", path).status_code
     assert authenticated in (200, 400, 404)  # 404: an id that is no path segment (Chalice)
+
+
+queries = st.one_of(
+    st.text(max_size=300),
+    st.emails(),
+    st.from_regex(r"\+?[0-9 ().\-]{0,24}", fullmatch=True),
+    st.from_regex(r"[A-Za-z0-9_\-]{1,70}", fullmatch=True),
+    st.sampled_from(["+13125550147", "(312) 555-0147", "avery.lindqvist@example.com"]),
+)
+
+
+@FUZZ
+@given(q=queries, headers=unauthenticated_headers, ghl_down=st.booleans())
+def test_the_lookup_route_never_5xx_but_503_and_asks_ghl_only_with_the_token(
+    service: Service, q: str, headers: dict[str, str], ghl_down: bool
+):
+    service.ghl.clear_faults()
+    if ghl_down:
+        service.ghl.set_fault_rate(1.0, ["503_html"])
+    service.ghl.reset_calls()
+    path = f"/sync/contacts?q={quote(q, safe='')}"
+    assert service.client.http.get(path, headers=headers).status_code in (401, 415)
+    assert service.ghl.call_count() == 0
+    authenticated = service.admin("get", path).status_code
+    # 503 only when GHL was asked and failed: an id or a refused query never asks it.
+    assert authenticated in ((200, 400, 503) if ghl_down else (200, 400))
+    assert (authenticated == 503) == (ghl_down and service.ghl.call_count() > 0)

@@ -336,6 +336,7 @@ def test_the_schedule_and_the_routes(deployment):
         ("/sync/trigger", "POST"),
         ("/sync/stats", "GET"),
         ("/sync/contacts/{contact_id}", "GET"),
+        ("/sync/contacts", "GET"),
     } <= account.routes
     assert {path for path, _ in account.routes} == {
         "/webhook/ghl",
@@ -343,6 +344,7 @@ def test_the_schedule_and_the_routes(deployment):
         "/sync/trigger",
         "/sync/stats",
         "/sync/contacts/{contact_id}",
+        "/sync/contacts",
         "/admin",
         "/admin/contact",
         "/admin/login",

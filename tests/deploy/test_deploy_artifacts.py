@@ -378,7 +378,8 @@ def _valid_iam_actions() -> set[str]:
 # What each function calls, and nothing more. The internet-facing API function (webhook and
 # admin routes) enqueues (contacts, call outcomes, the catch-up), reads queue depths and the run,
 # state and outcome-tally items (stats scans the table for a live census), and reads only the
-# workflow, admin and CallTools hook secrets; the consumer does the sync and applies call outcomes
+# workflow, admin and CallTools hook secrets and the GHL token (the admin lookup searches GHL by
+# phone or email), never the CallTools token; the consumer does the sync and applies call outcomes
 # (its GHL and CallTools tokens; Query on the reverse-lookup index only, never on the table); the
 # schedule only queues the catch-up and starts a run. IAM has no sqs:DeleteMessageBatch (batch
 # deletes are authorized by sqs:DeleteMessage).
@@ -434,7 +435,8 @@ LEAST = {
     },
 }
 SECRETS = {
-    "api": {"ghl-workflow-secret", "admin-api-token", "calltools-webhook-secret"},
+    # The GHL token: the admin lookup by phone or email searches GHL (services/lookup.py).
+    "api": {"ghl-api-token", "ghl-workflow-secret", "admin-api-token", "calltools-webhook-secret"},
     "consumer": {"ghl-api-token", "calltools-api-token"},
     "schedule": set[str](),
 }

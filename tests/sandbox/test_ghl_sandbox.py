@@ -249,6 +249,52 @@ def test_dnd_id_and_group_filters(ghl: GhlSandbox, client: httpx.Client) -> None
     assert dnd_contact.json()["contacts"][0]["dndSettings"]["Call"]["status"] == "active"
 
 
+def test_phone_and_email_filters_match_exactly_in_the_location(
+    ghl: GhlSandbox, client: httpx.Client
+) -> None:
+    """What the admin lookup sends (GhlHttpApi.find_contacts)."""
+    made = {
+        "A": ghl.upsert_contact({"phone": "+14155550132", "email": "Marcus.Oduya@example.com"}),
+        "B": ghl.upsert_contact({"phone": "+14155550133", "email": "marcus.oduya@example.co"}),
+        "C": ghl.upsert_contact({"phone": "+14155550132", "locationId": "OtherLocation0000001"}),
+    }
+    names = {c["id"]: k for k, c in made.items()}
+
+    def matching(field: str, value: str) -> set[str]:
+        leaf = {"field": field, "operator": "eq", "value": value}
+        return {names[i] for i in search_ids(client, ghl, filters=[leaf])}
+
+    assert matching("phone", "+14155550132") == {"A"}
+    assert matching("email", "marcus.oduya@EXAMPLE.com") == {"A"}
+    assert matching("phone", "4155550132") == set()  # eq: the stored E.164 only
+
+
+def test_free_text_query_is_a_substring_of_name_email_phone_or_company(
+    ghl: GhlSandbox, client: httpx.Client
+) -> None:
+    made = {
+        "A": ghl.upsert_contact({"phone": "+14155550132", "firstName": "Marcus"}),
+        "B": ghl.upsert_contact({"email": "ODUYA@example.com", "tags": ["cold lead"]}),
+        "C": ghl.upsert_contact({"companyName": "Oduya & Sons", "firstName": "Ines"}),
+        "D": ghl.upsert_contact({"phone": "+14155550132", "locationId": "OtherLocation0000001"}),
+    }
+    names = {c["id"]: k for k, c in made.items()}
+
+    def matching(query: str, **body: Any) -> set[str]:
+        return {names[i] for i in search_ids(client, ghl, query=query, **body)}
+
+    assert matching("14155550132") == {"A"}
+    assert matching("oduya") == {"B", "C"}
+    assert matching("MARC") == {"A"}
+    cold = {"field": "tags", "operator": "eq", "value": "cold lead"}
+    assert matching("oduya", filters=[cold]) == {"B"}
+    assert matching("") == {"A", "B", "C"}
+    total = search(client, ghl, pageLimit=1, query="oduya").json()["total"]
+    assert total == 2
+    assert search(client, ghl, pageLimit=10, query="x" * 76).status_code == 422
+    assert search(client, ghl, pageLimit=10, query=["oduya"]).status_code == 422
+
+
 def test_rate_limit_429_without_retry_after_and_headers() -> None:
     with GhlSandbox(rate_limit=(5, 60.0), daily_limit=1000) as ghl, make_client(ghl) as client:
         ghl.upsert_contact({"id": "x" * 20})

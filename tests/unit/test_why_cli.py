@@ -1,7 +1,9 @@
-"""`ops.cli why <contact id>` asks the admin API and prints its sentence and the decisions."""
+"""`ops.cli why <contact id | phone | email>` asks the admin API (`GET /sync/contacts?q=`) and
+prints each match's sentence and decisions."""
 
 from __future__ import annotations
 
+import json
 from io import StringIO
 from typing import Any
 
@@ -43,16 +45,33 @@ ANSWER: dict[str, Any] = {
 }
 
 
+PHONE, EMAIL = "+13125550147", "avery.lindqvist@example.com"
+SECOND = ANSWER | {"contact_id": "c2", "known": False, "explanation": "Never seen: no webhook."}
+
+
 @pytest.fixture
 def admin_api(monkeypatch: pytest.MonkeyPatch) -> list[httpx.Request]:
-    """The admin API as a scripted transport: it knows c1 only."""
+    """The admin API as a scripted transport: c1 by id, two contacts by phone, none by email."""
     seen: list[httpx.Request] = []
 
     def answer(request: httpx.Request) -> httpx.Response:
         seen.append(request)
-        if request.url.path == "/sync/contacts/c1":
-            return httpx.Response(200, json=ANSWER)
-        return httpx.Response(400, json={"status": "invalid"})
+        q = request.url.params.get("q")
+        if request.url.path != "/sync/contacts":
+            return httpx.Response(404, json={"status": "not found"})
+        if q == "c1":
+            return httpx.Response(
+                200, json={"query": {"kind": "id", "masked": "c1"}, "matches": [ANSWER]}
+            )
+        if q == PHONE:
+            matches = [ANSWER | {"name": "[b]Avery[/b] Lindqvist"}, SECOND | {"name": None}]
+            return httpx.Response(
+                200, json={"query": {"kind": "phone", "masked": "***47"}, "matches": matches}
+            )
+        if q == EMAIL:
+            query = {"kind": "email", "masked": "a***@example.com"}
+            return httpx.Response(200, json={"query": query, "matches": []})
+        return httpx.Response(400, json={"status": "invalid", "reason": "q must be ..."})
 
     real = httpx.Client
     monkeypatch.setattr(
@@ -62,18 +81,48 @@ def admin_api(monkeypatch: pytest.MonkeyPatch) -> list[httpx.Request]:
     return seen
 
 
+def why(*args: str) -> Any:
+    return runner.invoke(app, ["why", *args, "--url", "http://admin.test", "--token", "t0k"])
+
+
 def test_why_prints_the_explanation_and_the_decisions(admin_api: list[httpx.Request]):
-    result = runner.invoke(app, ["why", "c1", "--url", "http://admin.test", "--token", "t0k"])
+    result = why("c1")
     assert result.exit_code == 0, result.output
     assert "DND for calls since 2026-11-28 14:13 UTC (ContactDndUpdate)." in result.output
     assert "ContactDndUpdate (re-read)" in result.output and "- Cold Leads" in result.output
+    assert "1 contact" not in result.output  # an id prints as it always did
     assert admin_api[0].headers["Authorization"] == "Bearer t0k"
+    assert admin_api[0].url.params["q"] == "c1"
 
 
-def test_why_fails_on_a_refusal_and_sends_the_id_escaped(admin_api: list[httpx.Request]):
-    result = runner.invoke(app, ["why", "a/b", "--url", "http://admin.test", "--token", "t"])
+def test_why_by_phone_prints_each_match_by_name(admin_api: list[httpx.Request]):
+    result = why(PHONE)
+    assert result.exit_code == 0, result.output
+    assert "phone ***47: 2 contacts" in result.output
+    assert "[b]Avery[/b] Lindqvist" in result.output  # GHL's text, never markup
+    assert "(no name)" in result.output and "Never seen: no webhook." in result.output
+    assert result.output.index("Avery") < result.output.index("(no name)")
+    assert admin_api[0].url.raw_path == b"/sync/contacts?q=%2B13125550147"
+
+
+def test_why_by_email_says_when_nothing_matched(admin_api: list[httpx.Request]):
+    result = why(EMAIL)
+    assert result.exit_code == 0, result.output
+    assert "email a***@example.com: no contact of this location in GHL matches" in result.output
+
+
+def test_why_json_prints_the_reply(admin_api: list[httpx.Request]):
+    result = why(PHONE, "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["query"] == {"kind": "phone", "masked": "***47"}
+    assert [m["contact_id"] for m in data["matches"]] == ["c1", "c2"]
+
+
+def test_why_fails_on_a_refusal_and_sends_the_query_escaped(admin_api: list[httpx.Request]):
+    result = why("a/b&q=c1")
     assert result.exit_code == 1 and "HTTP 400" in result.output
-    assert admin_api[0].url.raw_path == b"/sync/contacts/a%2Fb"
+    assert admin_api[0].url.params["q"] == "a/b&q=c1"
 
 
 def test_why_prints_brackets_in_names_and_reasons_as_they_are():

@@ -1,4 +1,5 @@
-"""GoHighLevel API v2 client: the contact read the consumer needs (reference §3)."""
+"""GoHighLevel API v2 client: the contact read the consumer needs (reference §3), the tag search
+of the reconciliation and the phone/email search of the admin lookup (§4)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from chalicelib.adapters.http.client import ClientOptions
 from chalicelib.adapters.http.retry import body_excerpt, json_body
 from chalicelib.domain.contact import Contact, contact_from_ghl
 from chalicelib.domain.errors import ConfigurationError, PermanentError, TransientError
-from chalicelib.ports import SearchPage
+from chalicelib.ports import LookupField, SearchPage
 
 # Keep this many requests of GHL's window in reserve for the webhook path's re-reads.
 RATE_RESERVE = 10
@@ -101,6 +102,16 @@ class GhlHttpApi:
         location = body.get("location") if isinstance(body, dict) else None
         return str(location.get("name", "")) if isinstance(location, dict) else ""
 
+    def _search(self, body: dict[str, Any]) -> tuple[list[dict[str, Any]], Any]:
+        """POST /contacts/search (§4): the reply's contact rows and its `total`."""
+        response = self._request("POST", "/contacts/search", json=body)
+        if response.status_code >= 400:
+            raise PermanentError(f"GHL search: {response.status_code} {body_excerpt(response)}")
+        reply = json_body(response)
+        if not isinstance(reply, dict) or not isinstance(reply.get("contacts"), list):
+            raise TransientError("GHL search: reply has no contacts list")
+        return [r for r in reply["contacts"] if isinstance(r, dict)], reply.get("total")
+
     def search_contacts(
         self,
         location_id: str,
@@ -117,13 +128,7 @@ class GhlHttpApi:
         }
         if search_after is not None:
             body["searchAfter"] = search_after
-        response = self._request("POST", "/contacts/search", json=body)
-        if response.status_code >= 400:
-            raise PermanentError(f"GHL search: {response.status_code} {body_excerpt(response)}")
-        reply = json_body(response)
-        if not isinstance(reply, dict) or not isinstance(reply.get("contacts"), list):
-            raise TransientError("GHL search: reply has no contacts list")
-        rows = [r for r in reply["contacts"] if isinstance(r, dict)]
+        rows, total = self._search(body)
         contacts = []
         for row in rows:
             try:
@@ -134,5 +139,26 @@ class GhlHttpApi:
         return SearchPage(
             contacts=contacts,
             next_cursor=cursor if isinstance(cursor, list) and len(rows) >= page_limit else None,
-            total=reply.get("total") if isinstance(reply.get("total"), int) else None,
+            total=total if isinstance(total, int) else None,
         )
+
+    def find_contacts(
+        self, location_id: str, field: LookupField, value: str, limit: int
+    ) -> list[Contact]:
+        """The one place that knows how GHL is asked for a phone or an email. `email eq` is
+        documented (§4); `phone eq` was reported to find nothing (§11, uncertain), so a phone
+        that `eq` misses is asked again as free text (`query`, its digits). Every hit is only a
+        candidate: the caller keeps the exact matches of its own location."""
+        base: dict[str, Any] = {"locationId": location_id, "pageLimit": limit}
+        rows, _ = self._search(
+            base | {"filters": [{"field": field, "operator": "eq", "value": value}]}
+        )
+        if not rows and field == "phone":
+            rows, _ = self._search(base | {"query": value.lstrip("+")})
+        found = []
+        for row in rows:
+            try:
+                found.append(contact_from_ghl(row))
+            except ValueError:
+                continue  # a malformed hit cannot be verified: not a match
+        return found

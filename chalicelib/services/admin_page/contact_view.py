@@ -61,9 +61,12 @@ def _one(match: Mapping[str, Any], first: bool) -> str:
     )
 
 
-def contact_section(query: str, matches: Sequence[Mapping[str, Any]]) -> str:
-    if not matches:
-        inner = f'<section class="contact"><p id="explanation">{esc(NOTHING_FOUND)}</p></section>'
+def contact_section(
+    query: str, matches: Sequence[Mapping[str, Any]], *, problem: str | None = None
+) -> str:
+    if problem or not matches:
+        said = problem or NOTHING_FOUND
+        inner = f'<section class="contact"><p id="explanation">{esc(said)}</p></section>'
     else:
         inner = "".join(_one(m, i == 0) for i, m in enumerate(matches))
     return (

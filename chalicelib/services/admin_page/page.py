@@ -30,6 +30,7 @@ from chalicelib.services.admin_page.contact_view import contact_section
 from chalicelib.services.admin_page.dashboard import dashboard, notice_text
 from chalicelib.services.admin_page.forms import confirm_page, error_page, login_page
 from chalicelib.services.admin_page.html import HEADERS
+from chalicelib.services.lookup import InvalidQuery, LookupUnavailable
 from chalicelib.services.replies import PageReply
 
 __all__ = [
@@ -39,12 +40,14 @@ __all__ = [
     "url_base",
 ]  # app.py builds the request it takes
 
-# Finds the contacts a search names (an id, a phone or an email) and explains each.
-ContactFinder = Callable[[str], list[dict[str, Any]]]
+# Finds the contacts a search names (an id, a phone or an email) and explains each: services/lookup.py.
+ContactFinder = Callable[[str], dict[str, Any]]
 
 DEAD_LETTERS_SHOWN = 10
 REDRIVE_PER_CLICK = 100  # within API Gateway's 29 s; press again for more
 MAX_QUERY = 200
+NOT_A_QUERY = "That is not a GHL contact id, a phone number or an email address."
+GHL_DOWN = "GHL's search did not answer: try again in a minute."
 OFF = "The status page is off: ADMIN_API_TOKEN is not set."
 EXPIRED = "This form has expired: reload the page and try again."
 
@@ -122,8 +125,15 @@ class AdminPage:
         if isinstance(self._guard(request, post=False), PageReply):
             return self.show(request)  # the same refusal, from one place
         query = request.param("q")[:MAX_QUERY]
-        matches = self._find()(query) if query else []
-        return self.show(request, contact_section(query, matches))
+        try:
+            found = self._find()(query)
+        except InvalidQuery:
+            return self.show(request, contact_section("", [], problem=NOT_A_QUERY))
+        except LookupUnavailable:
+            return self.show(request, contact_section("", [], problem=GHL_DOWN))
+        # The search is shown as the lookup masked it: the page never repeats a phone or email.
+        shown = str((found.get("query") or {}).get("masked") or "")
+        return self.show(request, contact_section(shown, found.get("matches") or []))
 
     def login(self, request: PageRequest) -> PageReply:
         keys = self._keys()
