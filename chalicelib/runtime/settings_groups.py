@@ -179,6 +179,10 @@ class SecretsSettings(Group):
     admin_api_token_id: str = ""
     calltools_webhook_secret_id: str = ""
     max_age_seconds: int = Field(default=300, ge=0)
+    # Each registered location's tokens: the secret `<prefix><locationId>` (docs/locations.md).
+    location_prefix: str = Field(
+        default="ghl-calltools/local/locations/", pattern=r"^[A-Za-z0-9/_+=.@-]{1,400}/$"
+    )
 
 
 class HttpSettings(Group):

@@ -101,6 +101,14 @@ class GhlHttpApi:
         location = body.get("location") if isinstance(body, dict) else None
         return str(location.get("name", "")) if isinstance(location, dict) else ""
 
+    def probe_location(self, location_id: str) -> None:
+        """One search of one contact in the location: raises ConfigurationError when the token is
+        refused (401/403), PermanentError on another 4xx (say, a location it cannot reach)."""
+        body = {"locationId": location_id, "pageLimit": 1}
+        response = self._request("POST", "/contacts/search", json=body)
+        if response.status_code >= 400:
+            raise PermanentError(f"GHL search: {response.status_code} {body_excerpt(response)}")
+
     def search_contacts(
         self,
         location_id: str,
