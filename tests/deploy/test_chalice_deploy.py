@@ -323,7 +323,7 @@ def test_one_trigger_on_the_stacks_queue_with_the_stages_concurrency(deployment,
     assert mapping["ScalingConfig"] == {"MaximumConcurrency": int(MAX_CONCURRENCY)}
 
 
-def test_the_schedule_and_the_five_routes(deployment):
+def test_the_schedule_and_the_routes(deployment):
     account = deployment.after_second
     assert set(account.rules) == {SCHEDULE}  # the stage's, not the default nor the shell's
     rule = account.rules[SCHEDULE]
@@ -336,6 +336,10 @@ def test_the_schedule_and_the_five_routes(deployment):
         ("/sync/trigger", "POST"),
         ("/sync/stats", "GET"),
         ("/sync/contacts/{contact_id}", "GET"),
+        ("/locations", "GET"),
+        ("/locations/{location_id}", "GET"),
+        ("/locations/{location_id}", "PUT"),
+        ("/locations/{location_id}", "DELETE"),
     } <= account.routes
     assert {path for path, _ in account.routes} == {
         "/webhook/ghl",
@@ -343,6 +347,8 @@ def test_the_schedule_and_the_five_routes(deployment):
         "/sync/trigger",
         "/sync/stats",
         "/sync/contacts/{contact_id}",
+        "/locations",
+        "/locations/{location_id}",
     }
 
 
