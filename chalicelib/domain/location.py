@@ -56,6 +56,12 @@ def check_calltools_base_url(url: str) -> str:
     raise ValueError("calltools_api_base_url must be https (http only on loopback)")
 
 
+def _name(value: str) -> str:
+    if not value.strip():
+        raise ValueError("name must not be blank")
+    return value.strip()
+
+
 def _token(value: SecretStr | None) -> SecretStr | None:
     if value is None:
         return None
@@ -111,9 +117,7 @@ class Location(BaseModel):
     @field_validator("name")
     @classmethod
     def _name_not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("name must not be blank")
-        return value.strip()
+        return _name(value)
 
     @field_validator("calltools_api_base_url")
     @classmethod
@@ -142,6 +146,11 @@ class LocationRequest(BaseModel):
     @classmethod
     def _token_shape(cls, value: SecretStr | None) -> SecretStr | None:
         return _token(value)
+
+    @field_validator("name")
+    @classmethod
+    def _name_not_blank(cls, value: str) -> str:
+        return _name(value)
 
     @field_validator("calltools_api_base_url")
     @classmethod
