@@ -23,7 +23,7 @@ PREFIX = "ghl-calltools/local/locations/"
 @pytest.fixture
 def ghl() -> Iterator[GhlSandbox]:
     """GHL serving the location to register (the environment's stays LOCATION_ID)."""
-    server = GhlSandbox(location_id=OTHER, token="pit-other-7c1e", rate_limit=None).start()  # noqa: S106
+    server = GhlSandbox(location_id=OTHER, token="pit-other-7c1e", rate_limit=None).start()
     yield server
     server.stop()
 

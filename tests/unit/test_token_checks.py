@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from typing import Any
 
 import httpx
 import pytest
@@ -47,7 +48,7 @@ def test_the_ghl_check_is_one_search_of_one_contact_in_the_location():
 
 def test_the_calltools_check_is_one_page_of_one_bucket():
     seen: list[httpx.Request] = []
-    body = {"count": 0, "next": None, "previous": None, "results": []}
+    body: dict[str, Any] = {"count": 0, "next": None, "previous": None, "results": []}
     result = checks(lambda r: httpx.Response(200, json=body), seen).check_calltools(CT, "ct-1")
     assert result.verdict == "ok"
     (request,) = seen
