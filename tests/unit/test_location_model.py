@@ -143,3 +143,21 @@ def test_public_views_hold_no_token_and_say_which_is_builtin():
     assert not {k for k in shown if "token" in k}
     builtin = BuiltinLocation("L1", BASE, (Rule(tag="t", bucket="B"),)).public()
     assert builtin["builtin"] is True and builtin["location_id"] == "L1"
+
+
+@pytest.mark.parametrize(
+    ("url", "ok"),
+    [
+        (BASE, True),
+        ("http://127.0.0.1:8123/api/", True),
+        ("http://east-1.calltools.io/api/", False),
+    ],
+)
+def test_the_environments_calltools_url_obeys_the_same_rule(url: str, ok: bool):
+    from chalicelib.runtime.settings import Settings
+
+    if ok:
+        assert Settings(CALLTOOLS_API_BASE_URL=url).calltools.api_base_url == url
+    else:
+        with pytest.raises(ValidationError, match="must be https"):
+            Settings(CALLTOOLS_API_BASE_URL=url)
