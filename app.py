@@ -158,6 +158,43 @@ def admin_redrive() -> Response:
     return _page(lambda page, request: page.redrive(request))
 
 
+# The location registry (docs/locations.md): registers locations; syncing them comes later.
+@app.route("/locations", methods=["GET"])
+def locations_list() -> Response:
+    request = app.current_request
+    assert request is not None
+    return _respond(lambda: wiring.container().locations.admin.list(request.headers))
+
+
+@app.route("/locations/{location_id}", methods=["GET"])
+def location_show(location_id: str) -> Response:
+    request = app.current_request
+    assert request is not None
+    return _respond(lambda: wiring.container().locations.admin.show(request.headers, location_id))
+
+
+@app.route("/locations/{location_id}", methods=["PUT"], content_types=WEBHOOK_CONTENT_TYPES)
+def location_put(location_id: str) -> Response:
+    request = app.current_request
+    assert request is not None
+    return _respond(
+        lambda: wiring.container().locations.admin.put(
+            request.headers, location_id, request.raw_body
+        )
+    )
+
+
+@app.route("/locations/{location_id}", methods=["DELETE"])
+def location_remove(location_id: str) -> Response:
+    request = app.current_request
+    assert request is not None
+    return _respond(
+        lambda: wiring.container().locations.admin.remove(
+            request.headers, location_id, request.query_params
+        )
+    )
+
+
 @app.schedule(_settings.reconcile.schedule, name="daily_reconciliation")
 def daily_reconciliation(event: CloudWatchEvent) -> None:
     try:

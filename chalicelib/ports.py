@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any, Literal, Protocol
 
 from chalicelib.domain.contact import Contact
+from chalicelib.domain.location import Location, LocationTokens
 from chalicelib.domain.messages import QueueMessage
 from chalicelib.domain.outcome_state import OutcomeState
 from chalicelib.domain.outcomes import CallRecord, Disposition
@@ -340,3 +341,47 @@ class LoginThrottle(Protocol):
     def blocked(self, source: str, now: datetime) -> bool: ...
 
     def failed(self, source: str, now: datetime) -> None: ...
+
+
+# --- locations (docs/locations.md) ----------------------------------------------------------------
+class LocationRegistry(Protocol):
+    """The registered locations (never their tokens)."""
+
+    def get(self, location_id: str) -> Location | None: ...
+
+    def put(self, location: Location) -> None: ...
+
+    def list(self) -> Sequence[Location]:
+        """Every registered location, active or not, by id."""
+        ...
+
+    def deactivate(self, location_id: str, at: datetime) -> Location | None:
+        """Mark it inactive (its state is kept); None when it is not registered."""
+        ...
+
+
+class LocationSecrets(Protocol):
+    """Each location's tokens, one secret per location."""
+
+    def put(self, location_id: str, tokens: LocationTokens) -> None: ...
+
+    def get(self, location_id: str, *, fresh: bool = False) -> LocationTokens | None:
+        """The stored tokens (cached unless `fresh`); None when the location has no secret."""
+        ...
+
+
+TokenVerdict = Literal["ok", "rejected", "unreachable"]
+
+
+@dataclass(frozen=True)
+class TokenCheck:
+    verdict: TokenVerdict
+    detail: str = ""  # why, for the operator; never the token
+
+
+class TokenChecks(Protocol):
+    """One cheap read with a token, to tell a working token from a rejected one before saving."""
+
+    def check_ghl(self, location_id: str, token: str) -> TokenCheck: ...
+
+    def check_calltools(self, base_url: str, token: str) -> TokenCheck: ...

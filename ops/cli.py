@@ -1,4 +1,4 @@
-"""Operator CLI: `python -m ops.cli reconcile|backfill|stats|why|doctor|dlq|hooks`.
+"""Operator CLI: `python -m ops.cli reconcile|backfill|stats|why|doctor|dlq|hooks|locations`.
 
 It talks to the admin API over HTTP, so it works the same against the local stack (the default:
 URL and token come from the stack's .devstack/stack.json) and a deployed stage (`--url`, and the
@@ -20,6 +20,7 @@ from rich.table import Table
 
 from chalicelib.runtime.settings import Settings
 from ops.hooks import hooks_app
+from ops.locations import locations_app
 from ops.stage import api_url, local_stack, stage_settings
 from ops.why import show_found
 
@@ -232,6 +233,7 @@ def doctor(
 
 
 app.add_typer(hooks_app, name="hooks")
+app.add_typer(locations_app, name="locations")
 
 dlq_app = typer.Typer(help="The dead-letter queue: what failed, and sending it back.")
 app.add_typer(dlq_app, name="dlq")

@@ -79,6 +79,7 @@ ENV_NAMES: dict[str, tuple[str, str]] = {
     "admin_api_token_secret_id": ("secrets", "admin_api_token_id"),
     "calltools_webhook_secret_secret_id": ("secrets", "calltools_webhook_secret_id"),
     "secrets_max_age_seconds": ("secrets", "max_age_seconds"),
+    "location_secrets_prefix": ("secrets", "location_prefix"),
     "http_timeout_seconds": ("http", "timeout_seconds"),
     "retry_budget_seconds": ("http", "retry_budget_seconds"),
     "retry_max_attempts": ("http", "retry_max_attempts"),

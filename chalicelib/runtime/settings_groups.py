@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
+from chalicelib.domain.location import check_calltools_base_url
 from chalicelib.domain.outcomes import OutcomeRules, parse_outcome_rules
 from chalicelib.domain.rules import Rule, parse_rules
 
@@ -59,6 +60,12 @@ class CallToolsSettings(Group):
     # How long a create whose reply was lost may still be applied on the server: until then,
     # finding nothing by its phone does not prove nothing was made.
     create_settle_seconds: float = Field(default=300.0, ge=0, le=900)
+
+    @field_validator("api_base_url")
+    @classmethod
+    def _https_base_url(cls, value: str) -> str:
+        # The same rule as a registered location's (https; http on loopback for the sandbox).
+        return check_calltools_base_url(value)
 
     @field_validator("bucket_method")
     @classmethod
@@ -179,6 +186,10 @@ class SecretsSettings(Group):
     admin_api_token_id: str = ""
     calltools_webhook_secret_id: str = ""
     max_age_seconds: int = Field(default=300, ge=0)
+    # Each registered location's tokens: the secret `<prefix><locationId>` (docs/locations.md).
+    location_prefix: str = Field(
+        default="ghl-calltools/local/locations/", pattern=r"^[A-Za-z0-9/_+=.@-]{1,400}/$"
+    )
 
 
 class HttpSettings(Group):

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from chalicelib.adapters.http.client import ClientOptions
     from chalicelib.adapters.http.retry import RetryPolicy
     from chalicelib.domain.sync_plan import FieldMapping
+    from chalicelib.runtime.location_wiring import LocationWiring
     from chalicelib.runtime.outcome_wiring import OutcomeWiring
     from chalicelib.services.admin import AdminApi
     from chalicelib.services.admin_page.page import AdminPage
@@ -52,6 +53,11 @@ class Container:
         if self.settings.aws.endpoint_url:
             kwargs["endpoint_url"] = self.settings.aws.endpoint_url
         return kwargs
+
+    def boto_client(self, service: str) -> Any:
+        import boto3
+
+        return boto3.client(service, **self._boto_kwargs())  # type: ignore[call-overload]
 
     @cached_property
     def sqs(self) -> SQSClient:
@@ -250,6 +256,13 @@ class Container:
         from chalicelib.runtime.outcome_wiring import OutcomeWiring
 
         return OutcomeWiring(self)
+
+    @cached_property
+    def locations(self) -> LocationWiring:
+        """The location registry and its admin API (runtime/location_wiring.py)."""
+        from chalicelib.runtime.location_wiring import LocationWiring
+
+        return LocationWiring(self)
 
     @cached_property
     def run_store(self) -> DynamoRunStore:

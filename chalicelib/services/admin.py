@@ -6,15 +6,15 @@ With no ADMIN_API_TOKEN configured the routes answer 503: never open.
 
 from __future__ import annotations
 
-import hmac
 import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from chalicelib.domain.errors import ConfigurationError
 from chalicelib.domain.runs import RunActive
-from chalicelib.inbound.webhook_auth import Secret, header_value, reveal
+from chalicelib.inbound.webhook_auth import Secret
 from chalicelib.ports import RunStarter, StatsSource
+from chalicelib.services.admin_auth import AdminBearer
 from chalicelib.services.explain import CONTACT_ID, ContactExplainer
 from chalicelib.services.lookup import ContactLookup, InvalidQuery, LookupUnavailable
 from chalicelib.services.replies import HttpReply, reply
@@ -29,21 +29,14 @@ class AdminApi:
         explainer: Callable[[], ContactExplainer] | None = None,
         lookup: Callable[[], ContactLookup] | None = None,
     ) -> None:
-        self._token = token
+        self._bearer = AdminBearer(token)
         self._reconciler = reconciler
         self._stats = stats
         self._explainer = explainer
         self._lookup = lookup
 
     def _refusal(self, headers: Mapping[str, str]) -> HttpReply | None:
-        token = reveal(self._token)
-        if not token:
-            return reply(503, "unavailable", reason="admin routes are off: ADMIN_API_TOKEN not set")
-        auth = header_value(headers, "authorization") or ""
-        given = auth[7:].strip() if auth[:7].lower() == "bearer " else ""
-        if not hmac.compare_digest(given.encode(), token.encode()):
-            return reply(401, "unauthorized", reason="admin bearer token required")
-        return None
+        return self._bearer.refusal(headers)
 
     def trigger(self, headers: Mapping[str, str], raw_body: bytes | str | None) -> HttpReply:
         refusal = self._refusal(headers)

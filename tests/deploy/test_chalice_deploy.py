@@ -337,6 +337,10 @@ def test_the_schedule_and_the_routes(deployment):
         ("/sync/stats", "GET"),
         ("/sync/contacts/{contact_id}", "GET"),
         ("/sync/contacts", "GET"),
+        ("/locations", "GET"),
+        ("/locations/{location_id}", "GET"),
+        ("/locations/{location_id}", "PUT"),
+        ("/locations/{location_id}", "DELETE"),
     } <= account.routes
     assert {path for path, _ in account.routes} == {
         "/webhook/ghl",
@@ -351,6 +355,8 @@ def test_the_schedule_and_the_routes(deployment):
         "/admin/logout",
         "/admin/run",
         "/admin/redrive",
+        "/locations",
+        "/locations/{location_id}",
     }
 
 

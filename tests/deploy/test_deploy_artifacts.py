@@ -300,11 +300,25 @@ def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
+# The one secret wildcard: registered locations' secrets, created at run time under one prefix.
+LOCATION_SECRETS = re.compile(
+    r"arn:aws:secretsmanager:\$\{aws:RequestedRegion\}:\$\{aws:PrincipalAccount\}:"
+    r"secret:ghl-calltools/[a-z]+/locations/\*"
+)
+
+
+def _location_secrets_only(actions: list[Any], resources: list[Any]) -> bool:
+    return all(str(a).startswith("secretsmanager:") for a in actions) and all(
+        LOCATION_SECRETS.fullmatch(str(r)) for r in resources
+    )
+
+
 def wildcard_violations(document: dict[str, Any]) -> list[str]:
     """Statements granting a wildcard: any `*` in an action, or in a resource of a statement that
-    is not logs-only. Logs actions are the one exception (log groups are created by name on first
-    write). No cloudwatch:PutMetricData exception is needed: the app publishes no metrics
-    (Powertools metrics would go through logs, as EMF)."""
+    is not logs-only. Logs actions are one exception (log groups are created by name on first
+    write); Secrets Manager actions on `ghl-calltools/<stage>/locations/*` the other (one secret
+    per registered location, docs/locations.md). No cloudwatch:PutMetricData exception is needed:
+    the app publishes no metrics (Powertools metrics would go through logs, as EMF)."""
     found = []
     for index, statement in enumerate(document["Statement"]):
         sid = statement.get("Sid", f"#{index}")
@@ -315,7 +329,8 @@ def wildcard_violations(document: dict[str, Any]) -> list[str]:
         if any("*" in action for action in actions):
             found.append(f"{sid}: wildcard action")
         logs_only = all(action.startswith("logs:") for action in actions)
-        if not logs_only and any("*" in str(resource) for resource in resources):
+        exempt = logs_only or _location_secrets_only(actions, resources)
+        if not exempt and any("*" in str(resource) for resource in resources):
             found.append(f"{sid}: wildcard resource")
     return found
 
@@ -357,6 +372,23 @@ def test_wildcard_check_catches_every_widening():
         lambda st: by_sid(st, "DeadLetterQueue").update(NotResource="arn:aws:sqs:::x"),
         lambda st: st.append(
             {"Effect": "Allow", "Action": "cloudwatch:PutMetricData", "Resource": "*"}
+        ),
+        # The location secrets' wildcard, widened past its prefix or to another service.
+        lambda st: st.append(
+            {
+                "Effect": "Allow",
+                "Action": "secretsmanager:GetSecretValue",
+                "Resource": "arn:aws:secretsmanager:${aws:RequestedRegion}:"
+                "${aws:PrincipalAccount}:secret:ghl-calltools/prod/*",
+            }
+        ),
+        lambda st: st.append(
+            {
+                "Effect": "Allow",
+                "Action": "dynamodb:GetItem",
+                "Resource": "arn:aws:secretsmanager:${aws:RequestedRegion}:"
+                "${aws:PrincipalAccount}:secret:ghl-calltools/prod/locations/*",
+            }
         ),
     ]
     for change in mutations:
@@ -401,6 +433,12 @@ LEAST = {
             "dynamodb:Scan",
         },
         "Secrets": {"secretsmanager:GetSecretValue"},
+        # PUT /locations/{id}: the location's tokens, written and read back (docs/locations.md).
+        "LocationSecrets": {
+            "secretsmanager:CreateSecret",
+            "secretsmanager:PutSecretValue",
+            "secretsmanager:GetSecretValue",
+        },
     },
     "consumer": {
         "ContactQueue": {
@@ -444,7 +482,7 @@ SECRETS = {
 
 @pytest.mark.parametrize("stage", STAGES)
 @pytest.mark.parametrize("function", FUNCTIONS.values())
-def test_policy_is_scoped_to_the_stage_resources_and_the_function(stage, function, infra):
+def test_policy_is_scoped_to_the_stage_resources_and_the_function(stage, function, infra, config):
     n = names(infra, stage)
     other = next(s for s in STAGES if s != stage)
     # IAM policy variables, resolved by IAM on each request to the caller's region and account:
@@ -472,6 +510,12 @@ def test_policy_is_scoped_to_the_stage_resources_and_the_function(stage, functio
     granted = statements.get("Secrets", {}).get("Resource", [])
     assert sorted(granted) == sorted(
         arns("secretsmanager", *(f"secret:{w}-??????" for w in wanted))
+    )
+    # Registered locations' secrets: only under the stage's prefix, which the stage configures.
+    prefix_setting = config["stages"][stage]["environment_variables"]["LOCATION_SECRETS_PREFIX"]
+    assert prefix_setting == f"ghl-calltools/{stage}/locations/"
+    assert statements.get("LocationSecrets", {}).get("Resource") == (
+        arns("secretsmanager", f"secret:{prefix_setting}*") if function == "api" else None
     )
     for statement in statements.values():
         for resource in statement["Resource"]:

@@ -116,6 +116,11 @@ class CallToolsHttpApi:
         logger.warning("CallTools list truncated", extra={"path": path, "pages": max_pages})
 
     # --- buckets ---------------------------------------------------------------------------------
+    def probe(self) -> None:
+        """One page of one bucket: raises ConfigurationError when the key is refused, NotFound
+        when the base URL serves no CallTools API."""
+        self._request("GET", "buckets/", params={"page_size": 1})
+
     def list_buckets(self) -> list[dict[str, Any]]:
         return list(self._pages("buckets/", {"page_size": 250}, max_pages=40))
 

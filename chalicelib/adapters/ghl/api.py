@@ -112,6 +112,11 @@ class GhlHttpApi:
             raise TransientError("GHL search: reply has no contacts list")
         return [r for r in reply["contacts"] if isinstance(r, dict)], reply.get("total")
 
+    def probe_location(self, location_id: str) -> None:
+        """One search of one contact in the location: raises ConfigurationError when the token is
+        refused (401/403), PermanentError on another 4xx (say, a location it cannot reach)."""
+        self._search({"locationId": location_id, "pageLimit": 1})
+
     def search_contacts(
         self,
         location_id: str,
