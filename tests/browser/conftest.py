@@ -1,5 +1,7 @@
-"""One local stack and one headless Chromium per test module (per xdist worker running it); a
-fresh browser context (no cookies) per test.
+"""One local stack per test module, one headless Chromium per pytest worker, a fresh browser
+context (no cookies) per test. As in tests/blackbox, a module whose tests xdist shares between
+both workers starts a stack on each (xdist_group cannot keep them together: pytest-xdist 3.8's
+loadgroup does not group under pytest 9.2); their tests depend on no order, so that costs time only.
 
 Playwright drives Debian's chromium (`make test` installs it, scripts/chromium.sh): without it
 every test here is skipped, saying how to install it.
@@ -26,7 +28,7 @@ def signer() -> Signer:
     return Signer()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
     if not Path(CHROMIUM).is_file():
         pytest.skip(

@@ -141,14 +141,12 @@ def test_a_post_without_its_csrf_token_is_refused_and_does_nothing(
 ):
     in_ghl(stack, "accessDead1", phone="+13125550112")
     dead_letter(stack, "accessDead1", "CallTools unavailable")
-    admin.login()
-    admin.open("/admin")
+    admin.login()  # lands on the dashboard
     mine = admin.csrf()
     other = browser.new_context(base_url=stack.info["url"])
     try:
         theirs = AdminPage(other.new_page(), stack)
         theirs.login()
-        theirs.open("/admin")
         their_csrf = theirs.csrf()
     finally:
         other.close()
@@ -189,7 +187,6 @@ def test_a_post_without_a_session_gets_the_login_page_and_does_nothing(
 
 def test_logout_ends_the_session(admin: AdminPage):
     admin.login()
-    admin.open("/admin")
     response = admin.submit("form#logout-form button[type=submit]")
     assert response.url.endswith("/admin") and admin.shows_login_only()
     assert admin.session() is None
