@@ -13,10 +13,11 @@ DEPLOY_STAMP := $(DEPLOY_VENV)/.installed
 SYNC_QUEUE_ARN ?=
 CONSUMER_MAX_CONCURRENCY ?=
 # The test suites, one folder of tests/ each (docs/testing.md), all on two pytest workers.
-SUITES := unit component blackbox deploy sandbox chaos
+SUITES := unit component blackbox deploy sandbox chaos browser
 PYTEST := $(BIN)/python -m pytest -n 2 -q
 
 .PHONY: help run test lint typecheck unit component blackbox deploy-check sandbox-check chaos-check \
+	browser chromium \
 	fmt clean chaos package deploy venv deploy-venv deploy-venv-if-any bench audit mutation
 
 # pip stays below 26.3: chalice 1.34, whose packager drives pip, requires that.
@@ -60,7 +61,7 @@ typecheck: $(STAMP) ## mypy (strict), tests included
 # `make test` runs every suite in one pytest run, so the two workers share the whole load as before
 # the split (one run per suite would wait for each suite's slowest test in turn). The targets below
 # run one suite each.
-test: lint typecheck $(STAMP) deploy-venv-if-any ## lint, typecheck and every test suite (what CI runs)
+test: lint typecheck $(STAMP) deploy-venv-if-any chromium ## lint, typecheck and every test suite (what CI runs)
 	$(PYTEST) $(addprefix tests/,$(SUITES))
 
 unit: $(STAMP) ## pure code and in-memory fakes, no servers, no AWS (tests/unit; seconds)
@@ -80,6 +81,15 @@ sandbox-check: $(STAMP) ## the GHL and CallTools sandbox servers' own tests (tes
 
 chaos-check: $(STAMP) ## the small chaos run of `make test`: 40 contacts (tests/chaos)
 	$(PYTEST) tests/chaos
+
+# tests/browser drives Debian's chromium (Playwright, which downloads no browser of its own):
+# scripts/chromium.sh installs it when missing and it may (root, or sudo without a password), or
+# says how; the browser tests then skip, saying the same.
+chromium: ## install Debian's chromium for tests/browser if missing (or say how)
+	@scripts/chromium.sh
+
+browser: $(STAMP) chromium ## the /admin status page in a headless Chromium (tests/browser)
+	$(PYTEST) tests/browser
 
 # The full chaos run (about 13,000 deliveries per SQS configuration, the two configurations side by
 # side; slow: moto and the sandboxes are in process). Writes bench/chaos.json, which `python -m bench.readme` quotes in docs/performance.md.
