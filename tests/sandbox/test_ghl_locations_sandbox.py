@@ -10,8 +10,12 @@ from typing import Any
 import httpx
 import pytest
 
+from chalicelib.runtime.settings import Settings
+from sandbox.calltools import CallToolsSandbox
 from sandbox.ghl import GhlSandbox
 from sandbox.ghl.location import NO_ACCESS, GhlLocation
+from sandbox.locations import add_location
+from sandbox.stack import LocalStack
 from tests.sandbox.receiver import Receiver
 
 B_ID = "LbQ3nV8sK2xW7mT5rZ1p"
@@ -148,3 +152,27 @@ def test_control_endpoints_create_locations_and_seed_their_contacts(ghl: GhlSand
         assert admin.get(f"/locations/{B_ID}").json()["contacts"] == 0
         with client_for(ghl, token) as b_client:
             assert b_client.get(f"/contacts/{SHARED}").status_code == 404
+
+
+def test_the_local_stack_adds_a_location_with_its_own_calltools_account(ghl: GhlSandbox) -> None:
+    stack = LocalStack(Settings(), ghl=ghl)
+    extra = add_location(stack, B_ID, name="Client B")
+    body = extra.registration()
+    assert body == {
+        "name": "Client B",
+        "ghl_api_token": ghl.location(B_ID).token,
+        "calltools_api_base_url": extra.calltools.base_url,
+        "calltools_api_token": extra.calltools.token,
+        "rules": [{"tag": "cold lead", "bucket": "Cold Leads (Client B)"}],
+    }
+    assert body["calltools_api_token"] != CallToolsSandbox().token
+    with httpx.Client(headers={"Authorization": f"Token {extra.calltools.token}"}) as api:
+        made = api.post(extra.calltools.base_url + "contacts/", json={"first_name": "Bo"})
+        assert made.json()["id"] == 49_000_000  # the default account's ids start at 48,000,000
+    api_url = extra.calltools.base_url
+    stack.stop()  # stops the account it started (not the GHL sandbox it was given)
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(api_url + "buckets/")
+    assert httpx.get(ghl.url + "/_sandbox/locations").status_code == 200
+    with pytest.raises(RuntimeError):
+        add_location(LocalStack(Settings()))
