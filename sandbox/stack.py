@@ -148,6 +148,10 @@ class LocalStack:
         if self.ghl:
             self.ghl.send_webhooks_to(f"{url}/webhook/ghl", self.sign, app_id=app_id)
 
+    def keep(self, part: Any) -> None:
+        """Stop `part` (anything with stop()) with the stack (sandbox/locations.py)."""
+        self._stoppers.append(part)
+
     def stop(self) -> None:
         for part in reversed(self._stoppers):
             part.stop()

@@ -46,6 +46,7 @@ class CallToolsSandbox(CallToolsStore, CallOutcomes, RestHooks, SandboxServer):
         hook_timeout_seconds: float = 5.0,
         port: int = 0,
         seed: int = 0,
+        id_offset: int = 0,
     ) -> None:
         super().__init__(port=port, latency_ms=latency_ms)
         _check_choice("bucket_method", bucket_method, BUCKET_METHODS)
@@ -62,10 +63,17 @@ class CallToolsSandbox(CallToolsStore, CallOutcomes, RestHooks, SandboxServer):
         buckets = buckets if buckets is not None else [{"id": 70412, "name": "Cold Leads"}]
         self._initial_buckets = {int(b["id"]): str(b["name"]) for b in buckets}
         self._uuid_rng = random.Random(seed)
-        # Id counters survive reset(): an id a client kept then 404s instead of aliasing.
+        # Id counters survive reset(): an id a client kept then 404s instead of aliasing. Each
+        # account is an instance of its own (its own token, base URL, data, throttle and hooks);
+        # a second one takes an `id_offset`, so two accounts never share a contact, phone, row or
+        # call-record id and a client that mixes them up gets 404s, not another's data.
         self._next_contact, self._next_phone, self._next_row = 48_000_000, 73_000_000, 91_000_000
         self.hook_timeout_seconds = hook_timeout_seconds
         self._init_outcomes(dispositions)
+        self._next_contact += id_offset
+        self._next_phone += id_offset
+        self._next_row += id_offset
+        self._next_record += id_offset
         self._init_hooks()
         self._reset_data()
         for method, pattern, handler in (

@@ -83,7 +83,7 @@ _DEFAULT_DND = _dnd_settings()  # shared by new contacts; stored values are repl
 
 
 class GhlStore:
-    """Storage, rendering and the Python API tests use; a mixin of GhlSandbox (routes.py).
+    """Storage, rendering and the Python API tests use; a mixin of GhlLocation (location.py).
 
     The public methods take the server's lock (the private ones run under it), so a test's change
     never interleaves with a request.

@@ -1,5 +1,6 @@
 """The marketplace webhooks a sandbox GHL location sends back when the API changes a contact
-(gohighlevel.md §6, §12: "our own tag write makes GHL send ContactTagUpdate back to us").
+(gohighlevel.md §6, §12: "our own tag write makes GHL send ContactTagUpdate back to us"), and the
+app's INSTALL / UNINSTALL events (§13), which go to the same URL.
 
 Off unless a stack points them somewhere: the body is flat (event fields and the contact's fields
 at the top level), signed by a callable the stack provides (`X-GHL-Signature`, Ed25519 over the
@@ -28,7 +29,7 @@ WEBHOOK_FIELDS = (
 
 class SentWebhook(NamedTuple):
     type: str
-    contact_id: str
+    contact_id: str  # for INSTALL / UNINSTALL: the location's id, or the company's
     webhook_id: str
     status: int | None  # None: never reached the receiver
     error: str
@@ -43,6 +44,26 @@ def webhook_body(event_type: str, contact: dict[str, Any], *, app_id: str = "") 
     body.update({k: contact[k] for k in WEBHOOK_FIELDS if k in contact})
     if event_type == "ContactDndUpdate":
         body["dndSettings"] = contact.get("dndSettings", {})
+    return _stamped(body)
+
+
+def app_event_body(
+    event_type: str, *, app_id: str, company_id: str, location_id: str = "", user_id: str = ""
+) -> dict[str, Any]:
+    """INSTALL / UNINSTALL (§13): agency-level without `locationId`; location-level with it (and,
+    on INSTALL, the installing `userId`)."""
+    body: dict[str, Any] = {"type": event_type, "appId": app_id}
+    if event_type == "INSTALL":
+        body["installType"] = "Location" if location_id else "Company"
+    if location_id:
+        body["locationId"] = location_id
+    body["companyId"] = company_id
+    if location_id and user_id and event_type == "INSTALL":
+        body["userId"] = user_id
+    return _stamped(body)
+
+
+def _stamped(body: dict[str, Any]) -> dict[str, Any]:
     now = datetime.now(UTC)
     body["timestamp"] = now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
     body["webhookId"] = str(uuid.uuid4())
@@ -69,11 +90,14 @@ class WebhooksBack:
         self._sent: list[SentWebhook] = []
 
     def send(self, event_type: str, contact: dict[str, Any]) -> None:
-        body = webhook_body(event_type, contact, app_id=self.app_id)
+        self.send_body(webhook_body(event_type, contact, app_id=self.app_id), contact["id"])
+
+    def send_body(self, body: dict[str, Any], subject: str) -> None:
+        """Sign and send `body` (with its `type` and `webhookId`) in the background."""
         data = json.dumps(body).encode()
 
         def done(outcome: Delivery) -> None:
-            sent = SentWebhook(event_type, contact["id"], body["webhookId"], *outcome[1:])
+            sent = SentWebhook(body["type"], subject, body["webhookId"], *outcome[1:])
             with self._lock:
                 self._sent.append(sent)
 

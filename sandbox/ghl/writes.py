@@ -1,5 +1,5 @@
 """Writes to a contact in a sandbox GHL location (gohighlevel.md §12): add and remove tags, notes,
-and `PUT /contacts/{id}`. A mixin of GhlSandbox (routes.py).
+and `PUT /contacts/{id}`. A mixin of GhlLocation (location.py).
 
 As GHL does: new tags are stored trimmed and lower-cased, and match existing ones in any case; a
 PUT merges `dndSettings` per channel, and a PUT with `tags` REPLACES every tag, which the product
@@ -18,7 +18,7 @@ from typing import Any
 from sandbox.ghl.search import invalid
 from sandbox.ghl.store import DND_CHANNELS, Contact, iso
 from sandbox.ghl.webhooks_back import WebhooksBack
-from sandbox.http.messages import Handler, HttpError, Request, Response
+from sandbox.http.messages import HttpError, Request, Response
 
 # What PUT /contacts/{id} accepts; any other key is a 422, as GHL's validation answers.
 PUT_FIELDS = frozenset(
@@ -30,6 +30,14 @@ PUT_FIELDS = frozenset(
     }
 )
 DND_STATUSES = ("active", "inactive", "permanent")
+# (method, path, handler name): routes.py serves each at the location the request's token is for.
+WRITE_ROUTES = (
+    ("POST", r"/contacts/(?P<id>[^/]+)/tags/?", "_add_tags"),
+    ("DELETE", r"/contacts/(?P<id>[^/]+)/tags/?", "_remove_tags"),
+    ("POST", r"/contacts/(?P<id>[^/]+)/notes/?", "_add_note"),
+    ("GET", r"/contacts/(?P<id>[^/]+)/notes/?", "_list_notes"),
+    ("PUT", r"/contacts/(?P<id>[^/]+)/?", "_put_contact"),
+)
 
 
 def _tag_list(body: dict[str, Any], *, allow_empty: bool = False) -> list[str]:
@@ -56,16 +64,6 @@ class GhlWrites:
         with self._lock:
             self._notes: dict[str, list[dict[str, Any]]] = {}  # contact id -> notes, oldest first
             self._tag_replacements = 0
-
-    def _write_routes(self) -> list[tuple[str, str, Handler]]:
-        return [
-            ("POST", r"/contacts/(?P<id>[^/]+)/tags/?", self._add_tags),
-            ("DELETE", r"/contacts/(?P<id>[^/]+)/tags/?", self._remove_tags),
-            ("POST", r"/contacts/(?P<id>[^/]+)/notes/?", self._add_note),
-            ("GET", r"/contacts/(?P<id>[^/]+)/notes/?", self._list_notes),
-            ("PUT", r"/contacts/(?P<id>[^/]+)/?", self._put_contact),
-            ("GET", r"/_sandbox/writes", self._admin_writes),
-        ]
 
     # Python API for tests
 

@@ -8,6 +8,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import Message
 from typing import Any, NamedTuple
+from urllib.parse import parse_qs
+
+FORM = "application/x-www-form-urlencoded"
 
 
 class Call(NamedTuple):
@@ -78,6 +81,14 @@ def encode(resp: Response) -> tuple[int, bytes, dict[str, str]]:
     if status != 204:
         headers["Content-Length"] = str(len(data))
     return status, data, {**headers, **extra}
+
+
+def parse_body(raw: bytes, content_type: str | None) -> tuple[Any, str | None]:
+    """The JSON body, or a form body (GHL's OAuth endpoints) as {name: last value}."""
+    if (content_type or "").split(";")[0].strip().lower() == FORM:
+        fields = parse_qs(raw.decode("utf-8", "replace"), keep_blank_values=True)
+        return {k: v[-1] for k, v in fields.items()}, None
+    return parse_json(raw)
 
 
 def parse_json(raw: bytes) -> tuple[Any, str | None]:

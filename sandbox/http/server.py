@@ -24,7 +24,7 @@ from sandbox.http.faults import (
     FaultPlan,
     fault_response,
 )
-from sandbox.http.messages import Call, Handler, HttpError, Request, Response, encode, parse_json
+from sandbox.http.messages import Call, Handler, HttpError, Request, Response, encode, parse_body
 from sandbox.http.transport import LoopbackHTTPServer, RequestHandler
 
 
@@ -204,7 +204,7 @@ class SandboxServer:
         if (raw := h.read_body()) is None:
             h.send(*encode((411, {"detail": "Send a Content-Length."}, {})))
             return
-        body, body_error = parse_json(raw)
+        body, body_error = parse_body(raw, h.headers.get("Content-Type"))
         req = Request(h.command, split.path, split.query, h.headers, body, body_error)
         req.query = parse_qs(split.query, keep_blank_values=True)
         if split.path.startswith(ADMIN_PREFIX):
