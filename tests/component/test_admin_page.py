@@ -87,7 +87,7 @@ def test_the_dashboard_shows_counts_health_and_the_latest_failure(service: Servi
     page = text(get(service, "/admin", session))
     assert re.search(r'data-bucket="Cold Leads"><td>Cold Leads</td><td class="count">1<', page)
     assert re.search(r'id="dlq-depth">0<', page) and re.search(r'id="queue-depth">0<', page)
-    assert 'id="last-webhook">20' in page  # an ISO time, not "never"
+    assert re.search(r'id="last-webhook"><time datetime="20[^"]+">20[\d-]+ [\d:]+ UTC<', page)
     assert 'id="current-run" data-state="none"' in page
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from chalicelib.services.admin_page.dashboard import when
 from chalicelib.services.admin_page.html import esc
 
 NOTHING_FOUND = "Nothing found: no contact of this location matches that search."
@@ -28,7 +29,7 @@ def _decision(d: Mapping[str, Any]) -> str:
         what.append(str(d["reason"]))
     cause = f"{d.get('cause')}{' (re-read)' if d.get('reread') else ''}"
     return (
-        f'<tr class="decision"><td>{esc(d.get("at"))}</td><td>{esc(cause)}</td>'
+        f'<tr class="decision"><td>{when(d.get("at")) if d.get("at") else ""}</td><td>{esc(cause)}</td>'
         f"<td>{esc(d.get('result'))}</td><td>{esc('; '.join(what) or 'no change')}</td></tr>"
     )
 

@@ -6,6 +6,7 @@ Built from the same snapshot as `GET /sync/stats`; every value is escaped.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -19,6 +20,18 @@ NOTICES = {
     "signed-in": "Signed in.",
 }
 REFRESH_WHILE_RUNNING = 5
+
+
+def when(value: Any) -> str:
+    """An ISO time as a person reads it ("2026-11-29 23:02:59 UTC") in a <time> element that
+    keeps the exact value; anything that is no time, as given (escaped)."""
+    try:
+        at = datetime.fromisoformat(str(value))
+    except ValueError:
+        return esc(value)
+    if at.tzinfo is not None:
+        at = at.astimezone(UTC)
+    return f'<time datetime="{esc(value)}">{at:%Y-%m-%d %H:%M:%S} UTC</time>'
 
 
 def notice_text(notice: str) -> str | None:
@@ -45,12 +58,12 @@ def _run(run: Mapping[str, Any] | None, element_id: str) -> str:
         if element_id == "current-run"
         else ""
     )
-    ended = f", ended {esc(run.get('finished_at'))}" if run.get("finished_at") else ""
+    ended = f", ended {when(run.get('finished_at'))}" if run.get("finished_at") else ""
     error = f' <span class="reason">{esc(run.get("error"))}</span>' if run.get("error") else ""
     return (
         f'<dd id="{element_id}" data-state="{esc(state)}"><span class="run-state">{esc(state)}'
         f'</span> · {esc(run.get("mode"))} <span class="contact-id">{esc(run.get("id"))}</span>'
-        f" · started {esc(run.get('started_at'))}{ended} · {counts} {progress}{error}</dd>"
+        f" · started {when(run.get('started_at'))}{ended} · {counts} {progress}{error}</dd>"
     )
 
 
@@ -64,6 +77,8 @@ def _error_rate(contacts: Mapping[str, Any]) -> str:
 def _health(snapshot: Mapping[str, Any]) -> str:
     contacts = snapshot.get("contacts") or {}
     outcomes = snapshot.get("outcomes")
+    webhook_at = contacts.get("last_webhook_at")
+    last_webhook = when(webhook_at) if webhook_at else "never"  # already HTML
     outcome_row = (
         f'<dt>Call outcomes</dt><dd id="outcomes">applied {esc(outcomes.get("applied"))}, '
         f"pending {esc(outcomes.get('pending'))}, unmapped {esc(outcomes.get('unmapped'))}</dd>"
@@ -72,7 +87,7 @@ def _health(snapshot: Mapping[str, Any]) -> str:
     )
     return (
         '<section id="health"><h2>Health</h2><dl>'
-        f'<dt>Last webhook</dt><dd id="last-webhook">{esc(contacts.get("last_webhook_at") or "never")}</dd>'
+        f'<dt>Last webhook</dt><dd id="last-webhook">{last_webhook}</dd>'
         f'<dt>Queue</dt><dd id="queue-depth">{esc(snapshot.get("queue_depth"))}</dd>'
         f'<dt>Dead letters</dt><dd id="dlq-depth">{esc(snapshot.get("dlq_depth"))}</dd>'
         f"<dt>Current run</dt>{_run(snapshot.get('current_run'), 'current-run')}"
@@ -101,11 +116,11 @@ def _buckets(contacts: Mapping[str, Any]) -> str:
 
 
 def _item(base: str, css: str, contact_id: Any, reason: Any, at: Any = None) -> str:
-    when = f' <span class="muted">{esc(at)}</span>' if at else ""
+    shown = f' <span class="muted">{when(at)}</span>' if at else ""
     query = quote(str(contact_id), safe="")
     return (
         f'<li class="{css}"><a class="contact-id" href="{esc(base)}/admin/contact?q={esc(query)}">'
-        f'{esc(contact_id)}</a> <span class="reason">{esc(reason)}</span>{when}</li>'
+        f'{esc(contact_id)}</a> <span class="reason">{esc(reason)}</span>{shown}</li>'
     )
 
 

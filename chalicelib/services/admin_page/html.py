@@ -16,7 +16,8 @@ body{font:15px/1.4 system-ui,sans-serif;margin:0;padding:0 12px 24px;color:#1d23
 header{display:flex;justify-content:space-between;align-items:center;gap:8px;flex-wrap:wrap}
 h1{font-size:20px;margin:14px 0}h2{font-size:16px;margin:18px 0 8px}
 section{background:#fff;border:1px solid #dde1e8;border-radius:8px;padding:10px 14px;margin:10px 0}
-dl{display:grid;grid-template-columns:max-content 1fr;gap:4px 14px;margin:0}dt{color:#5b6475}dd{margin:0}
+dl{display:grid;grid-template-columns:max-content 1fr;gap:4px 14px;margin:0}dt{color:#5b6475}
+dd{margin:0;min-width:0;overflow-wrap:anywhere}
 table{border-collapse:collapse;width:100%}
 td,th{text-align:left;padding:4px 6px;border-bottom:1px solid #eef0f4}
 td.count{text-align:right;font-variant-numeric:tabular-nums}
