@@ -12,7 +12,7 @@ from chalicelib.domain.runs import RunActive
 from chalicelib.runtime import deploy_stage, wiring
 from chalicelib.runtime.observability import flush_metrics, logger
 from chalicelib.runtime.settings import get_settings, stage_settings
-from chalicelib.services.admin_page.page import PageRequest, url_base
+from chalicelib.services.admin_page.page import PageRequest, unavailable, url_base
 from chalicelib.services.replies import HttpReply, PageReply
 
 _project = Path(__file__).resolve().parent
@@ -113,18 +113,19 @@ def _page(work: Any) -> Response:
     assert request is not None
     context = request.context or {}
     identity = context.get("identity") or {}
-    page_request = PageRequest(
-        headers=request.headers,
-        query=request.query_params or {},
-        raw_body=request.raw_body if request.method == "POST" else None,
-        source_ip=str(identity.get("sourceIp") or "unknown"),
-        base=url_base(context.get("path"), context.get("resourcePath")),
-    )
+    base = url_base(context.get("path"), context.get("resourcePath"))
     try:
+        page_request = PageRequest(
+            headers=request.headers,
+            query=request.query_params or {},
+            raw_body=request.raw_body if request.method == "POST" else None,
+            source_ip=str(identity.get("sourceIp") or "unknown"),
+            base=base,
+        )
         reply: PageReply = work(wiring.container().admin_page, page_request)
     except Exception:
         logger.exception("status page request failed")
-        reply = PageReply(503, "Unavailable: try again shortly.", {"Content-Type": "text/plain"})
+        reply = unavailable(base)  # with the CSP, no-store and nosniff of every page
     return Response(reply.html, status_code=reply.status, headers=dict(reply.headers))
 
 

@@ -37,8 +37,9 @@ __all__ = [
     "AdminPage",
     "ContactFinder",
     "PageRequest",
+    "unavailable",
     "url_base",
-]  # app.py builds the request it takes
+]  # app.py builds the request it takes, and answers `unavailable` when a route fails
 
 # Finds the contacts a search names (an id, a phone or an email) and explains each: services/lookup.py.
 ContactFinder = Callable[[str], dict[str, Any]]
@@ -50,10 +51,16 @@ NOT_A_QUERY = "That is not a GHL contact id, a phone number or an email address.
 GHL_DOWN = "GHL's search did not answer: try again in a minute."
 OFF = "The status page is off: ADMIN_API_TOKEN is not set."
 EXPIRED = "This form has expired: reload the page and try again."
+UNAVAILABLE = "Unavailable: try again shortly."
 
 
 def _page(status: int, html: str, **extra: str) -> PageReply:
     return PageReply(status, html, {**HEADERS, **extra})
+
+
+def unavailable(base: str = "") -> PageReply:
+    """What a route that failed unexpectedly answers: a 503 page with the same headers as any."""
+    return _page(503, error_page(base, UNAVAILABLE))
 
 
 def _redirect(location: str, **extra: str) -> PageReply:

@@ -1,0 +1,42 @@
+"""`/admin` under attack: what a security review found, each pinned by a test (sessions, the
+login throttle, the headers of every reply, what the page may show)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.component.test_admin_page import get, login, text
+from tests.support.service import Service
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-store",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+def assert_security_headers(reply: Any) -> None:
+    csp = str(reply.headers.get("Content-Security-Policy", ""))
+    assert "default-src 'none'" in csp and "frame-ancestors 'none'" in csp, reply.headers
+    for name, value in SECURITY_HEADERS.items():
+        assert reply.headers.get(name) == value, (name, reply.headers)
+
+
+@pytest.fixture
+def session(service: Service) -> str:
+    return str(login(service).headers["Set-Cookie"]).split(";")[0]
+
+
+def test_an_unexpected_error_is_a_503_page_with_every_security_header(
+    service: Service, session: str, monkeypatch: pytest.MonkeyPatch
+):
+    def broken() -> Any:
+        raise RuntimeError("the state table is gone")
+
+    monkeypatch.setattr(service.container.admin_page, "_stats", broken)
+    reply = get(service, "/admin", session)
+    assert reply.status_code == 503 and "the state table is gone" not in text(reply)
+    assert_security_headers(reply)
