@@ -40,3 +40,8 @@ def test_an_unexpected_error_is_a_503_page_with_every_security_header(
     reply = get(service, "/admin", session)
     assert reply.status_code == 503 and "the state table is gone" not in text(reply)
     assert_security_headers(reply)
+
+
+def test_a_notice_of_unicode_digits_is_ignored_not_a_503(service: Service, session: str):
+    reply = get(service, "/admin?notice=redriven-%C2%B2", session)
+    assert reply.status_code == 200 and 'id="notice"' not in text(reply)

@@ -106,3 +106,9 @@ def test_only_known_notices_are_shown():
     )
     for junk in ("<b>", "redriven-", "redriven-1x", "redriven-99999999999", "run-started "):
         assert notice_text(junk) is None
+
+
+@pytest.mark.parametrize("digits", ["²", "١٢", "①", "𝟗"])
+def test_a_notice_with_digits_other_than_ascii_is_no_notice(digits):
+    # str.isdigit() accepts them and int() refuses some: the page answered 503 for them.
+    assert notice_text(f"redriven-{digits}") is None

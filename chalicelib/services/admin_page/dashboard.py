@@ -37,8 +37,10 @@ def when(value: Any) -> str:
 def notice_text(notice: str) -> str | None:
     if notice in NOTICES:
         return NOTICES[notice]
-    if notice.startswith("redriven-") and notice[9:].isdigit() and len(notice) < 16:
-        return f"{int(notice[9:])} dead letter(s) sent back to the queue."
+    count = notice.removeprefix("redriven-")
+    # ASCII digits only: str.isdigit() also takes "²", which int() refuses.
+    if notice.startswith("redriven-") and count.isascii() and count.isdigit() and len(count) < 7:
+        return f"{int(count)} dead letter(s) sent back to the queue."
     return None
 
 
