@@ -54,7 +54,8 @@ class SessionKeys:
 
     def verify(self, cookie: str | None, now: datetime) -> Session | None:
         """The session a cookie carries, or None: malformed, forged, expired or from the future."""
-        if not cookie or len(cookie) > 200:
+        # Ours are ASCII: anything else (a lone surrogate would make the MAC's encode raise) is not.
+        if not cookie or len(cookie) > 200 or not cookie.isascii():
             return None
         parts = cookie.split(".")
         if len(parts) != 4 or parts[0] != _VERSION or not parts[1].isdigit():
