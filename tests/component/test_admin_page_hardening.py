@@ -45,3 +45,13 @@ def test_an_unexpected_error_is_a_503_page_with_every_security_header(
 def test_a_notice_of_unicode_digits_is_ignored_not_a_503(service: Service, session: str):
     reply = get(service, "/admin?notice=redriven-%C2%B2", session)
     assert reply.status_code == 200 and 'id="notice"' not in text(reply)
+
+
+def test_dead_letters_show_no_raw_phone_or_email(service: Service, session: str):
+    reason = "CallTools POST contact: 422 +15551234567 is taken by jane.doe@example.com"
+    service.container.queue.dead_letter('{"contact_id": "dead_1"}', reason)
+    service.container.queue.dead_letter('{"contact_id": "+15557654321"}', "invalid message")
+    page = text(get(service, "/admin", session))
+    assert "dead_1" in page and "is taken by" in page
+    for raw in ("5551234567", "jane.doe@", "5557654321"):
+        assert raw not in page

@@ -92,12 +92,12 @@ def test_the_url_base_is_what_api_gateway_put_before_the_route(path, resource, b
 
 def test_every_link_and_form_carries_the_base():
     page = dashboard(
-        {"contacts": {}, "failures": [{"contact_id": "c 1", "reason": "r", "at": None}]},
+        {"contacts": {}, "failures": [{"contact_id": "c_1", "reason": "r", "at": None}]},
         [{"contact_id": "d1", "reason": "r"}],
         "f" * 64,
         base="/api",
     )
-    assert page.count('action="/api/admin/') == 4 and 'href="/api/admin/contact?q=c%201"' in page
+    assert page.count('action="/api/admin/') == 4 and 'href="/api/admin/contact?q=c_1"' in page
     assert 'action="/admin' not in page and 'href="/admin' not in page
     assert 'action="/api/admin/login"' in login_page("/api")
 
@@ -114,3 +114,21 @@ def test_only_known_notices_are_shown():
 def test_a_notice_with_digits_other_than_ascii_is_no_notice(digits):
     # str.isdigit() accepts them and int() refuses some: the page answered 503 for them.
     assert notice_text(f"redriven-{digits}") is None
+
+
+def test_a_run_error_and_dead_letters_are_shown_masked():
+    failed_run = {
+        "id": "r1",
+        "status": "failed",
+        "mode": "reconcile",
+        "error": "PermanentError: GHL search: 422 +15551234567 / jane.doe@example.com",
+    }
+    page = dashboard(
+        {"contacts": {}, "last_run": failed_run, "failures": []},
+        [{"contact_id": "x@example.com", "reason": "refused +15557654321"}],
+        "f" * 64,
+    )
+    assert "PermanentError: GHL search: 422" in page and "refused" in page
+    for raw in ("5551234567", "jane.doe@", "5557654321", "x@example.com"):
+        assert raw not in page
+    assert 'href="/admin/contact?q=x' not in page  # no link made of what is no contact id

@@ -10,8 +10,10 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
+from chalicelib.runtime.observability import redact
 from chalicelib.services.admin_page.forms import TITLE
 from chalicelib.services.admin_page.html import document, esc, hidden
+from chalicelib.services.explain import CONTACT_ID
 
 # What `?notice=` may say: a fixed list, so the query string never reaches the page as text.
 NOTICES = {
@@ -61,7 +63,9 @@ def _run(run: Mapping[str, Any] | None, element_id: str) -> str:
         else ""
     )
     ended = f", ended {when(run.get('finished_at'))}" if run.get("finished_at") else ""
-    error = f' <span class="reason">{esc(run.get("error"))}</span>' if run.get("error") else ""
+    # A run's error quotes an exception, which may quote an API's reply: masked like a log line.
+    error = run.get("error")
+    error = f' <span class="reason">{esc(redact(str(error)))}</span>' if error else ""
     return (
         f'<dd id="{element_id}" data-state="{esc(state)}"><span class="run-state">{esc(state)}'
         f'</span> · {esc(run.get("mode"))} <span class="contact-id">{esc(run.get("id"))}</span>'
@@ -118,12 +122,19 @@ def _buckets(contacts: Mapping[str, Any]) -> str:
 
 
 def _item(base: str, css: str, contact_id: Any, reason: Any, at: Any = None) -> str:
-    shown = f' <span class="muted">{when(at)}</span>' if at else ""
-    query = quote(str(contact_id), safe="")
-    return (
-        f'<li class="{css}"><a class="contact-id" href="{esc(base)}/admin/contact?q={esc(query)}">'
-        f'{esc(contact_id)}</a> <span class="reason">{esc(reason)}</span>{shown}</li>'
-    )
+    """One contact and why: its id links to its explanation; the reason is shown masked (it may
+    quote what CallTools refused). A dead letter's body may name anything: no id, no link."""
+    shown_at = f' <span class="muted">{when(at)}</span>' if at else ""
+    shown = esc(redact(str(reason))) if reason else ""
+    if not CONTACT_ID.fullmatch(str(contact_id or "")):
+        who = '<span class="contact-id">(no contact id)</span>'
+    else:
+        query = quote(str(contact_id), safe="")
+        who = (
+            f'<a class="contact-id" href="{esc(base)}/admin/contact?q={esc(query)}">'
+            f"{esc(contact_id)}</a>"
+        )
+    return f'<li class="{css}">{who} <span class="reason">{shown}</span>{shown_at}</li>'
 
 
 def _failures(base: str, failures: Sequence[Mapping[str, Any]] | None) -> str:
@@ -141,8 +152,7 @@ def _failures(base: str, failures: Sequence[Mapping[str, Any]] | None) -> str:
 
 def _dead_letters(base: str, letters: Sequence[Mapping[str, str]], csrf: str) -> str:
     items = "".join(
-        _item(base, "dead-letter", d.get("contact_id") or "(no contact)", d.get("reason"))
-        for d in letters
+        _item(base, "dead-letter", d.get("contact_id"), d.get("reason")) for d in letters
     )
     return (
         f'<section><h2>Dead letters</h2><ul id="dead-letters">{items}</ul>'
