@@ -336,11 +336,16 @@ class DeadLetters(Protocol):
 
 
 class LoginThrottle(Protocol):
-    """Counts wrong admin tokens per source, so guessing the token from one address is slow."""
+    """Counts sign-in attempts per source, so guessing the admin token from one address is slow."""
 
-    def blocked(self, source: str, now: datetime) -> bool: ...
+    def attempt(self, source: str, now: datetime) -> bool:
+        """Count one attempt before its token is compared; False once the source has used its
+        attempts (nothing counted). Raises when it cannot count: the attempt is refused."""
+        ...
 
-    def failed(self, source: str, now: datetime) -> None: ...
+    def succeeded(self, source: str, now: datetime) -> None:
+        """Give back the attempt counted at `now`: the token was right."""
+        ...
 
 
 # --- locations (docs/locations.md) ----------------------------------------------------------------

@@ -1,8 +1,11 @@
-"""Wrong admin tokens per source address, counted in the state table in 15-minute windows.
+"""Sign-in attempts per source address, counted in the state table in 15-minute windows.
 
 One item per (source, window), deleted by the table's TTL. The address is hashed: the table holds
-no client address. Fixed windows let a guesser try 2 × the limit around a window's edge; the limit
-is small enough for that not to matter against a long random token.
+no client address. Every attempt is counted before its token is compared, by one conditional
+write: parallel guesses cannot all read "not blocked" before any is counted, and a table that
+cannot count refuses the attempt (the caller answers 503) instead of leaving guesses uncounted.
+A right token gives its attempt back. Fixed windows let a guesser try 2 × the limit around a
+window's edge; the limit is small enough for that not to matter against a long random token.
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ import hashlib
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from botocore.exceptions import ClientError
+
 from chalicelib.adapters.aws.state import PK
 
 if TYPE_CHECKING:
@@ -18,6 +23,10 @@ if TYPE_CHECKING:
 
 WINDOW_SECONDS = 15 * 60
 MAX_FAILURES = 5
+
+
+def _refused(exc: ClientError) -> bool:
+    return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
 
 
 class DynamoLoginThrottle:
@@ -31,17 +40,35 @@ class DynamoLoginThrottle:
         window = int(now.timestamp()) // WINDOW_SECONDS
         return {PK: f"throttle#login#{digest}#{window}"}
 
-    def blocked(self, source: str, now: datetime) -> bool:
-        item = self._table.get_item(Key=self._key(source, now), ConsistentRead=True).get("Item")
-        return int(str((item or {}).get("failures", 0))) >= self._max
+    def attempt(self, source: str, now: datetime) -> bool:
+        """Count one attempt; False (nothing counted) once the window holds the limit."""
+        try:
+            self._table.update_item(
+                Key=self._key(source, now),
+                UpdateExpression="ADD failures :one SET #ttl = :ttl",
+                ConditionExpression="attribute_not_exists(failures) OR failures < :max",
+                ExpressionAttributeNames={"#ttl": "ttl"},
+                ExpressionAttributeValues={
+                    ":one": 1,
+                    ":max": self._max,
+                    ":ttl": int(now.timestamp()) + 2 * WINDOW_SECONDS,
+                },
+            )
+        except ClientError as exc:
+            if _refused(exc):
+                return False
+            raise
+        return True
 
-    def failed(self, source: str, now: datetime) -> None:
-        self._table.update_item(
-            Key=self._key(source, now),
-            UpdateExpression="ADD failures :one SET #ttl = :ttl",
-            ExpressionAttributeNames={"#ttl": "ttl"},
-            ExpressionAttributeValues={
-                ":one": 1,
-                ":ttl": int(now.timestamp()) + 2 * WINDOW_SECONDS,
-            },
-        )
+    def succeeded(self, source: str, now: datetime) -> None:
+        """Give back the attempt counted at `now` (the same window): the token was right."""
+        try:
+            self._table.update_item(
+                Key=self._key(source, now),
+                UpdateExpression="ADD failures :back",
+                ConditionExpression="failures > :zero",
+                ExpressionAttributeValues={":back": -1, ":zero": 0},
+            )
+        except ClientError as exc:
+            if not _refused(exc):
+                raise

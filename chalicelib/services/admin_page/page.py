@@ -52,6 +52,7 @@ GHL_DOWN = "GHL's search did not answer: try again in a minute."
 OFF = "The status page is off: ADMIN_API_TOKEN is not set."
 EXPIRED = "This form has expired: reload the page and try again."
 UNAVAILABLE = "Unavailable: try again shortly."
+SIGN_IN_OFF = "Signing in is unavailable: try again in a minute."
 
 
 def _page(status: int, html: str, **extra: str) -> PageReply:
@@ -147,16 +148,24 @@ class AdminPage:
         if keys is None:
             return _page(503, error_page(request.base, OFF))
         now, throttle = self._clock(), self._throttle()
-        if throttle.blocked(request.source_ip, now):
+        try:
+            allowed = throttle.attempt(request.source_ip, now)
+        except Exception:  # an attempt that cannot be counted is not checked: fail closed
+            logger.warning("status page: sign-in attempts cannot be counted", exc_info=True)
+            return _page(503, error_page(request.base, SIGN_IN_OFF))
+        if not allowed:
             # Even the right token waits: a guesser must not learn when it has found it.
             return _page(
                 429, login_page(request.base, "Too many wrong tokens: try again in 15 minutes.")
             )
         given = request.form().get("token", "")
         if not given or not same(given, reveal(self._token)):
-            throttle.failed(request.source_ip, now)
             logger.warning("status page: wrong admin token")
             return _page(401, login_page(request.base, "Wrong token."))
+        try:
+            throttle.succeeded(request.source_ip, now)
+        except Exception:  # one attempt too many counted: harmless
+            logger.warning("status page: a right token's attempt not given back", exc_info=True)
         cookie = set_cookie(keys.issue(now), request.base)
         return _redirect(f"{request.base}/admin", **{"Set-Cookie": cookie})
 
