@@ -86,3 +86,15 @@ def test_the_right_token_does_not_use_up_the_tries(service: Service):
         assert sign_in(service, ADMIN_TOKEN) == 303
     assert sign_in(service, "wrong") == 401
     assert sign_in(service, ADMIN_TOKEN) == 429
+
+
+def test_ipv6_addresses_of_one_network_share_their_tries(service: Service):
+    # Anyone with IPv6 holds a /64: 2^64 addresses would be 2^64 × 5 tries.
+    def from_address(address: str, token: str) -> int:
+        request = PageRequest(raw_body=f"token={token}".encode(), source_ip=address)
+        return service.container.admin_page.login(request).status
+
+    for i in range(MAX_FAILURES):
+        assert from_address(f"2001:db8:1:2::{i + 1:x}", "wrong") == 401
+    assert from_address("2001:db8:1:2:ffff:1:2:3", ADMIN_TOKEN) == 429
+    assert from_address("2001:db8:1:3::1", ADMIN_TOKEN) == 303  # another network

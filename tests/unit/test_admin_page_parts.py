@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from chalicelib.adapters.aws.throttle import source_of
 from chalicelib.inbound.admin_session import SESSION_SECONDS, SessionKeys, set_cookie
 from chalicelib.inbound.page_request import MAX_FORM_BYTES, PageRequest, url_base
 from chalicelib.services.admin_page.dashboard import dashboard, notice_text
@@ -132,3 +133,16 @@ def test_a_run_error_and_dead_letters_are_shown_masked():
     for raw in ("5551234567", "jane.doe@", "5557654321", "x@example.com"):
         assert raw not in page
     assert 'href="/admin/contact?q=x' not in page  # no link made of what is no contact id
+
+
+@pytest.mark.parametrize(
+    ("address", "source"),
+    [
+        ("198.51.100.7", "198.51.100.7"),
+        ("2001:db8:1:2:aaaa::1", "2001:db8:1:2::/64"),
+        ("::ffff:198.51.100.7", "198.51.100.7"),  # not every IPv4 client in ::/64
+        ("unknown", "unknown"),
+    ],
+)
+def test_the_throttle_counts_an_ipv6_client_by_its_network(address, source):
+    assert source_of(address) == source

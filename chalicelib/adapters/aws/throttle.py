@@ -1,4 +1,5 @@
-"""Sign-in attempts per source address, counted in the state table in 15-minute windows.
+"""Sign-in attempts per source address (an IPv6 one by its /64), counted in the state table in
+15-minute windows.
 
 One item per (source, window), deleted by the table's TTL. The address is hashed: the table holds
 no client address. Every attempt is counted before its token is compared, by one conditional
@@ -11,6 +12,7 @@ window's edge; the limit is small enough for that not to matter against a long r
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -23,6 +25,21 @@ if TYPE_CHECKING:
 
 WINDOW_SECONDS = 15 * 60
 MAX_FAILURES = 5
+# One IPv6 client holds a whole /64 (the usual smallest allocation): counted as one source.
+IPV6_PREFIX = 64
+
+
+def source_of(address: str) -> str:
+    """What one guesser is: an IPv4 address, an IPv6 address's /64, or the text as given."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped:  # an IPv4 client written as IPv6: its own address, not ::/64
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/{IPV6_PREFIX}", strict=False))
+    return str(ip)
 
 
 def _refused(exc: ClientError) -> bool:
@@ -36,7 +53,7 @@ class DynamoLoginThrottle:
 
     @staticmethod
     def _key(source: str, now: datetime) -> dict[str, str]:
-        digest = hashlib.sha256(source.encode("utf-8", "replace")).hexdigest()[:32]
+        digest = hashlib.sha256(source_of(source).encode("utf-8", "replace")).hexdigest()[:32]
         window = int(now.timestamp()) // WINDOW_SECONDS
         return {PK: f"throttle#login#{digest}#{window}"}
 
