@@ -330,8 +330,9 @@ class DeadLetters(Protocol):
 
     def peek_dead(self, limit: int = 50) -> list[dict[str, str]]: ...
 
-    def redrive(self, limit: int = 1000) -> int:
-        """Move up to `limit` dead letters back to the queue; returns how many moved."""
+    def redrive(self, limit: int = 1000, within_seconds: float | None = None) -> int:
+        """Move up to `limit` dead letters back to the queue, starting no batch past
+        `within_seconds`; returns how many moved."""
         ...
 
 

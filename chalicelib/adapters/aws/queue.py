@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.domain.messages import QueueMessage
@@ -21,10 +21,17 @@ def wire_body(message: QueueMessage) -> str:
 
 
 class SqsContactQueue:
-    def __init__(self, client: SQSClient, queue_url: str, dlq_url: str) -> None:
+    def __init__(
+        self,
+        client: SQSClient,
+        queue_url: str,
+        dlq_url: str,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._client = client
         self.queue_url = queue_url
         self.dlq_url = dlq_url
+        self._clock = clock  # for redrive's time limit
 
     def send(self, message: QueueMessage, delay_seconds: int = 0) -> str:
         reply = self._client.send_message(
@@ -122,15 +129,21 @@ class SqsContactQueue:
                 break
         return list(seen.values())[:limit]
 
-    def redrive(self, limit: int = 1000) -> int:
+    def redrive(self, limit: int = 1000, within_seconds: float | None = None) -> int:
         """Move up to `limit` dead letters back to the contact queue; returns how many moved.
 
         Only letters already dead when the redrive began move: one that fails again and comes
-        back meanwhile is left for the next redrive instead of cycling.
+        back meanwhile is left for the next redrive instead of cycling. Ten at a time (one
+        receive, one batch send, one batch delete of those sent), so a letter is deleted only
+        once it is back in the queue; with `within_seconds` no new batch starts past that time
+        (the status page answers within the API function's timeout: press again for more).
         """
         started_ms = int(time.time() * 1000)
+        deadline = None if within_seconds is None else self._clock() + within_seconds
         moved, empty = 0, 0
         while moved < limit and empty < 2:  # an empty reply can come while letters remain
+            if deadline is not None and self._clock() >= deadline:
+                break
             reply = self._client.receive_message(
                 QueueUrl=self.dlq_url,
                 MaxNumberOfMessages=min(10, limit - moved),
@@ -141,13 +154,57 @@ class SqsContactQueue:
             received = reply.get("Messages", [])
             empty = 0 if received else empty + 1
             # Newer letters stay hidden for the visibility timeout, then wait for the next redrive.
-            for m in received:
-                if int(dict(m.get("Attributes", {})).get("SentTimestamp", 0)) >= started_ms:
-                    continue
-                self._client.send_message(QueueUrl=self.queue_url, MessageBody=m["Body"])
-                self._client.delete_message(QueueUrl=self.dlq_url, ReceiptHandle=m["ReceiptHandle"])
-                moved += 1
+            old = [
+                m
+                for m in received
+                if int(dict(m.get("Attributes", {})).get("SentTimestamp", 0)) < started_ms
+            ]
+            moved += self._move_back(old)
         return moved
+
+    def _move_back(self, letters: Sequence[Any]) -> int:
+        """Send letters back to the queue, then delete from the DLQ those SQS took; a letter
+        refused stays dead (visible again after its visibility timeout)."""
+        taken: list[Any] = []
+        for batch in _batches(letters):
+            sent = self._client.send_message_batch(
+                QueueUrl=self.queue_url,
+                Entries=[{"Id": str(i), "MessageBody": m["Body"]} for i, m in enumerate(batch)],
+            )
+            taken += [batch[int(ok["Id"])] for ok in sent.get("Successful", [])]
+            if sent.get("Failed"):
+                logger.warning(
+                    "redrive: SQS refused letters", extra={"failed": len(sent["Failed"])}
+                )
+        if taken:
+            deleted = self._client.delete_message_batch(
+                QueueUrl=self.dlq_url,
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(taken)
+                ],
+            )
+            if deleted.get("Failed"):
+                # Sent but still dead: the next redrive sends it again (a duplicate the
+                # consumer's dedup and state absorb), never a letter lost.
+                logger.warning("redrive: deletes failed", extra={"failed": len(deleted["Failed"])})
+        return len(taken)
+
+
+# SQS takes at most 256 KiB in one batch, all bodies together; a contact's snapshot can be large.
+_BATCH_BYTES = 250 * 1024
+
+
+def _batches(letters: Sequence[Any]) -> list[list[Any]]:
+    batches: list[list[Any]] = []
+    size = 0
+    for letter in letters:
+        length = len(str(letter["Body"]).encode())
+        if not batches or size + length > _BATCH_BYTES:
+            batches.append([])
+            size = 0
+        batches[-1].append(letter)
+        size += length
+    return batches
 
 
 def _contact_of(body: str) -> str:
