@@ -140,3 +140,27 @@ def test_why_prints_brackets_in_names_and_reasons_as_they_are():
     for text in ("[/api/contacts/48/]", "in [vip] Leads.", "[bold]x", "buckets: [vip] Leads"):
         assert text in out
     assert "refused [/x]" in out
+
+
+def test_why_prints_no_terminal_control_sequence_from_outside():
+    """A bucket name or a reason holding ESC c (reset) or an OSC title would act on the
+    operator's terminal: control characters are printed as nothing of the kind."""
+    hostile = "\x1bc\x1b]0;pwned\x07\x1b[2J\x9b31m"
+    odd = ANSWER | {
+        "contact_id": "c1",
+        "explanation": f"The last sync failed: {hostile}; in Leads.",
+        "status": "failed",
+        "reason": hostile,
+        "calltools_id": hostile,
+        "buckets": [{"id": 1, "name": f"Leads{hostile}"}],
+        "history": [ANSWER["history"][0] | {"cause": hostile, "reason": hostile}],
+    }
+    console = Console(file=StringIO(), width=300)  # not a terminal: no escape of rich's own
+    ops.why.show_found({"query": {"kind": "id"}, "matches": [odd]}, console)
+    ops.why.show_found(
+        {"query": {"kind": "email", "masked": "a***@x.y"}, "matches": [odd | {"name": hostile}]},
+        console,
+    )
+    out = console.file.getvalue()  # type: ignore[attr-defined]
+    assert "The last sync failed" in out and "Leads" in out
+    assert not any(c in out for c in "\x1b\x07\x9b"), repr(out)
