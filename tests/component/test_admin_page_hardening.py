@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from tests.component.test_admin_page import get, login, text
+from tests.component.test_admin_page import csrf_in, get, login, post, text
+from tests.support.helpers import CONTACT_ID, tagged
 from tests.support.service import Service
 
 SECURITY_HEADERS = {
@@ -55,3 +56,18 @@ def test_dead_letters_show_no_raw_phone_or_email(service: Service, session: str)
     assert "dead_1" in page and "is taken by" in page
     for raw in ("5551234567", "jane.doe@", "5557654321"):
         assert raw not in page
+
+
+def test_a_redriven_webhook_is_synced_not_taken_for_a_duplicate(service: Service, session: str):
+    # The dead-lettered delivery left no dedup record behind: sent back, it is synced.
+    service.calltools.undialable_prefixes = ("+1312555014",)
+    service.post(tagged("cold lead"))
+    service.drain()
+    dlq = service.container.queue.dlq_url
+    assert service.queue_depth(dlq) == 1 and not service.in_bucket(CONTACT_ID)
+    service.calltools.undialable_prefixes = ()
+    csrf = csrf_in(text(get(service, "/admin", session)))
+    done = post(service, "/admin/redrive", session, csrf=csrf, confirm="yes")
+    assert done.headers["Location"] == "/admin?notice=redriven-1"
+    service.drain()
+    assert service.in_bucket(CONTACT_ID) and service.queue_depth(dlq) == 0
