@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -10,7 +13,8 @@ from chalicelib.adapters.aws.throttle import source_of
 from chalicelib.inbound.admin_session import SESSION_SECONDS, SessionKeys, set_cookie
 from chalicelib.inbound.page_request import MAX_FORM_BYTES, PageRequest, url_base
 from chalicelib.services.admin_page.dashboard import dashboard, notice_text
-from chalicelib.services.admin_page.forms import login_page
+from chalicelib.services.admin_page.forms import confirm_page, error_page, login_page
+from chalicelib.services.admin_page.html import CSP
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 KEYS = SessionKeys("the-admin-token")
@@ -146,3 +150,17 @@ def test_a_run_error_and_dead_letters_are_shown_masked():
 )
 def test_the_throttle_counts_an_ipv6_client_by_its_network(address, source):
     assert source_of(address) == source
+
+
+def test_the_csp_allows_exactly_the_style_block_each_page_carries():
+    pages = [
+        login_page("", "Wrong token."),
+        error_page("", "x"),
+        confirm_page("", "/admin/run", "Start?", "f" * 64, {"mode": "reconcile"}),
+        dashboard({"contacts": {}, "current_run": {"id": "r"}}, [], "f" * 64),
+    ]
+    for page in pages:
+        styles = re.findall(r"<style>(.*?)</style>", page, re.S)
+        assert len(styles) == 1 and "style=" not in page and "<script" not in page
+        digest = base64.b64encode(hashlib.sha256(styles[0].encode()).digest()).decode()
+        assert f"style-src 'sha256-{digest}';" in CSP
