@@ -133,3 +133,25 @@ def test_large_letters_go_back_in_batches_sqs_accepts():
     sqs.send_message_batch = measured  # type: ignore[method-assign]
     assert queue_on(sqs).redrive(100) == 10 and not sqs.dlq
     assert sizes and max(sizes) <= 256 * 1024
+
+
+class PeekSqs:
+    """A DLQ that holds the given bodies and hands them out on every receive (timeout 0)."""
+
+    def __init__(self, bodies: list[str]) -> None:
+        self.bodies = bodies
+
+    def receive_message(self, **kw: Any) -> dict[str, Any]:
+        assert kw["VisibilityTimeout"] == 0  # looking leaves them in place
+        return {
+            "Messages": [
+                {"MessageId": f"m{i}", "Body": b, "Attributes": {"SentTimestamp": LONG_AGO_MS}}
+                for i, b in enumerate(self.bodies)
+            ]
+        }
+
+
+def test_one_letter_nested_too_deep_hides_no_other_from_the_page():
+    bodies = ['{"contact_id":"c1"}', "[" * 100_000, '{"contact_id":' + "[" * 100_000 + "}"]
+    letters = SqsContactQueue(cast(Any, PeekSqs(bodies)), QUEUE, DLQ).peek_dead(10)
+    assert [d["contact_id"] for d in letters] == ["c1", "", ""]

@@ -210,6 +210,6 @@ def _batches(letters: Sequence[Any]) -> list[list[Any]]:
 def _contact_of(body: str) -> str:
     try:
         data = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # a letter nested too deep names no contact
         return ""
     return str(data.get("contact_id", "")) if isinstance(data, dict) else ""
