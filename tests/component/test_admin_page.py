@@ -6,47 +6,15 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
-from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 import pytest
 
 from chalicelib.domain.state import ContactState
 from chalicelib.inbound.admin_session import SessionKeys
+from tests.support.admin_page import cookie_of, csrf_in, get, login, post, text
 from tests.support.helpers import CONTACT_ID, tagged
 from tests.support.service import ADMIN_TOKEN, Service
-
-FORM = {"Content-Type": "application/x-www-form-urlencoded"}
-
-
-def text(reply: Any) -> str:
-    body = reply.body
-    return body.decode() if isinstance(body, bytes) else str(body)
-
-
-def login(service: Service, token: str = ADMIN_TOKEN) -> Any:
-    return service.client.http.post(
-        "/admin/login", headers=FORM, body=urlencode({"token": token}).encode()
-    )
-
-
-def cookie_of(reply: Any) -> str:
-    return str(reply.headers["Set-Cookie"]).split(";")[0]
-
-
-def get(service: Service, path: str, cookie: str | None = None) -> Any:
-    return service.client.http.get(path, headers={"Cookie": cookie} if cookie else {})
-
-
-def post(service: Service, path: str, cookie: str | None, **fields: str) -> Any:
-    headers = {**FORM, **({"Cookie": cookie} if cookie else {})}
-    return service.client.http.post(path, headers=headers, body=urlencode(fields).encode())
-
-
-def csrf_in(html: str) -> str:
-    found = re.search(r'name="csrf" value="([0-9a-f]{64})"', html)
-    assert found, "no CSRF field on the page"
-    return found.group(1)
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.component.test_admin_page import csrf_in, get, login, post, text
+from tests.support.admin_page import csrf_in, get, login, post, text
 from tests.support.helpers import CONTACT_ID, tagged
 from tests.support.service import Service
 
