@@ -22,7 +22,7 @@ from chalicelib.runtime.settings import Settings
 from ops.hooks import hooks_app
 from ops.locations import locations_app
 from ops.stage import api_url, local_stack, stage_settings
-from ops.why import show_found
+from ops.why import show_found, terminal_text
 
 app = typer.Typer(
     help="GoHighLevel → CallTools sync: reconciliation and statistics.", no_args_is_help=True
@@ -253,7 +253,9 @@ def dlq_list(limit: Annotated[int, typer.Option(help="At most this many")] = 50)
     for column in ("message_id", "contact_id", "reason", "sent_at"):
         table.add_column(column, overflow="fold")
     for letter in letters:
-        table.add_row(*(letter[c] for c in ("message_id", "contact_id", "reason", "sent_at")))
+        # A reason quotes CallTools or GHL: no markup, no control character reaches the terminal.
+        columns = ("message_id", "contact_id", "reason", "sent_at")
+        table.add_row(*(terminal_text(letter[c]) for c in columns))
     console.print(table)
 
 

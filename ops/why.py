@@ -11,7 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 
-def _text(value: object) -> str:
+def terminal_text(value: object) -> str:
     """Text from CallTools or GHL as printed: brackets are not rich markup, and a control
     character (ESC, BEL, CSI) would act on the operator's terminal, so it is shown as �."""
     shown = "".join("\ufffd" if unicodedata.category(c) == "Cc" else c for c in str(value))
@@ -40,7 +40,9 @@ def _outcome(decision: dict[str, Any]) -> str:
 
 def show(data: dict[str, Any], console: Console) -> None:
     # Names and reasons come from CallTools and GHL: brackets in them are text, not rich markup.
-    console.print(f"[bold]{_text(data.get('contact_id'))}[/bold]: {_text(data.get('explanation'))}")
+    console.print(
+        f"[bold]{terminal_text(data.get('contact_id'))}[/bold]: {terminal_text(data.get('explanation'))}"
+    )
     if not data.get("known"):
         return
     pending = data.get("pending") or {}
@@ -58,14 +60,14 @@ def show(data: dict[str, Any], console: Console) -> None:
         )
     if lease.get("held"):
         facts.append(f"leased until {lease.get('until')}")
-    console.print(_text(" · ".join(facts)))
+    console.print(terminal_text(" · ".join(facts)))
     table = Table(title="Decisions (newest first)")
     for column in ("at", "prompted by", "source time", "result", "what"):
         table.add_column(column)
     for d in data.get("history") or []:
         cause = str(d.get("cause")) + (" (re-read)" if d.get("reread") else "")
         cells = (str(d.get("at")), cause, str(d.get("source_time") or "-"), str(d.get("result")))
-        table.add_row(*(_text(cell) for cell in (*cells, _outcome(d))))
+        table.add_row(*(terminal_text(cell) for cell in (*cells, _outcome(d))))
     console.print(table)
 
 
@@ -80,10 +82,10 @@ def show_found(found: dict[str, Any], console: Console) -> None:
         return
     what = f"{query.get('kind')} {query.get('masked')}"
     if not matches:
-        console.print(_text(f"{what}: no contact of this location in GHL matches"))
+        console.print(terminal_text(f"{what}: no contact of this location in GHL matches"))
         return
-    console.print(_text(f"{what}: {len(matches)} contact{'s' if len(matches) > 1 else ''}"))
+    console.print(terminal_text(f"{what}: {len(matches)} contact{'s' if len(matches) > 1 else ''}"))
     for match in matches:
         console.print()
-        console.print(f"[bold]{_text(match.get('name') or '(no name)')}[/bold]")
+        console.print(f"[bold]{terminal_text(match.get('name') or '(no name)')}[/bold]")
         show(match, console)
