@@ -10,10 +10,10 @@ import ipaddress
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from chalicelib.domain.rules import Rule
 
@@ -72,6 +72,11 @@ def _token(value: SecretStr | None) -> SecretStr | None:
     return SecretStr(text)
 
 
+# The fields a stored Location and a PUT body share, checked the same way in both.
+Name = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_name)]
+CallToolsBaseUrl = Annotated[str, AfterValidator(check_calltools_base_url)]
+
+
 class Pacing(BaseModel):
     """This location's share of the APIs; None: the deployment's setting (GHL_MAX_RPS, ...)."""
 
@@ -97,9 +102,9 @@ class Location(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     location_id: str
-    name: str = Field(min_length=1, max_length=200)
+    name: Name
     ghl_auth: GhlAuth = "pit"
-    calltools_api_base_url: str
+    calltools_api_base_url: CallToolsBaseUrl
     rules: tuple[Rule, ...] = Field(min_length=1, max_length=100)
     pacing: Pacing = Pacing()
     fields: LocationFields = LocationFields()
@@ -114,16 +119,6 @@ class Location(BaseModel):
             raise ValueError("location id must match [A-Za-z0-9]{1,64}")
         return value
 
-    @field_validator("name")
-    @classmethod
-    def _name_not_blank(cls, value: str) -> str:
-        return _name(value)
-
-    @field_validator("calltools_api_base_url")
-    @classmethod
-    def _base_url(cls, value: str) -> str:
-        return check_calltools_base_url(value)
-
     def public(self) -> dict[str, Any]:
         """What a reply shows: everything stored, which holds no token."""
         return {**self.model_dump(mode="json"), "builtin": False}
@@ -134,9 +129,9 @@ class LocationRequest(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    name: str = Field(min_length=1, max_length=200)
+    name: Name
     ghl_api_token: SecretStr | None = None
-    calltools_api_base_url: str
+    calltools_api_base_url: CallToolsBaseUrl
     calltools_api_token: SecretStr | None = None
     rules: tuple[Rule, ...] = Field(min_length=1, max_length=100)
     pacing: Pacing = Pacing()
@@ -146,16 +141,6 @@ class LocationRequest(BaseModel):
     @classmethod
     def _token_shape(cls, value: SecretStr | None) -> SecretStr | None:
         return _token(value)
-
-    @field_validator("name")
-    @classmethod
-    def _name_not_blank(cls, value: str) -> str:
-        return _name(value)
-
-    @field_validator("calltools_api_base_url")
-    @classmethod
-    def _base_url(cls, value: str) -> str:
-        return check_calltools_base_url(value)
 
 
 class LocationTokens(BaseModel):
