@@ -27,6 +27,7 @@ from chalicelib.ports import ContactQueue, Dedup
 from chalicelib.runtime.observability import count, logger, milliseconds
 from chalicelib.services.record_pool import RecordPool
 from chalicelib.services.sync import ContactSync
+from chalicelib.services.tenancy import Tenants
 
 # A conflict with another worker resolves within one contact's sync.
 CONFLICT_DELAY_SECONDS = 5
@@ -70,8 +71,11 @@ class BatchConsumer:
         seconds: Callable[[], float] = time.time,
         records_at_once: int = 1,
         more_handlers: Mapping[str, Handler] | None = None,
+        tenants: Tenants | None = None,
     ) -> None:
         self._sync = sync
+        # Registered locations' own syncs (services/tenancy.py); `sync` is the built-in's.
+        self._tenants = tenants
         self._dedup = dedup
         self._queue = queue
         self._reserve_ms = time_reserve_ms
@@ -192,6 +196,16 @@ class BatchConsumer:
             self.outcomes.append(outcome)
             return outcome
 
+        sync, dedup = self._sync, self._dedup
+        if self._tenants is not None and not self._tenants.is_builtin(message.location_id):
+            # Raises when the registry cannot be read: the record is retried, never synced
+            # with another location's parts.
+            tenant = self._tenants.tenant(str(message.location_id))
+            if tenant is None:
+                outcome = {"result": "ignored", "reason": "location not registered or inactive"}
+                self.outcomes.append({**outcome, "contact_id": message.contact_id})
+                return outcome
+            sync, dedup = tenant.sync, tenant.dedup
         key = message.dedup_key or f"sqs:{record.message_id}"
         # Per thread (records run side by side), and removed after the record: a later record's
         # or step's lines must not carry this contact's ids.
@@ -200,7 +214,7 @@ class BatchConsumer:
             contact_id=message.contact_id,
             webhook_id=message.webhook_id,
         )
-        work = partial(self._sync_or_dead_letter, message, body)
+        work = partial(self._sync_or_dead_letter, sync, message, body)
         # A reconciliation message has no dedup record (two writes): delivered again, it finds
         # its contact in step and changes nothing, and a copy running at the same time loses the
         # lease's conditional write and is deferred. A webhook keeps its record: a delivery GHL
@@ -208,15 +222,15 @@ class BatchConsumer:
         # two writes.
         from_webhook = message.origin != "reconciliation"
         try:
-            outcome = self._dedup.run_once(key, work) if from_webhook else work()
+            outcome = dedup.run_once(key, work) if from_webhook else work()
         except DeadLettered as dead:
             outcome = dead.outcome
         finally:
             logger.thread_safe_remove_keys(["correlation_id", "contact_id", "webhook_id"])
         self.outcomes.append(outcome)
         self._measure(message, outcome)
-        if from_webhook and not outcome.get("duplicate"):
-            self._note_webhook(message.received_at)
+        if from_webhook and not outcome.get("duplicate") and sync is self._sync:
+            self._note_webhook(message.received_at)  # the built-in's statistic
         return outcome
 
     def _note_webhook(self, received_at: datetime) -> None:
@@ -252,9 +266,11 @@ class BatchConsumer:
             lag = (utcnow() - message.received_at).total_seconds() * 1000
             milliseconds("EndToEndLag", lag)
 
-    def _sync_or_dead_letter(self, message: SyncMessage, body: str) -> dict[str, Any]:
+    def _sync_or_dead_letter(
+        self, sync: ContactSync, message: SyncMessage, body: str
+    ) -> dict[str, Any]:
         """Inside the dedup unit, so a failed DLQ write undoes the record and is retried."""
-        outcome = self._sync.sync(message).as_dict()
+        outcome = sync.sync(message).as_dict()
         if outcome["result"] == "failed":
             self._queue.dead_letter(body, outcome.get("reason") or "failed")
             raise DeadLettered(outcome)
