@@ -8,7 +8,6 @@ which makes Lambda return the (remaining) batch to the queue under either settin
 
 from __future__ import annotations
 
-import json
 import math
 import threading
 import time
@@ -25,6 +24,7 @@ from chalicelib.domain.messages import ReconcileStep, SyncMessage
 from chalicelib.domain.time import utcnow
 from chalicelib.ports import ContactQueue, Dedup
 from chalicelib.runtime.observability import count, logger, milliseconds
+from chalicelib.services.queue_bodies import deferred_once_more, kind_of, raw_record
 from chalicelib.services.record_pool import RecordPool
 from chalicelib.services.sync import ContactSync
 from chalicelib.services.tenancy import Tenants
@@ -132,7 +132,7 @@ class BatchConsumer:
         with processor(records=list(records), handler=handle_record):
             processor.process()
 
-        failed = [_raw(r)["messageId"] for r in processor.fail_messages]
+        failed = [raw_record(r)["messageId"] for r in processor.fail_messages]
         if failed:
             done = len(processor.success_messages)
             logger.warning("batch incomplete", extra={"failed": failed, "succeeded": done})
@@ -152,7 +152,7 @@ class BatchConsumer:
     def _defer(self, record: SQSRecord, wait: Deferred) -> dict[str, Any]:
         """A delayed copy, then the original is deleted as done: waiting is not failing, and must
         not bring the message closer to the DLQ. If the copy cannot be sent, the record fails."""
-        self._queue.requeue(_deferred_once_more(record.body, wait.counter), math.ceil(wait.seconds))
+        self._queue.requeue(deferred_once_more(record.body, wait.counter), math.ceil(wait.seconds))
         logger.info(
             "message deferred",
             extra={
@@ -169,7 +169,7 @@ class BatchConsumer:
     def _process(self, record: SQSRecord) -> dict[str, Any]:
         # A body without a kind is a contact message (SyncMessage's default). Any kind without a
         # handler goes to the contact handler too, whose validation dead-letters it as invalid.
-        handler = self._handlers.get(_kind(record.body) or "contact", self._handle_contact)
+        handler = self._handlers.get(kind_of(record.body) or "contact", self._handle_contact)
         return handler(record)
 
     def _recorded(self, handler: Handler, record: SQSRecord) -> dict[str, Any]:
@@ -284,35 +284,3 @@ def dead_letter_invalid(queue: ContactQueue, record: SQSRecord, exc: ValidationE
     logger.error("dead-lettering invalid message", extra={"sqs_message_id": record.message_id})
     queue.dead_letter(record.body, reason)
     return reason
-
-
-def _deferred_once_more(body: str, counter: str | None = None) -> str:
-    """The body with its deferral counts raised (contact messages; others go back as they are)."""
-    try:
-        data = json.loads(body)
-    except ValueError:
-        return body
-    if not isinstance(data, dict) or data.get("kind", "contact") not in ("contact", "outcome"):
-        return body
-    for name in ("deferrals", counter):
-        if name:
-            count = data.get(name)
-            data[name] = (count if isinstance(count, int) else 0) + 1
-    return json.dumps(data, ensure_ascii=True, separators=(",", ":"))
-
-
-def _kind(body: str) -> str | None:
-    try:
-        data = json.loads(body)
-    except ValueError:
-        return None
-    kind = data.get("kind") if isinstance(data, dict) else None
-    return kind if isinstance(kind, str) else None
-
-
-def _raw(record: object) -> dict[str, Any]:
-    """Powertools keeps successes as Lambda's dicts and failures as SQSRecord wrappers."""
-    if isinstance(record, SQSRecord):
-        return dict(record.raw_event)
-    assert isinstance(record, dict)
-    return record

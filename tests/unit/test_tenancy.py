@@ -272,3 +272,71 @@ def test_another_apps_event_of_a_registered_location_is_ignored():
     )
     reply = service.handle(event(), SIGNED)
     assert reply.body == {"status": "ignored", "reason": "other app"} and not queue.sent
+
+
+# --- the consumer's routing -------------------------------------------------------------------------
+
+
+def consumer_parts(directory: StaticDirectory) -> tuple[Any, ...]:
+    from chalicelib.domain.scope import Scope
+    from chalicelib.domain.sync_plan import FieldMapping
+    from chalicelib.services.consumer import BatchConsumer
+    from chalicelib.services.rule_book import RuleBook
+    from chalicelib.services.sync import ContactSync
+    from tests.support.fakes import FakeCallTools, FakeDedup, FakeGhl, FakeStateStore
+    from tests.support.worlds import sync_over_fakes
+
+    builtin_ct, other_ct, other_dedup = FakeCallTools(), FakeCallTools(), FakeDedup()
+
+    def build(loc: Location) -> Tenant:
+        sync = ContactSync(
+            ghl=FakeGhl(),
+            calltools=other_ct,
+            store=FakeStateStore(),
+            rulebook=RuleBook(loc.rules, other_ct),
+            mapping=FieldMapping(),
+            scope=Scope(loc.location_id),
+        )
+        return Tenant(loc, sync, other_dedup)
+
+    tenants = Tenants(LOCATION_ID, directory, build)
+    queue = FakeQueue()
+    consumer = BatchConsumer(
+        sync_over_fakes(builtin_ct), FakeDedup(), queue, time_reserve_ms=0, tenants=tenants
+    )
+    return consumer, queue, builtin_ct, other_ct, other_dedup
+
+
+def record(location_id: str) -> dict[str, Any]:
+    from chalicelib.inbound.ghl_events import parse_marketplace_event
+    from tests.support.helpers import sqs_record, tagged
+
+    body = tagged("cold lead", locationId=location_id, dndSettings={"Call": {"status": "inactive"}})
+    return sqs_record(parse_marketplace_event(body).model_dump_json())
+
+
+def test_the_consumer_syncs_a_registered_locations_message_with_its_own_parts():
+    consumer, queue, builtin_ct, other_ct, other_dedup = consumer_parts(StaticDirectory(OTHER))
+    consumer.handle([record(OTHER), record(LOCATION_ID)], lambda: 60_000)
+    assert len(other_ct.bucket_of()) == 1 and len(builtin_ct.bucket_of()) == 1
+    assert [key.split(":")[0] for key in other_dedup.done] == ["webhook"]
+    assert len(queue.deleted) == 2
+
+
+def test_the_consumer_ignores_a_message_of_a_location_no_longer_active():
+    consumer, queue, builtin_ct, other_ct, _ = consumer_parts(StaticDirectory())
+    rec = record(OTHER)
+    consumer.handle([rec], lambda: 60_000)
+    assert consumer.outcomes[0]["result"] == "ignored"
+    assert not other_ct.bucket_of() and not builtin_ct.bucket_of()
+    assert queue.deleted == [rec["receiptHandle"]]
+
+
+def test_the_consumer_retries_when_the_registry_cannot_be_read():
+    from chalicelib.services.consumer import BatchIncomplete
+
+    consumer, queue, builtin_ct, other_ct, _ = consumer_parts(StaticDirectory(broken=True))
+    rec = record(OTHER)
+    with pytest.raises(BatchIncomplete):
+        consumer.handle([rec], lambda: 60_000)
+    assert not queue.deleted and not other_ct.bucket_of() and not builtin_ct.bucket_of()
