@@ -12,8 +12,15 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from chalicelib.adapters.aws.state import DynamoStateStore
+    from chalicelib.adapters.ghl.api import GhlHttpApi
+    from chalicelib.domain.keyspace import Keyspace
     from chalicelib.domain.location import Location
+    from chalicelib.domain.sync_plan import FieldMapping
     from chalicelib.runtime.wiring import Container
+    from chalicelib.services.reconcile import Reconciler
+    from chalicelib.services.rule_book import RuleBook
+    from chalicelib.services.stats import StatsService
     from chalicelib.services.tenancy import CachedDirectory, Tenant, Tenants
     from chalicelib.tenant_ports import GhlTokens
 
@@ -41,6 +48,14 @@ class TenantWiring:
         from chalicelib.services.tenancy import Tenants
 
         return Tenants(self._c.settings.ghl.location_id, self.directory, self.build)
+
+    def start_runs(self, trigger: str) -> dict[str, str]:
+        """One run per registered, active location (services/tenancy.py)."""
+        from chalicelib.services.tenancy import start_every_location
+
+        return start_every_location(
+            lambda: self._c.locations.registry.list(), self.tenants, trigger
+        )
 
     def build(self, location: Location) -> Tenant:
         from chalicelib.adapters.aws.idempotency import LocationDedup
@@ -105,4 +120,72 @@ class TenantWiring:
             ),
             search=ghl,
         )
-        return Tenant(location, sync, LocationDedup(c.dedup, keys))
+        reconciler = self._reconciler(location, ghl, store, rulebook, mapping, keys)
+        return Tenant(
+            location,
+            sync,
+            LocationDedup(c.dedup, keys),
+            reconciler=reconciler,
+            stats=self._stats(store, reconciler),
+        )
+
+    def _reconciler(
+        self,
+        location: Location,
+        ghl: GhlHttpApi,
+        store: DynamoStateStore,
+        rulebook: RuleBook,
+        mapping: FieldMapping,
+        keys: Keyspace,
+    ) -> Reconciler:
+        """As the Container's reconciler, over this location's search, state, rules and run
+        items (`loc#<id>#run#...`: its own lock and checkpoint), paced at its account's rate."""
+        from chalicelib.adapters.aws.runs import DynamoRunStore
+        from chalicelib.services.reconcile import (
+            CallMeter,
+            FeedPace,
+            Leftovers,
+            Reconciler,
+            RunTimings,
+            TagWalk,
+            WalkLimits,
+            WalkScope,
+        )
+
+        c, run = self._c, self._c.settings.reconcile
+        location_id, queue = location.location_id, c.queue
+        runs = DynamoRunStore(c.dynamodb.Table(c.settings.state.table_name), keys)
+        meter = CallMeter(lambda: store.calls)
+        rate = location.pacing.calltools_max_rps or c.settings.calltools.max_rps
+        return Reconciler(
+            runs=runs,
+            queue=queue,
+            walk=TagWalk(
+                ghl,
+                store,
+                queue,
+                WalkScope(location_id, rulebook, mapping),
+                WalkLimits(run.page_limit),
+                meter=meter,
+            ),
+            leftovers=Leftovers(store, queue, location_id, meter=meter),
+            timings=RunTimings(
+                step_seconds=run.step_seconds,
+                pace=FeedPace(
+                    backlog_seconds=run.backlog_seconds,
+                    assumed_rate=rate / 2,
+                    max_backlog=run.max_backlog,
+                ),
+            ),
+            location_id=location_id,
+        )
+
+    def _stats(self, store: DynamoStateStore, reconciler: Reconciler) -> StatsService:
+        from chalicelib.services.stats import StatsService
+
+        return StatsService(
+            states=store,
+            runs=reconciler.runs,
+            queue=self._c.queue,
+            bucket_names=store.bucket_names,
+        )

@@ -329,6 +329,7 @@ class Container:
             stats=lambda: self.stats,
             explainer=lambda: self.explainer,
             lookup=lambda: self.contact_lookup,
+            tenants=lambda: self.locations.tenancy.tenants,
         )
 
     @cached_property

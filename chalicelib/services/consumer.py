@@ -180,8 +180,16 @@ class BatchConsumer:
     def _handle_reconcile_step(self, record: SQSRecord) -> dict[str, Any]:
         assert self._run_step is not None  # registered only with a run_step
         step = ReconcileStep.model_validate_json(record.body)
-        self._run_step(step.run_id, self._remaining, self._reserve_ms)
         outcome: dict[str, Any] = {"result": "reconcile_step", "run_id": step.run_id}
+        run_step = self._run_step
+        if self._tenants is not None and not self._tenants.is_builtin(step.location_id):
+            tenant = self._tenants.tenant(str(step.location_id))  # raises: retried
+            if tenant is None:  # deactivated: its run stops here
+                outcome["result"] = "ignored"
+                self.outcomes.append(outcome)
+                return outcome
+            run_step = tenant.reconciler.step
+        run_step(step.run_id, self._remaining, self._reserve_ms)
         self.outcomes.append(outcome)
         return outcome
 

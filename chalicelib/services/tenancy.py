@@ -15,7 +15,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from chalicelib.domain.location import Location
+from chalicelib.domain.runs import RunActive
 from chalicelib.ports import Dedup, LocationRegistry
+from chalicelib.runtime.observability import logger
+from chalicelib.services.reconcile import Reconciler
+from chalicelib.services.stats import StatsService
 from chalicelib.services.sync import ContactSync
 from chalicelib.tenant_ports import LocationDirectory
 
@@ -98,6 +102,8 @@ class Tenant:
     location: Location
     sync: ContactSync
     dedup: Dedup
+    reconciler: Reconciler  # its runs: own lock, checkpoints and pacing
+    stats: StatsService  # its contacts and runs (the queue is the deployment's)
 
 
 class Tenants:
@@ -139,3 +145,31 @@ class Tenants:
                 built = (now, self._build(location))
                 self._built[location_id] = built
             return built[1]
+
+
+def start_every_location(
+    locations: Callable[[], Sequence[Location]], tenants: Tenants, trigger: str
+) -> dict[str, str]:
+    """One run per registered, active location (the daily schedule), each with its own lock:
+    a location whose run is still going, or that fails to start, does not keep the others from
+    theirs. Returns each location's run id, or why it has none."""
+    started: dict[str, str] = {}
+    for location in locations():
+        location_id = location.location_id
+        if not location.active or tenants.is_builtin(location_id):
+            continue
+        try:
+            tenant = tenants.tenant(location_id)
+            if tenant is None:
+                continue  # deactivated since the list was read
+            started[location_id] = tenant.reconciler.start(trigger=trigger).id
+        except RunActive as active:
+            started[location_id] = f"active: {active.run_id}"
+            logger.info(
+                "location's run skipped: a run is active",
+                extra={"location_id": location_id, "run_id": active.run_id},
+            )
+        except Exception as exc:
+            started[location_id] = f"failed: {type(exc).__name__}"
+            logger.exception("location's run did not start", extra={"location_id": location_id})
+    return started

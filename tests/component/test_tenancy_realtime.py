@@ -7,70 +7,24 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 
 from chalicelib.adapters.aws.state import contact_key
 from chalicelib.domain.keyspace import Keyspace
-from sandbox.calltools import CallToolsSandbox
-from sandbox.ghl.location import GhlLocation
-from tests.support.helpers import GhlMirror, ghl_event
+from tests.support.helpers import ghl_event
 from tests.support.service import Service, body_json
+from tests.support.tenants import Tenant, hosted_tenants
 
 A_ID, B_ID, STRANGER_ID = "AcmeRoofing0000000A1", "BetaPlumbing000000B2", "Stranger00000000000C"
-BUCKET_ID = 81000  # the n-th location's account: its one bucket, "Cold Leads", is 81000 + n
 SAME = "SameContact0000000X9"  # one contact id found in both locations
-
-
-@dataclass
-class Tenant:
-    ghl: GhlLocation
-    calltools: CallToolsSandbox
-    bucket_id: int
-    mirror: GhlMirror = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.mirror = GhlMirror(self.ghl.upsert_contact, self.ghl.delete_contact)
-
-    @property
-    def location_id(self) -> str:
-        return self.ghl.location_id
-
-    def registration(self) -> dict[str, Any]:
-        return {
-            "name": self.ghl.name,
-            "ghl_api_token": self.ghl.token,
-            "calltools_api_base_url": self.calltools.base_url,
-            "calltools_api_token": self.calltools.token,
-            "rules": [{"tag": "cold lead", "bucket": "Cold Leads"}],
-        }
-
-    def members(self) -> set[str]:
-        """The GHL ids of the contacts in this account's bucket."""
-        ids = self.calltools.bucket_members(self.bucket_id)
-        return {str(c.get("ghl_contact_id")) for c in self.calltools.contacts() if c["id"] in ids}
 
 
 @pytest.fixture
 def tenants(service: Service) -> Iterator[dict[str, Tenant]]:
-    made: dict[str, Tenant] = {}
-    for n, location_id in enumerate((A_ID, B_ID, STRANGER_ID), start=1):
-        ghl = service.ghl.add_location(location_id, name=f"Client {n}")
-        bucket: dict[str, Any] = {"id": BUCKET_ID + n, "name": "Cold Leads"}
-        calltools = CallToolsSandbox(
-            token=f"calltools-token-of-{location_id}", buckets=[bucket], id_offset=1_000_000 * n
-        ).start()
-        made[location_id] = Tenant(ghl, calltools, BUCKET_ID + n)
-    try:
-        for tenant in (made[A_ID], made[B_ID]):  # the stranger is never registered
-            reply = service.admin("put", f"/locations/{tenant.location_id}", tenant.registration())
-            assert reply.status_code == 201, reply.body
-        yield made
-    finally:
-        for tenant in made.values():
-            tenant.calltools.stop()
+    with hosted_tenants(service, (A_ID, B_ID, STRANGER_ID), registered=(A_ID, B_ID)) as made:
+        yield made  # the stranger is never registered
 
 
 def post(service: Service, tenant: Tenant, body: dict[str, Any]) -> dict[str, Any]:

@@ -141,7 +141,7 @@ def test_tenants_build_once_per_location_and_again_when_it_changed():
 
     def build(loc: Location) -> Tenant:
         built.append(loc)
-        return Tenant(loc, sync=object(), dedup=object())  # type: ignore[arg-type]
+        return Tenant(loc, object(), object(), object(), object())  # type: ignore[arg-type]
 
     tenants = Tenants(LOCATION_ID, directory, build, seconds=900, clock=clock)
     assert tenants.is_builtin(LOCATION_ID) and tenants.is_builtin(None)
@@ -297,7 +297,7 @@ def consumer_parts(directory: StaticDirectory) -> tuple[Any, ...]:
             mapping=FieldMapping(),
             scope=Scope(loc.location_id),
         )
-        return Tenant(loc, sync, other_dedup)
+        return Tenant(loc, sync, other_dedup, object(), object())  # type: ignore[arg-type]
 
     tenants = Tenants(LOCATION_ID, directory, build)
     queue = FakeQueue()
@@ -340,3 +340,40 @@ def test_the_consumer_retries_when_the_registry_cannot_be_read():
     with pytest.raises(BatchIncomplete):
         consumer.handle([rec], lambda: 60_000)
     assert not queue.deleted and not other_ct.bucket_of() and not builtin_ct.bucket_of()
+
+
+def test_the_schedule_starts_every_active_location_and_one_failure_stops_no_other():
+    from chalicelib.domain.runs import RunActive
+    from chalicelib.services.tenancy import start_every_location
+
+    class Starter:
+        def __init__(self, outcome: str) -> None:
+            self.outcome = outcome
+            self.triggers: list[str] = []
+
+        def start(self, trigger: str) -> Any:
+            self.triggers.append(trigger)
+            if self.outcome == "busy":
+                raise RunActive("run-1")
+            if self.outcome == "broken":
+                raise RuntimeError("DynamoDB unavailable")
+            return type("Run", (), {"id": f"run-of-{self.outcome}"})()
+
+    starters = {"Broken1": Starter("broken"), "Busy1": Starter("busy"), "Fine1": Starter("ok")}
+    registry = FakeLocationRegistry()
+    for location_id in [*starters, "Stopped1"]:
+        registry.put(location(location_id, active=location_id != "Stopped1"))
+    registry.put(location(LOCATION_ID))  # cannot be registered; never started twice if it were
+
+    def build(loc: Location) -> Tenant:
+        return Tenant(loc, object(), object(), starters[loc.location_id], object())  # type: ignore[arg-type]
+
+    directory = CachedDirectory(lambda: registry)
+    tenants = Tenants(LOCATION_ID, directory, build)
+    started = start_every_location(registry.list, tenants, "schedule")
+    assert started == {
+        "Broken1": "failed: RuntimeError",
+        "Busy1": "active: run-1",
+        "Fine1": "run-of-ok",
+    }
+    assert all(s.triggers == ["schedule"] for s in starters.values())
