@@ -135,6 +135,33 @@ def test_two_locations_end_to_end(stack: Stack, signer: Signer, clients: dict[st
         assert client.ghl_token not in text and client.calltools.token not in text
 
 
+def test_a_trigger_for_one_location_walks_only_that_location(
+    stack: Stack, signer: Signer, clients: dict[str, Client]
+):
+    a, b = clients[A_ID], clients[B_ID]
+    generated = httpx.post(
+        f"{stack.info['ghl_url']}/_sandbox/locations/{B_ID}/generate",
+        json={"n": 12, "tag": "cold lead", "seed": 7},
+        timeout=10,
+    )
+    assert generated.status_code == 201, generated.text
+    ids = set(generated.json()["ids"])
+    a_before = a.members()
+    url, headers = stack.info["url"], stack.admin_headers()
+    reply = httpx.post(f"{url}/sync/trigger", json={"location_id": B_ID}, headers=headers)
+    assert reply.status_code == 202, reply.text
+    run_id = reply.json()["run_id"]
+
+    def finished() -> Any:
+        stats = httpx.get(f"{url}/sync/stats", params={"location_id": B_ID}, headers=headers)
+        last = stats.json()["last_run"]
+        return last if last and last["id"] == run_id else None
+
+    wait_for(finished, 60, "B's run to finish")
+    assert ids <= set(b.members()) and a.members() == a_before
+    assert httpx.get(f"{url}/sync/stats", headers=headers).json()["last_run"] is None
+
+
 def test_a_deactivated_location_is_ignored(
     stack: Stack, signer: Signer, clients: dict[str, Client]
 ):
