@@ -83,7 +83,9 @@ def sync_trigger() -> Response:
 def sync_stats() -> Response:
     request = app.current_request
     assert request is not None
-    return _respond(lambda: wiring.container().admin_api.stats(request.headers))
+    params: Mapping[str, str] = request.query_params or {}
+    location_id = params.get("location_id")
+    return _respond(lambda: wiring.container().admin_api.stats(request.headers, location_id))
 
 
 @app.route("/sync/contacts/{contact_id}", methods=["GET"])
@@ -202,6 +204,8 @@ def daily_reconciliation(event: CloudWatchEvent) -> None:
         wiring.container().outcomes.runs.start(mode="reconcile", trigger="schedule")
     except RunActive as active:
         logger.info("scheduled run skipped: a run is active", extra={"run_id": active.run_id})
+    # Then one run per registered location, each with its own lock (docs/locations.md).
+    wiring.container().locations.tenancy.start_runs(trigger="schedule")
 
 
 @app.on_sqs_message(

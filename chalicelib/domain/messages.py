@@ -65,6 +65,9 @@ class ReconcileStep(BaseModel):
 
     kind: Literal["reconcile_step"] = "reconcile_step"
     run_id: str
+    # The registered location whose run this is; None: the built-in location's (and every step
+    # queued before locations had runs).
+    location_id: str | None = None
 
 
 OutcomeOrigin = Literal["hook", "catchup"]

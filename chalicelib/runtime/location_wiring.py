@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from chalicelib.adapters.aws.locations import DynamoLocationRegistry
     from chalicelib.adapters.token_checks import ApiTokenChecks
     from chalicelib.domain.location import BuiltinLocation
+    from chalicelib.runtime.tenant_wiring import TenantWiring
     from chalicelib.runtime.wiring import Container
     from chalicelib.services.locations import LocationAdmin
 
@@ -60,13 +61,24 @@ class LocationWiring:
         return BuiltinLocation(location_id, s.calltools.api_base_url, tuple(s.rules))
 
     @cached_property
+    def tenancy(self) -> TenantWiring:
+        """Each registered location's own sync, and the registry as webhooks read it."""
+        from chalicelib.runtime.tenant_wiring import TenantWiring
+
+        return TenantWiring(self._c)
+
+    @cached_property
     def admin(self) -> LocationAdmin:
         from chalicelib.services.admin_auth import AdminBearer
         from chalicelib.services.locations import LocationAdmin
+        from chalicelib.services.tenancy import ForgetfulRegistry
 
+        # A change made here is seen by this container's webhooks at once, others' within
+        # their cache's minute.
+        registry = ForgetfulRegistry(lambda: self.registry, self.tenancy.directory.forget)
         return LocationAdmin(
             AdminBearer(self._c.secret("admin_api_token")),
-            registry=lambda: self.registry,
+            registry=lambda: registry,
             secrets=lambda: self.secrets,
             checks=lambda: self.checks,
             builtin=self.builtin,

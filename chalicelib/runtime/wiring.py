@@ -184,6 +184,7 @@ class Container:
             location_id=ghl.location_id,
             app_id=ghl.app_id,
             replay_after=timedelta(days=self.settings.state.dedup_ttl_days),
+            locations=self.locations.tenancy.directory,  # registered locations' events
         )
 
     @cached_property
@@ -248,6 +249,7 @@ class Container:
                 lambda: self.outcomes.catch_up.run(),
                 self.queue,
             ),
+            tenants=self.locations.tenancy.tenants,  # registered locations' own syncs
         )
 
     @cached_property
@@ -327,6 +329,7 @@ class Container:
             stats=lambda: self.stats,
             explainer=lambda: self.explainer,
             lookup=lambda: self.contact_lookup,
+            tenants=lambda: self.locations.tenancy.tenants,
         )
 
     @cached_property

@@ -8,7 +8,6 @@ which makes Lambda return the (remaining) batch to the queue under either settin
 
 from __future__ import annotations
 
-import json
 import math
 import threading
 import time
@@ -25,8 +24,10 @@ from chalicelib.domain.messages import ReconcileStep, SyncMessage
 from chalicelib.domain.time import utcnow
 from chalicelib.ports import ContactQueue, Dedup
 from chalicelib.runtime.observability import count, logger, milliseconds
+from chalicelib.services.queue_bodies import deferred_once_more, kind_of, raw_record
 from chalicelib.services.record_pool import RecordPool
 from chalicelib.services.sync import ContactSync
+from chalicelib.services.tenancy import Tenants
 
 # A conflict with another worker resolves within one contact's sync.
 CONFLICT_DELAY_SECONDS = 5
@@ -70,8 +71,11 @@ class BatchConsumer:
         seconds: Callable[[], float] = time.time,
         records_at_once: int = 1,
         more_handlers: Mapping[str, Handler] | None = None,
+        tenants: Tenants | None = None,
     ) -> None:
         self._sync = sync
+        # Registered locations' own syncs (services/tenancy.py); `sync` is the built-in's.
+        self._tenants = tenants
         self._dedup = dedup
         self._queue = queue
         self._reserve_ms = time_reserve_ms
@@ -128,7 +132,7 @@ class BatchConsumer:
         with processor(records=list(records), handler=handle_record):
             processor.process()
 
-        failed = [_raw(r)["messageId"] for r in processor.fail_messages]
+        failed = [raw_record(r)["messageId"] for r in processor.fail_messages]
         if failed:
             done = len(processor.success_messages)
             logger.warning("batch incomplete", extra={"failed": failed, "succeeded": done})
@@ -148,7 +152,7 @@ class BatchConsumer:
     def _defer(self, record: SQSRecord, wait: Deferred) -> dict[str, Any]:
         """A delayed copy, then the original is deleted as done: waiting is not failing, and must
         not bring the message closer to the DLQ. If the copy cannot be sent, the record fails."""
-        self._queue.requeue(_deferred_once_more(record.body, wait.counter), math.ceil(wait.seconds))
+        self._queue.requeue(deferred_once_more(record.body, wait.counter), math.ceil(wait.seconds))
         logger.info(
             "message deferred",
             extra={
@@ -165,7 +169,7 @@ class BatchConsumer:
     def _process(self, record: SQSRecord) -> dict[str, Any]:
         # A body without a kind is a contact message (SyncMessage's default). Any kind without a
         # handler goes to the contact handler too, whose validation dead-letters it as invalid.
-        handler = self._handlers.get(_kind(record.body) or "contact", self._handle_contact)
+        handler = self._handlers.get(kind_of(record.body) or "contact", self._handle_contact)
         return handler(record)
 
     def _recorded(self, handler: Handler, record: SQSRecord) -> dict[str, Any]:
@@ -176,8 +180,16 @@ class BatchConsumer:
     def _handle_reconcile_step(self, record: SQSRecord) -> dict[str, Any]:
         assert self._run_step is not None  # registered only with a run_step
         step = ReconcileStep.model_validate_json(record.body)
-        self._run_step(step.run_id, self._remaining, self._reserve_ms)
         outcome: dict[str, Any] = {"result": "reconcile_step", "run_id": step.run_id}
+        run_step = self._run_step
+        if self._tenants is not None and not self._tenants.is_builtin(step.location_id):
+            tenant = self._tenants.tenant(str(step.location_id))  # raises: retried
+            if tenant is None:  # deactivated: its run stops here
+                outcome["result"] = "ignored"
+                self.outcomes.append(outcome)
+                return outcome
+            run_step = tenant.reconciler.step
+        run_step(step.run_id, self._remaining, self._reserve_ms)
         self.outcomes.append(outcome)
         return outcome
 
@@ -192,6 +204,16 @@ class BatchConsumer:
             self.outcomes.append(outcome)
             return outcome
 
+        sync, dedup = self._sync, self._dedup
+        if self._tenants is not None and not self._tenants.is_builtin(message.location_id):
+            # Raises when the registry cannot be read: the record is retried, never synced
+            # with another location's parts.
+            tenant = self._tenants.tenant(str(message.location_id))
+            if tenant is None:
+                outcome = {"result": "ignored", "reason": "location not registered or inactive"}
+                self.outcomes.append({**outcome, "contact_id": message.contact_id})
+                return outcome
+            sync, dedup = tenant.sync, tenant.dedup
         key = message.dedup_key or f"sqs:{record.message_id}"
         # Per thread (records run side by side), and removed after the record: a later record's
         # or step's lines must not carry this contact's ids.
@@ -200,7 +222,7 @@ class BatchConsumer:
             contact_id=message.contact_id,
             webhook_id=message.webhook_id,
         )
-        work = partial(self._sync_or_dead_letter, message, body)
+        work = partial(self._sync_or_dead_letter, sync, message, body)
         # A reconciliation message has no dedup record (two writes): delivered again, it finds
         # its contact in step and changes nothing, and a copy running at the same time loses the
         # lease's conditional write and is deferred. A webhook keeps its record: a delivery GHL
@@ -208,15 +230,15 @@ class BatchConsumer:
         # two writes.
         from_webhook = message.origin != "reconciliation"
         try:
-            outcome = self._dedup.run_once(key, work) if from_webhook else work()
+            outcome = dedup.run_once(key, work) if from_webhook else work()
         except DeadLettered as dead:
             outcome = dead.outcome
         finally:
             logger.thread_safe_remove_keys(["correlation_id", "contact_id", "webhook_id"])
         self.outcomes.append(outcome)
         self._measure(message, outcome)
-        if from_webhook and not outcome.get("duplicate"):
-            self._note_webhook(message.received_at)
+        if from_webhook and not outcome.get("duplicate") and sync is self._sync:
+            self._note_webhook(message.received_at)  # the built-in's statistic
         return outcome
 
     def _note_webhook(self, received_at: datetime) -> None:
@@ -252,9 +274,11 @@ class BatchConsumer:
             lag = (utcnow() - message.received_at).total_seconds() * 1000
             milliseconds("EndToEndLag", lag)
 
-    def _sync_or_dead_letter(self, message: SyncMessage, body: str) -> dict[str, Any]:
+    def _sync_or_dead_letter(
+        self, sync: ContactSync, message: SyncMessage, body: str
+    ) -> dict[str, Any]:
         """Inside the dedup unit, so a failed DLQ write undoes the record and is retried."""
-        outcome = self._sync.sync(message).as_dict()
+        outcome = sync.sync(message).as_dict()
         if outcome["result"] == "failed":
             self._queue.dead_letter(body, outcome.get("reason") or "failed")
             raise DeadLettered(outcome)
@@ -268,35 +292,3 @@ def dead_letter_invalid(queue: ContactQueue, record: SQSRecord, exc: ValidationE
     logger.error("dead-lettering invalid message", extra={"sqs_message_id": record.message_id})
     queue.dead_letter(record.body, reason)
     return reason
-
-
-def _deferred_once_more(body: str, counter: str | None = None) -> str:
-    """The body with its deferral counts raised (contact messages; others go back as they are)."""
-    try:
-        data = json.loads(body)
-    except ValueError:
-        return body
-    if not isinstance(data, dict) or data.get("kind", "contact") not in ("contact", "outcome"):
-        return body
-    for name in ("deferrals", counter):
-        if name:
-            count = data.get(name)
-            data[name] = (count if isinstance(count, int) else 0) + 1
-    return json.dumps(data, ensure_ascii=True, separators=(",", ":"))
-
-
-def _kind(body: str) -> str | None:
-    try:
-        data = json.loads(body)
-    except ValueError:
-        return None
-    kind = data.get("kind") if isinstance(data, dict) else None
-    return kind if isinstance(kind, str) else None
-
-
-def _raw(record: object) -> dict[str, Any]:
-    """Powertools keeps successes as Lambda's dicts and failures as SQSRecord wrappers."""
-    if isinstance(record, SQSRecord):
-        return dict(record.raw_event)
-    assert isinstance(record, dict)
-    return record

@@ -31,6 +31,7 @@ from chalicelib.inbound.webhook_auth import (
 from chalicelib.ports import AuthResult, ContactQueue, WebhookVerifier
 from chalicelib.runtime.observability import count, logger
 from chalicelib.services.replies import HttpReply, reply
+from chalicelib.tenant_ports import LocationDirectory
 
 MAX_BODY_BYTES = 256 * 1024
 
@@ -49,6 +50,7 @@ class WebhookIntake:
         app_id: str = "",
         replay_after: timedelta = timedelta(days=14),
         clock: Callable[[], datetime] = utcnow,
+        locations: LocationDirectory | None = None,
     ) -> None:
         self._verifier = verifier
         self._queue = queue
@@ -57,6 +59,8 @@ class WebhookIntake:
         self._app_id = app_id
         self._replay_after = replay_after
         self._clock = clock
+        # Registered locations (docs/locations.md); None: the built-in location only.
+        self._locations = locations
 
     def handle(self, raw_body: bytes | str | None, headers: Mapping[str, str]) -> IntakeReply:
         if isinstance(raw_body, str):
@@ -99,7 +103,14 @@ class WebhookIntake:
             count("WebhooksRejectedInvalid")
             return reply(400, "invalid", reason=str(exc))
 
-        out_of_scope = scope_rejection(message, self._location_id, self._app_id)
+        try:
+            out_of_scope = self._out_of_scope(message, auth)
+        except Exception:
+            # Fail closed: an event of a location we cannot look up is neither synced nor
+            # dropped; GHL retries it.
+            logger.exception("location registry unreadable; asking GHL to retry")
+            count("WebhooksRegistryFailed")
+            return reply(503, "unavailable", reason="location registry unavailable, retry later")
         if out_of_scope:
             logger.warning("webhook ignored", extra={"reason": out_of_scope})
             count("WebhooksIgnored")
@@ -117,6 +128,7 @@ class WebhookIntake:
             "webhook accepted",
             extra={
                 "contact_id": message.contact_id,
+                "location_id": message.location_id,
                 "event_type": message.event_type,
                 "webhook_id": message.webhook_id,
                 "refetch": message.snapshot is None,
@@ -124,6 +136,20 @@ class WebhookIntake:
             },
         )
         return reply(200, "accepted", contact_id=message.contact_id, message_id=message_id)
+
+    def _out_of_scope(self, message: SyncMessage, auth: AuthResult) -> str | None:
+        """Why the event is not ours to sync, or None. The built-in location's events are judged
+        as they always were; another location's is ours only when it is registered and active,
+        and only on GHL's signature: the deployment's one workflow secret speaks for the
+        built-in location alone (anyone holding it could name any location)."""
+        rejection = scope_rejection(message, self._location_id, self._app_id)
+        if rejection != "other location" or self._locations is None:
+            return rejection
+        if auth.scheme == "workflow-secret" or message.location_id is None:
+            return rejection
+        if self._locations.active(message.location_id) is None:
+            return "other location"  # not registered, or deactivated
+        return scope_rejection(message, message.location_id, self._app_id)
 
     def _parse(self, body: Any, auth: AuthResult) -> SyncMessage:
         now = self._clock()

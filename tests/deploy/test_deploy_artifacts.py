@@ -460,6 +460,8 @@ LEAST = {
         },
         "StateIndex": {"dynamodb:Query"},
         "Secrets": {"secretsmanager:GetSecretValue"},
+        # A registered location's tokens, read to sync its contacts (docs/locations.md).
+        "LocationSecrets": {"secretsmanager:GetSecretValue"},
     },
     "schedule": {
         "ContactQueue": {"sqs:SendMessage", "sqs:GetQueueUrl"},
@@ -515,7 +517,9 @@ def test_policy_is_scoped_to_the_stage_resources_and_the_function(stage, functio
     prefix_setting = config["stages"][stage]["environment_variables"]["LOCATION_SECRETS_PREFIX"]
     assert prefix_setting == f"ghl-calltools/{stage}/locations/"
     assert statements.get("LocationSecrets", {}).get("Resource") == (
-        arns("secretsmanager", f"secret:{prefix_setting}*") if function == "api" else None
+        arns("secretsmanager", f"secret:{prefix_setting}*")
+        if function in ("api", "consumer")
+        else None
     )
     for statement in statements.values():
         for resource in statement["Resource"]:

@@ -8,6 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from chalicelib.domain.keyspace import Keyspace
 from chalicelib.domain.time import parse_time
 from chalicelib.ports import BucketResolution
 
@@ -36,10 +37,15 @@ class BucketItem:
     """Mixed into DynamoStateStore. Each writer sets only its own attributes of the one item."""
 
     _table: Table
+    _keys: Keyspace
+
+    def _key(self, key: dict[str, str]) -> dict[str, str]:
+        """`key` in this location's keyspace (the built-in's: unchanged)."""
+        return {name: self._keys.key(value) for name, value in key.items()}
 
     def note_bucket_names(self, names: dict[int, str]) -> None:
         self._table.update_item(
-            Key=BUCKET_NAMES_KEY,
+            Key=self._key(BUCKET_NAMES_KEY),
             UpdateExpression="SET #kind = :kind, #names = :names",
             ExpressionAttributeNames={"#kind": "kind", "#names": "names"},
             ExpressionAttributeValues={
@@ -49,7 +55,7 @@ class BucketItem:
         )
 
     def bucket_names(self) -> dict[int, str]:
-        item = self._table.get_item(Key=BUCKET_NAMES_KEY).get("Item") or {}
+        item = self._table.get_item(Key=self._key(BUCKET_NAMES_KEY)).get("Item") or {}
         names = item.get("names")
         if not isinstance(names, dict):
             return {}
@@ -57,7 +63,7 @@ class BucketItem:
 
     def remember(self, resolution: BucketResolution, resolved_at: datetime) -> None:
         self._table.update_item(
-            Key=BUCKET_NAMES_KEY,
+            Key=self._key(BUCKET_NAMES_KEY),
             UpdateExpression="SET #kind = :kind, #resolution = :resolution, #at = :at",
             ExpressionAttributeNames={
                 "#kind": "kind",
@@ -76,7 +82,10 @@ class BucketItem:
 
     def recall(self) -> tuple[BucketResolution, datetime] | None:
         # Consistent: a resolution remembered a moment ago by another container is read.
-        item = self._table.get_item(Key=BUCKET_NAMES_KEY, ConsistentRead=True).get("Item") or {}
+        item = (
+            self._table.get_item(Key=self._key(BUCKET_NAMES_KEY), ConsistentRead=True).get("Item")
+            or {}
+        )
         resolved_at = parse_time(item.get("resolved_at"))
         if resolved_at is None:
             return None

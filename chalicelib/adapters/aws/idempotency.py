@@ -22,6 +22,7 @@ from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import D
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from chalicelib.domain.errors import ConcurrentUpdate
+from chalicelib.domain.keyspace import Keyspace
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -69,3 +70,16 @@ class PowertoolsDedup:
             raise ConcurrentUpdate("the same delivery is being processed elsewhere") from exc
         finally:
             self._work.current = None
+
+
+class LocationDedup:
+    """A registered location's dedup: its keys `<locationId>:<key>` before the store hashes them,
+    so the same webhookId (or SQS message id) in two locations is two deliveries. Shares the one
+    Powertools store (and the Lambda context registered on it)."""
+
+    def __init__(self, store: PowertoolsDedup, keys: Keyspace) -> None:
+        self._store = store
+        self._keys = keys
+
+    def run_once(self, key: str, work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        return self._store.run_once(self._keys.dedup(key), work)

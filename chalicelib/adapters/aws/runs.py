@@ -1,4 +1,5 @@
-"""Reconciliation runs in the state table: `run#<id>` items, the `run#active` lock, `run#last`."""
+"""Reconciliation runs in the state table: `run#<id>` items, the `run#active` lock, `run#last`
+(a registered location's behind its `loc#<id>#`: its own lock and checkpoints)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from chalicelib.domain.errors import ConcurrentUpdate
+from chalicelib.domain.keyspace import BUILTIN, Keyspace
 from chalicelib.domain.runs import Run, RunActive
 
 if TYPE_CHECKING:
@@ -25,39 +27,44 @@ def _conditional_failed(exc: ClientError) -> bool:
 
 
 class DynamoRunStore:
-    def __init__(self, table: Table) -> None:
+    def __init__(self, table: Table, keys: Keyspace = BUILTIN) -> None:
         self._table = table
+        self._keys = keys
+        self._active = {"pk": keys.key(ACTIVE["pk"])}
+        self._last = {"pk": keys.key(LAST["pk"])}
 
-    @staticmethod
-    def _item(run: Run, version: int) -> dict[str, Any]:
+    def _run_key(self, run_id: str) -> dict[str, str]:
+        return {"pk": self._keys.key(f"run#{run_id}")}
+
+    def _item(self, run: Run, version: int) -> dict[str, Any]:
         # The run is stored as JSON: cursors hold mixed types DynamoDB would turn into Decimals.
         return {
-            "pk": f"run#{run.id}",
+            **self._run_key(run.id),
             "kind": "run",
             "version": version,
             "body": run.model_copy(update={"version": version}).model_dump_json(),
         }
 
     def get(self, run_id: str) -> Run | None:
-        item = self._table.get_item(Key={"pk": f"run#{run_id}"}, ConsistentRead=True).get("Item")
+        item = self._table.get_item(Key=self._run_key(run_id), ConsistentRead=True).get("Item")
         return Run.model_validate_json(str(item["body"])) if item else None
 
     def _pointer(self, key: dict[str, str]) -> dict[str, Any]:
         return dict(self._table.get_item(Key=key, ConsistentRead=True).get("Item") or {})
 
     def active_run_id(self) -> str | None:
-        value = self._pointer(ACTIVE).get("run_id")
+        value = self._pointer(self._active).get("run_id")
         return str(value) if value else None
 
     def last_run_id(self) -> str | None:
-        value = self._pointer(LAST).get("run_id")
+        value = self._pointer(self._last).get("run_id")
         return str(value) if value else None
 
     def start(self, run: Run, stale_before: datetime) -> Run:
         try:
             self._table.put_item(
                 Item={
-                    **ACTIVE,
+                    **self._active,
                     "kind": "lock",
                     "run_id": run.id,
                     "heartbeat_at": run.started_at.isoformat(),
@@ -89,7 +96,7 @@ class DynamoRunStore:
         if run.heartbeat_at:
             try:
                 self._table.update_item(
-                    Key=ACTIVE,
+                    Key=self._active,
                     UpdateExpression="SET heartbeat_at = :at",
                     ConditionExpression="run_id = :id",
                     ExpressionAttributeValues={":at": run.heartbeat_at.isoformat(), ":id": run.id},
@@ -101,10 +108,10 @@ class DynamoRunStore:
 
     def finish(self, run: Run) -> Run:
         saved = self.save(run)
-        self._table.put_item(Item={**LAST, "kind": "lock", "run_id": run.id})
+        self._table.put_item(Item={**self._last, "kind": "lock", "run_id": run.id})
         try:
             self._table.delete_item(
-                Key=ACTIVE,
+                Key=self._active,
                 ConditionExpression="run_id = :id",
                 ExpressionAttributeValues={":id": run.id},
             )

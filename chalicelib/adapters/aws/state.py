@@ -14,6 +14,7 @@ from botocore.exceptions import ClientError
 from chalicelib.adapters.aws.buckets import BucketItem
 from chalicelib.domain.errors import ConcurrentUpdate
 from chalicelib.domain.history import from_records, to_records
+from chalicelib.domain.keyspace import BUILTIN, Keyspace
 from chalicelib.domain.state import ContactState
 from chalicelib.domain.time import parse_time
 from chalicelib.runtime.observability import logger
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
 PK = "pk"
 WEBHOOK_CLOCK_KEY = {PK: "stats#webhooks"}
 # The global secondary index on contact items' `calltools_id` (infra/template.yaml,
-# sandbox/aws.py), keys only: an entry carries the table's `pk`, `contact#<id>`.
+# sandbox/aws.py), keys only: an entry carries the table's `pk`, `[loc#<location>#]contact#<id>`.
 BY_CALLTOOLS_ID = "by_calltools_id"
 CONTACT_PREFIX = "contact#"
 
@@ -33,21 +34,21 @@ CONTACT_PREFIX = "contact#"
 SEEN_TTL = timedelta(days=3)
 
 
-def contact_key(contact_id: str) -> dict[str, str]:
-    return {PK: f"contact#{contact_id}"}
+def contact_key(contact_id: str, keys: Keyspace = BUILTIN) -> dict[str, str]:
+    return {PK: keys.key(f"{CONTACT_PREFIX}{contact_id}")}
 
 
-def seen_key(run_id: str, page: int) -> dict[str, str]:
-    return {PK: f"seen#{run_id}#{page}"}
+def seen_key(run_id: str, page: int, keys: Keyspace = BUILTIN) -> dict[str, str]:
+    return {PK: keys.key(f"seen#{run_id}#{page}")}
 
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def to_item(state: ContactState, version: int) -> dict[str, Any]:
+def to_item(state: ContactState, version: int, keys: Keyspace = BUILTIN) -> dict[str, Any]:
     item: dict[str, Any] = {
-        **contact_key(state.contact_id),
+        **contact_key(state.contact_id, keys),
         "kind": "contact",
         "contact_id": state.contact_id,
         "version": version,
@@ -73,6 +74,8 @@ def to_item(state: ContactState, version: int) -> dict[str, Any]:
         "h": _json(to_records(state.history)) if state.history else None,
     }
     item.update({k: v for k, v in optional.items() if v is not None})
+    if keys.location_id is not None:  # the built-in's items carry none: today's items
+        item["location_id"] = keys.location_id
     return item
 
 
@@ -120,12 +123,15 @@ def from_item(item: dict[str, Any]) -> ContactState:
 
 
 class DynamoStateStore(BucketItem):
-    def __init__(self, table: Table) -> None:
+    """One location's items (`keys`: the built-in's by default, today's keys)."""
+
+    def __init__(self, table: Table, keys: Keyspace = BUILTIN) -> None:
         self._table = table
+        self._keys = keys
         self.calls = 0  # DynamoDB requests made by the bulk methods, for run statistics
 
     def get(self, contact_id: str) -> ContactState | None:
-        reply = self._table.get_item(Key=contact_key(contact_id), ConsistentRead=True)
+        reply = self._table.get_item(Key=contact_key(contact_id, self._keys), ConsistentRead=True)
         item = reply.get("Item")
         return from_item(dict(item)) if item else None
 
@@ -150,7 +156,7 @@ class DynamoStateStore(BucketItem):
             condition = "version = :expected"
             values = {":expected": expected_version}
         kwargs: dict[str, Any] = {
-            "Item": to_item(state, new_version),
+            "Item": to_item(state, new_version, self._keys),
             "ConditionExpression": condition,
         }
         if values:
@@ -182,7 +188,7 @@ class DynamoStateStore(BucketItem):
                     throttled += 1
 
     def get_many(self, contact_ids: Sequence[str]) -> dict[str, ContactState]:
-        keys = [contact_key(i) for i in dict.fromkeys(contact_ids)]
+        keys = [contact_key(i, self._keys) for i in dict.fromkeys(contact_ids)]
         states = (from_item(item) for item in self._batch_get(keys))
         return {state.contact_id: state for state in states}
 
@@ -192,7 +198,7 @@ class DynamoStateStore(BucketItem):
         expire by TTL; a run older than that re-checks more contacts, never fewer."""
         self._table.put_item(
             Item={
-                **seen_key(run_id, page),
+                **seen_key(run_id, page, self._keys),
                 "kind": "seen",
                 "contact_ids": list(contact_ids),
                 "ttl": int(time.time() + SEEN_TTL.total_seconds()),
@@ -201,19 +207,25 @@ class DynamoStateStore(BucketItem):
         self.calls += 1
 
     def seen_by(self, run_id: str, pages: int) -> set[str]:
-        keys = [seen_key(run_id, page) for page in range(pages)]
+        keys = [seen_key(run_id, page, self._keys) for page in range(pages)]
         return {cid for item in self._batch_get(keys) for cid in item.get("contact_ids", [])}
 
     def scan(
         self, start_key: dict[str, Any] | None, limit: int
     ) -> tuple[list[ContactState], dict[str, Any] | None]:
-        """One page of contact items (other item kinds share the table and are filtered out)."""
+        """One page of this location's contact items (other item kinds and other locations'
+        contacts share the table and are filtered out: the built-in's carry no location_id)."""
+        values: dict[str, Any] = {":contact": "contact"}
+        if self._keys.location_id is None:
+            mine = "attribute_not_exists(#loc)"
+        else:
+            mine, values[":loc"] = "#loc = :loc", self._keys.location_id
         kwargs: dict[str, Any] = {
-            "FilterExpression": "#k = :contact",
+            "FilterExpression": f"#k = :contact AND {mine}",
             # Only what the census and the "left" check read.
             "ProjectionExpression": "contact_id, buckets, pending_buckets, #s, reason, updated_at",
-            "ExpressionAttributeNames": {"#k": "kind", "#s": "status"},
-            "ExpressionAttributeValues": {":contact": "contact"},
+            "ExpressionAttributeNames": {"#k": "kind", "#s": "status", "#loc": "location_id"},
+            "ExpressionAttributeValues": values,
             "Limit": limit,
         }
         if start_key:
@@ -227,7 +239,7 @@ class DynamoStateStore(BucketItem):
     def note_webhook(self, received_at: datetime) -> None:
         try:
             self._table.update_item(
-                Key=WEBHOOK_CLOCK_KEY,
+                Key=self._key(WEBHOOK_CLOCK_KEY),
                 UpdateExpression="SET last_webhook_at = :at",
                 ConditionExpression="attribute_not_exists(last_webhook_at) OR last_webhook_at < :at",
                 ExpressionAttributeValues={":at": received_at.isoformat()},
@@ -237,7 +249,7 @@ class DynamoStateStore(BucketItem):
                 raise
 
     def last_webhook_at(self) -> datetime | None:
-        item = self._table.get_item(Key=WEBHOOK_CLOCK_KEY).get("Item") or {}
+        item = self._table.get_item(Key=self._key(WEBHOOK_CLOCK_KEY)).get("Item") or {}
         return parse_time(item.get("last_webhook_at"))
 
     # --- the reverse lookup (ContactDirectory) ----------------------------------------------------
@@ -250,13 +262,15 @@ class DynamoStateStore(BucketItem):
             IndexName=BY_CALLTOOLS_ID,
             KeyConditionExpression="calltools_id = :id",
             ExpressionAttributeValues={":id": calltools_id},
-            Limit=2,  # a second match is all it takes to refuse
+            # A second match of this location is all it takes to refuse; the rest of the page
+            # leaves room for other locations' items with the same id.
+            Limit=10,
         )
-        contacts = sorted(
-            str(item["pk"]).removeprefix(CONTACT_PREFIX)
-            for item in reply.get("Items", [])
-            if str(item.get("pk", "")).startswith(CONTACT_PREFIX)
-        )
+        # The index spans every location: only this location's contacts count (another
+        # CallTools account may use the same ids).
+        items = reply.get("Items", [])
+        owned = (self._keys.own(str(item.get("pk", "")), CONTACT_PREFIX) for item in items)
+        contacts = sorted(contact for contact in owned if contact is not None)
         if len(contacts) > 1:
             logger.warning(
                 "several contacts carry one CallTools id; none is used",

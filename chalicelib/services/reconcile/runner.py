@@ -46,8 +46,12 @@ class Reconciler:
         leftovers: Leftovers,
         timings: RunTimings = RunTimings(),
         clock: Callable[[], datetime] = utcnow,
+        location_id: str | None = None,
     ) -> None:
         self._runs = runs
+        self.runs = runs  # for the stats of the same location
+        # A registered location's run (its steps name it); None: the built-in location's.
+        self.location_id = location_id
         self._queue = queue
         self.walk = walk
         self._leftovers = leftovers
@@ -63,14 +67,17 @@ class Reconciler:
         run = Run(id=new_run_id(now), mode=mode, trigger=trigger, started_at=now, heartbeat_at=now)
         run = self._runs.start(run, stale_before=now - self.timings.stale_after)
         try:
-            self._queue.send(ReconcileStep(run_id=run.id))
+            self._queue.send(ReconcileStep(run_id=run.id, location_id=self.location_id))
         except Exception:
             # Without its first step the run would hold the lock for nothing: give it back.
             self._runs.finish(
                 run.model_copy(update={"status": "failed", "error": "could not queue"})
             )
             raise
-        logger.info("reconciliation started", extra={"run_id": run.id, "mode": mode})
+        logger.info(
+            "reconciliation started",
+            extra={"run_id": run.id, "mode": mode, "location_id": self.walk.scope.location_id},
+        )
         return run
 
     # --- stepping ------------------------------------------------------------------------------
@@ -142,7 +149,8 @@ class Reconciler:
                 "walk paused for the consumers",
                 extra={"run_id": run.id, "seconds": wait, "depth": run.depth},
             )
-        self._queue.send(ReconcileStep(run_id=run.id), delay_seconds=wait)
+        step = ReconcileStep(run_id=run.id, location_id=self.location_id)
+        self._queue.send(step, delay_seconds=wait)
         return run
 
     def _release(self, run: Run, error: str) -> None:
