@@ -128,7 +128,10 @@ def test_a_location_install_registers_it_awaiting_calltools_and_put_completes_it
     assert again.status_code == 400 and b"refused the authorization code" in again.body
 
     # The CallTools side: no GHL token (the install's is kept), checked with the grant's.
-    assert oauth.admin("put", f"/locations/{B_ID}", complete(oauth, ghl_api_token="pit-x")).status_code == 400
+    assert (
+        oauth.admin("put", f"/locations/{B_ID}", complete(oauth, ghl_api_token="pit-x")).status_code
+        == 400
+    )
     done = oauth.admin("put", f"/locations/{B_ID}", complete(oauth))
     assert done.status_code == 200, done.body
     location = body_json(done)["location"]
@@ -150,7 +153,7 @@ def test_a_location_install_registers_it_awaiting_calltools_and_put_completes_it
     assert final["ghl_oauth"]["refresh_token"] != stored["ghl_oauth"]["refresh_token"]
 
     text = table_text(oauth)
-    for token in all_tokens(PREFIX + B_ID) + [stored["ghl_oauth"]["access_token"]]:
+    for token in [*all_tokens(PREFIX + B_ID), stored["ghl_oauth"]["access_token"]]:
         for body in (reply.body, done.body, again.body):
             assert token.encode() not in body
         assert token not in text
@@ -222,7 +225,7 @@ def test_two_workers_refreshing_at_once_reach_ghl_once_and_both_get_a_working_to
         barrier.wait()
         try:
             got.append(grants.access_token(B_ID))
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=worker) for _ in range(2)]
@@ -323,3 +326,28 @@ def test_bad_codes_and_an_unreachable_ghl(oauth: Service):
     assert cancelled.status_code == 400 and b"<b>" not in cancelled.body
     oauth.ghl.stop()  # nothing answers on its port now
     assert callback(oauth, "?code=0123456789abcdef0123").status_code == 503
+
+
+def test_the_lease_in_dynamodb_has_one_holder_until_it_runs_out(service: Service):
+    from chalicelib.adapters.aws.token_lease import DynamoTokenLease, lock_key
+
+    now = [1_000.0]
+    table = service.container.dynamodb.Table(service.container.settings.state.table_name)
+    lease = DynamoTokenLease(table, clock=lambda: now[0])
+    assert lease.take(B_ID, "one", 30)
+    assert not lease.take(B_ID, "two", 30)
+    assert lease.take(B_ID, "one", 30)  # its own again
+    assert lease.take(C_ID, "two", 30)  # another key is another lease
+    lease.release(B_ID, "two")  # not its holder: nothing happens
+    assert not lease.take(B_ID, "two", 30)
+    now[0] += 32  # past the lease: taken over, and the old holder's release is a no-op
+    assert lease.take(B_ID, "two", 30)
+    lease.release(B_ID, "one")
+    assert not lease.take(B_ID, "three", 30)
+    lease.release(B_ID, "two")
+    assert "Item" not in table.get_item(Key=lock_key(B_ID))
+    assert lease.take(B_ID, "three", 30)
+    item = table.get_item(Key=lock_key(B_ID))["Item"]
+    assert item["kind"] == "oauth_lock" and int(str(item["ttl"])) > int(str(item["lease_until"]))
+    states, _ = service.container.state_store.scan(None, 100)
+    assert states == []  # the contact scans never see a lease
