@@ -163,3 +163,23 @@ def test_no_grant_is_an_auth_failure_and_update_keeps_the_lease_discipline(world
     world.ticks = 40.0
     world.keeper.update("Loc1", lambda current: LocationTokens(ghl_oauth=world.api.issue()))
     assert world.secrets.values["Loc1"].ghl_oauth is not None and world.lease.held == {}
+
+
+def test_doctor_fails_a_refused_grant_and_warns_of_an_install_awaiting_calltools():
+    from chalicelib.domain.location import Location
+    from ops.doctor_locations import location_auth
+
+    complete = Location(
+        location_id="Loc1",
+        name="One",
+        ghl_auth="oauth",
+        calltools_api_base_url="https://x.calltools.io/api/",
+        rules=({"tag": "t", "bucket": "B"},),
+    )
+    waiting = Location(location_id="Loc2", name="Two", ghl_auth="oauth", active=False)
+    assert location_auth([complete]) == ("ok", "1 registered, 1 by OAuth")
+    status, detail = location_auth([complete, waiting])
+    assert status == "warn" and "Loc2" in detail and "Loc1" not in detail
+    refused = complete.model_copy(update={"ghl_auth_failed": True})
+    status, detail = location_auth([refused, waiting])
+    assert status == "fail" and "Loc1" in detail and "reinstall" in detail
