@@ -159,7 +159,9 @@ def test_a_location_install_registers_it_awaiting_calltools_and_put_completes_it
         assert token not in text
 
 
-def test_an_agency_install_registers_each_installed_location(oauth: Service):
+def test_an_agency_install_registers_each_installed_location(
+    oauth: Service, capsys: pytest.CaptureFixture[str], logs_on_stdout: None
+):
     code = oauth.ghl.authorize(company_id=oauth.ghl.company_id)
     reply = callback(oauth, f"?code={code}")
     assert reply.status_code == 200, reply.body
@@ -194,6 +196,12 @@ def test_an_agency_install_registers_each_installed_location(oauth: Service):
     answered = oauth.container.oauth.app_events.handle_install_event(event)
     assert (answered.status, answered.body["locations"]) == (200, [d_id])
     assert body_json(oauth.admin("get", f"/locations/{d_id}"))["name"] == "Client D"
+    assert not any(t in json.dumps(answered.body) for t in all_tokens(PREFIX + d_id))
+
+    out = capsys.readouterr().out
+    assert "agency grant stored" in out and "location installed" in out
+    for token in [*tokens, *all_tokens(PREFIX + d_id)]:
+        assert token not in out
 
 
 def test_two_workers_refreshing_at_once_reach_ghl_once_and_both_get_a_working_token(
