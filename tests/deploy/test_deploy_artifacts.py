@@ -244,6 +244,11 @@ def test_alarms_watch_the_dlq_the_backlog_the_consumer_and_the_api(infra, config
         }
         assert alarms["AWS/ApiGateway", metric]["ComparisonOperator"] == "GreaterThanThreshold"
 
+    # A location whose OAuth refresh GHL refused (services/oauth/tokens.py counts it).
+    refused = alarms["GhlCallToolsSync", "GhlOAuthRefreshRefused"]
+    assert dims["GhlCallToolsSync", "GhlOAuthRefreshRefused"] == {"service": "ghl-calltools-sync"}
+    assert refused["Threshold"] == 0 and refused["Statistic"] == "Sum"
+
     for alarm in alarms.values():  # all notify the optional topic
         assert alarm["AlarmActions"]["Fn::If"][0] == "HasAlarmEmail"
     assert infra["Resources"]["AlarmTopic"]["Condition"] == "HasAlarmEmail"
