@@ -24,7 +24,7 @@ APP_EVENTS = frozenset({"INSTALL", "UNINSTALL"})
 
 
 def is_app_event(body: Any) -> bool:
-    return isinstance(body, Mapping) and body.get("type") in APP_EVENTS
+    return isinstance(body, Mapping) and str(body.get("type")) in APP_EVENTS
 
 
 def _id(event: Mapping[str, Any], key: str) -> str | None:
@@ -43,7 +43,7 @@ class AppEvents:
     def handle_install_event(self, event: Mapping[str, Any]) -> HttpReply:
         """An INSTALL or UNINSTALL body, its signature verified: 200 with what changed (or why
         nothing), 400 for ids that are not ids, 503 when GHL did not answer (GHL retries)."""
-        kind = event.get("type")
+        kind = str(event.get("type"))  # any JSON value: a list is no set member
         if kind not in APP_EVENTS:
             return reply(400, "invalid", reason="not an INSTALL or UNINSTALL event")
         if self._installer is None or not self._app_id:
