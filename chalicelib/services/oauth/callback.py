@@ -21,6 +21,10 @@ from chalicelib.services.replies import PageReply
 
 # GHL's codes are hex or base64url-ish tokens; anything else never reaches GHL.
 CODE = re.compile(r"[A-Za-z0-9._~+/=-]{8,2048}")
+REFUSED_CODE = (
+    "GHL refused the authorization code: it was used already, has expired, or was issued for "
+    "another app. Install the app again from GHL."
+)
 HEADERS = {
     "Content-Type": "text/html; charset=utf-8",
     "Cache-Control": "no-store",
@@ -75,18 +79,17 @@ class OAuthCallback:
             count("OAuthCallbacksRejected")
             return page(400, "Install failed", "The link has no valid authorization code.")
         installer = self._installer()
+        step = "exchange"
         try:
             grant = installer.exchange(code)
+            step = "install"
             outcome = installer.install(grant)
         except OAuthRefused as refused:
             count("OAuthCallbacksRejected")
-            logger.warning("OAuth code refused", extra={"reason": refused.reason})
-            return page(
-                400,
-                "Install failed",
-                "GHL refused the authorization code: it was used already, has expired, or was "
-                "issued for another app. Install the app again from GHL.",
-            )
+            logger.warning("OAuth install refused", extra={"step": step, "reason": refused.reason})
+            if step == "exchange":
+                return page(400, "Install failed", REFUSED_CODE)
+            return page(400, "Install failed", f"GHL refused the agency's request: {refused}")
         except GhlAuthFailed as failed:
             return page(400, "Install failed", str(failed))
         except TransientError:
