@@ -119,9 +119,10 @@ class OAuthWiring:
     @cached_property
     def ghl_tokens(self) -> LocationGhlTokens:
         """The GHL token of a registered location, PIT or OAuth: `token_for(location)`."""
+        from chalicelib.services.ghl_tokens import PitGhlTokens
         from chalicelib.services.oauth.ghl_tokens import LocationGhlTokens
 
         return LocationGhlTokens(
-            lambda: self._c.locations.secrets,
+            PitGhlTokens(lambda: self._c.locations.secrets),
             (lambda: self.location_grants) if self.enabled else None,
         )

@@ -316,6 +316,42 @@ def test_uninstall_deactivates_the_location_or_the_agencys(oauth: Service):
     assert body_json(oauth.admin("get", f"/locations/{LOCATION_ID}"))["active"] is True
 
 
+def test_an_installed_location_syncs_with_its_grant_refreshed_when_it_expires(oauth: Service):
+    from tests.support.helpers import ghl_event
+    from tests.support.tenants import hosted_tenants
+
+    e_id = "LeT6qY1vN5aZ0pW8uC4s"
+    with hosted_tenants(oauth, (e_id,), registered=()) as made:
+        tenant = made[e_id]
+        reply = callback(oauth, f"?code={oauth.ghl.authorize(location_id=e_id)}")
+        assert reply.status_code == 200, reply.body
+        body = complete(oauth) | {
+            "calltools_api_base_url": tenant.calltools.base_url,
+            "calltools_api_token": tenant.calltools.token,
+        }
+        assert oauth.admin("put", f"/locations/{e_id}", body).status_code == 200
+        tenant.ghl.token = "pit-never-given-to-the-app"  # only the grant reaches GHL
+
+        def sync(contact_id: str) -> None:
+            event = ghl_event("ContactTagUpdate", id=contact_id, tags=["cold lead"])
+            event |= {"locationId": e_id, "appId": oauth.ghl.app_id}
+            event.pop("dnd", None)  # no DND flag: the consumer re-reads the contact from GHL
+            tenant.mirror(event)
+            posted = oauth.post(event, mirror=False)
+            assert body_json(posted)["status"] == "accepted", posted.body
+            oauth.drain()
+
+        sync("ContactOfE0000000001")
+        assert tenant.members() == {"ContactOfE0000000001"}
+        assert oauth.ghl.refresh_counts(e_id)["ok"] == 0
+
+        expire_stored(oauth, e_id)  # a day later: the access token is at its end
+        oauth.ghl.expire_access_tokens(e_id)
+        sync("ContactOfE0000000002")
+        assert tenant.members() == {"ContactOfE0000000001", "ContactOfE0000000002"}
+        assert oauth.ghl.refresh_counts(e_id) == {"ok": 1, "refused": 0}
+
+
 def test_the_callback_is_off_without_the_apps_settings(service: Service):
     reply = callback(service, f"?code={service.ghl.authorize(location_id=LOCATION_ID)}")
     assert reply.status_code == 503 and b"not configured" in reply.body
