@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from chalicelib.services.oauth.ghl_tokens import LocationGhlTokens
     from chalicelib.services.oauth.install import OAuthInstaller
     from chalicelib.services.oauth.tokens import GrantKeeper
+    from chalicelib.services.tenancy import ForgetfulRegistry
 
 COMPANIES = "companies/"  # agency grants: `<LOCATION_SECRETS_PREFIX>companies/<companyId>`
 
@@ -57,6 +58,14 @@ class OAuthWiring:
         return DynamoTokenLease(self._c.dynamodb.Table(self._c.settings.state.table_name))
 
     @cached_property
+    def registry(self) -> ForgetfulRegistry:
+        """The registry as installs write it: this container's webhooks see a change at once."""
+        from chalicelib.services.tenancy import ForgetfulRegistry
+
+        locations = self._c.locations
+        return ForgetfulRegistry(lambda: locations.registry, locations.tenancy.directory.forget)
+
+    @cached_property
     def company_secrets(self) -> LocationSecretStore:
         from chalicelib.adapters.aws.location_secrets import LocationSecretStore
 
@@ -74,7 +83,7 @@ class OAuthWiring:
         from chalicelib.services.oauth.tokens import GrantKeeper
 
         def mark(location_id: str, _reason: str) -> None:
-            mark_auth_failed(self._c.locations.registry, location_id, utcnow())
+            mark_auth_failed(self.registry, location_id, utcnow())
 
         return GrantKeeper(
             lambda: self._c.locations.secrets, lambda: self.api, lambda: self.lease, on_refused=mark
@@ -97,7 +106,7 @@ class OAuthWiring:
             lambda: self.api,
             self.location_grants,
             self.company_grants,
-            lambda: self._c.locations.registry,
+            lambda: self.registry,
             builtin_id=builtin.location_id if builtin else "",
         )
 

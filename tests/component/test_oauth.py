@@ -301,8 +301,17 @@ def test_uninstall_deactivates_the_location_or_the_agencys(oauth: Service):
     other_app = app_event_body("UNINSTALL", app_id="someone-else", company_id=company)
     assert events.handle_install_event(other_app).body["status"] == "ignored"
 
+    def contact_event() -> str:
+        from tests.support.helpers import ghl_event
+
+        event = ghl_event("ContactTagUpdate", id="bContact000000000000", tags=["cold lead"])
+        event |= {"locationId": B_ID, "appId": oauth.ghl.app_id}
+        return str(body_json(oauth.post(event, mirror=False))["status"])
+
+    assert contact_event() == "accepted"  # this container's directory holds B as active
     one = app_event_body("UNINSTALL", app_id=oauth.ghl.app_id, company_id=company, location_id=B_ID)
     assert events.handle_install_event(one).body == {"status": "deactivated", "locations": [B_ID]}
+    assert contact_event() == "ignored"  # at once, not when the cache's minute is out
     active = {
         loc["location_id"]: loc["active"]
         for loc in body_json(oauth.admin("get", "/locations"))["locations"]
