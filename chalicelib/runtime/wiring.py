@@ -186,6 +186,7 @@ class Container:
             app_id=ghl.app_id,
             replay_after=timedelta(days=self.settings.state.dedup_ttl_days),
             locations=self.locations.tenancy.directory,  # registered locations' events
+            app_events=lambda body: self.oauth.app_events.handle_install_event(body),
         )
 
     @cached_property

@@ -404,3 +404,22 @@ def test_the_lease_in_dynamodb_has_one_holder_until_it_runs_out(service: Service
     assert item["kind"] == "oauth_lock" and int(str(item["ttl"])) > int(str(item["lease_until"]))
     states, _ = service.container.state_store.scan(None, 100)
     assert states == []  # the contact scans never see a lease
+
+
+def test_signed_install_and_uninstall_webhooks_reach_the_handler(oauth: Service):
+    install_b(oauth)
+    assert oauth.admin("put", f"/locations/{B_ID}", complete(oauth)).status_code == 200
+    company = oauth.ghl.company_id
+    body = app_event_body(
+        "UNINSTALL", app_id=oauth.ghl.app_id, company_id=company, location_id=B_ID
+    )
+    unsigned = oauth.post(body, sign=False, mirror=False)
+    assert unsigned.status_code == 401  # neither signed nor the workflow secret
+    workflow = oauth.post(
+        body, {"X-Webhook-Secret": "wf-secret-for-tests"}, sign=False, mirror=False
+    )
+    assert body_json(workflow)["status"] != "deactivated"  # only a signed event may uninstall
+    assert body_json(oauth.admin("get", f"/locations/{B_ID}"))["active"] is True
+    reply = oauth.post(body, mirror=False)
+    assert (reply.status_code, body_json(reply)["locations"]) == (200, [B_ID])
+    assert body_json(oauth.admin("get", f"/locations/{B_ID}"))["active"] is False
