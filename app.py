@@ -198,6 +198,19 @@ def location_remove(location_id: str) -> Response:
     )
 
 
+@app.route("/oauth/callback", methods=["GET"])
+def oauth_callback() -> Response:
+    """Where GHL sends the installer after a marketplace install (services/oauth/callback.py)."""
+    request = app.current_request
+    assert request is not None
+    try:
+        reply: PageReply = wiring.container().oauth.callback.handle(request.query_params)
+    except Exception:
+        logger.exception("OAuth callback failed")
+        reply = PageReply(503, "Unavailable: try again shortly.", {"Content-Type": "text/plain"})
+    return Response(reply.html, status_code=reply.status, headers=dict(reply.headers))
+
+
 @app.schedule(_settings.reconcile.schedule, name="daily_reconciliation")
 def daily_reconciliation(event: CloudWatchEvent) -> None:
     try:

@@ -11,7 +11,7 @@ from chalicelib.domain.location import Location
 class GhlTokens(Protocol):
     """THE seam for a registered location's GHL access token: `pit` locations read their Private
     Integration Token from the location's secret (services/ghl_tokens.py); `oauth` locations
-    (marketplace installs) plug their access token in here."""
+    (marketplace installs) their grant's access token (services/oauth/ghl_tokens.py)."""
 
     def token_for(self, location: Location) -> str:
         """The token to send now; raises ConfigurationError when the location has none."""

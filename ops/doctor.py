@@ -15,6 +15,7 @@ from chalicelib.adapters.calltools.hooks import RestHooks, hook_url, mask_token
 from chalicelib.runtime.observability import redact
 from chalicelib.runtime.settings import Settings
 from chalicelib.runtime.wiring import Container
+from ops.doctor_locations import location_auth
 from ops.hooks import ours
 
 Status = Literal["ok", "warn", "fail"]
@@ -95,7 +96,17 @@ def diagnose(
         )
     )
     checks.append(_run("AWS: state table", lambda: _table(c)))
+    checks.append(_locations(c))
     return checks
+
+
+def _locations(c: Container) -> Check:
+    name = "locations: GHL auth"
+    try:
+        status, detail = location_auth(c.locations.registry.list())
+    except Exception as exc:  # the doctor reports, it does not stop
+        return Check(name, "fail", f"{type(exc).__name__}: {exc}")
+    return Check(name, status, detail)
 
 
 def _secret_check(c: Container, name: str) -> Check:

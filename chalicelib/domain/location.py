@@ -13,8 +13,17 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 
+from chalicelib.domain.oauth import OAuthGrant
 from chalicelib.domain.rules import Rule
 
 # GHL ids are plain alphanumeric tokens; anything else is refused before it reaches a key.
@@ -97,20 +106,38 @@ class LocationFields(BaseModel):
 
 
 class Location(BaseModel):
-    """A registered location, as the registry stores it: no token."""
+    """A registered location, as the registry stores it: no token.
+
+    A marketplace install registers a location before its CallTools side is known: then it has
+    no base URL and no rules, and is inactive until `PUT /locations/{id}` gives them."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     location_id: str
     name: Name
     ghl_auth: GhlAuth = "pit"
-    calltools_api_base_url: CallToolsBaseUrl
-    rules: tuple[Rule, ...] = Field(min_length=1, max_length=100)
+    # "": awaiting CallTools (an OAuth install not completed by PUT /locations yet).
+    calltools_api_base_url: CallToolsBaseUrl | Literal[""] = ""
+    rules: tuple[Rule, ...] = Field(default=(), max_length=100)
     pacing: Pacing = Pacing()
     fields: LocationFields = LocationFields()
     active: bool = True
+    # OAuth: the agency the location belongs to (its UNINSTALL stops every location of it), and
+    # whether GHL refused the grant's refresh (no GHL call works until the app is reinstalled).
+    company_id: str | None = None
+    ghl_auth_failed: bool = False
     created_at: datetime | None = None
     updated_at: datetime | None = None
+
+    @model_validator(mode="after")
+    def _active_means_complete(self) -> Location:
+        if self.active and not (self.calltools_api_base_url and self.rules):
+            raise ValueError("an active location needs calltools_api_base_url and rules")
+        return self
+
+    @property
+    def awaiting_calltools(self) -> bool:
+        return not self.calltools_api_base_url
 
     @field_validator("location_id")
     @classmethod
@@ -121,7 +148,8 @@ class Location(BaseModel):
 
     def public(self) -> dict[str, Any]:
         """What a reply shows: everything stored, which holds no token."""
-        return {**self.model_dump(mode="json"), "builtin": False}
+        shown = {**self.model_dump(mode="json"), "builtin": False}
+        return shown | {"awaiting_calltools": self.awaiting_calltools}
 
 
 class LocationRequest(BaseModel):
@@ -148,22 +176,26 @@ class LocationTokens(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="ignore")
 
-    # A Private Integration Token; OAuth installs (a later increment) add their own fields.
+    # A Private Integration Token, or the grant of a marketplace install (OAuth).
     ghl_api_token: SecretStr | None = None
     calltools_api_token: SecretStr | None = None
+    ghl_oauth: OAuthGrant | None = None
 
     @field_validator("ghl_api_token", "calltools_api_token")
     @classmethod
     def _token_shape(cls, value: SecretStr | None) -> SecretStr | None:
         return _token(value)
 
-    def secret_json(self) -> dict[str, str]:
+    def secret_json(self) -> dict[str, Any]:
         """The secret's value (only the secrets adapter calls this)."""
         fields = {
             "ghl_api_token": self.ghl_api_token,
             "calltools_api_token": self.calltools_api_token,
         }
-        return {k: v.get_secret_value() for k, v in fields.items() if v is not None}
+        data: dict[str, Any] = {k: v.get_secret_value() for k, v in fields.items() if v is not None}
+        if self.ghl_oauth is not None:
+            data["ghl_oauth"] = self.ghl_oauth.secret_json()
+        return data
 
 
 @dataclass(frozen=True)

@@ -76,10 +76,12 @@ class LocationWiring:
         # A change made here is seen by this container's webhooks at once, others' within
         # their cache's minute.
         registry = ForgetfulRegistry(lambda: self.registry, self.tenancy.directory.forget)
+        oauth = self._c.oauth
         return LocationAdmin(
             AdminBearer(self._c.secret("admin_api_token")),
             registry=lambda: registry,
             secrets=lambda: self.secrets,
             checks=lambda: self.checks,
             builtin=self.builtin,
+            grants=(lambda: oauth.location_grants) if oauth.enabled else None,
         )

@@ -41,6 +41,16 @@ class GhlSettings(Group):
     # not wait out the spacing; the sustained rate still holds. Lowered so that every instance
     # bursting at once stays within one second of the total rate (pacing.shared_burst).
     burst: int = Field(default=2, ge=1, le=10)
+    # The marketplace app's OAuth (docs/locations.md): off until the client id and secret and
+    # GHL_APP_ID are all set.
+    oauth_client_id: str = ""
+    oauth_client_secret: SecretStr = Field(default=SecretStr(""))
+    oauth_redirect_uri: str = Field(default="", pattern=r"^(https?://[^\s]+)?$")
+
+    @property
+    def oauth_configured(self) -> bool:
+        """Client id and app id set; the secret is checked with its secret id (Settings)."""
+        return bool(self.oauth_client_id.strip() and self.app_id.strip())
 
 
 class CallToolsSettings(Group):
@@ -185,6 +195,7 @@ class SecretsSettings(Group):
     ghl_workflow_secret_id: str = ""
     admin_api_token_id: str = ""
     calltools_webhook_secret_id: str = ""
+    ghl_oauth_client_secret_id: str = ""
     max_age_seconds: int = Field(default=300, ge=0)
     # Each registered location's tokens: the secret `<prefix><locationId>` (docs/locations.md).
     location_prefix: str = Field(

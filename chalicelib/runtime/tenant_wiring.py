@@ -38,10 +38,8 @@ class TenantWiring:
 
     @cached_property
     def ghl_tokens(self) -> GhlTokens:
-        """THE seam for a location's GHL token: `pit` here; OAuth plugs in its own."""
-        from chalicelib.services.ghl_tokens import PitGhlTokens
-
-        return PitGhlTokens(lambda: self._c.locations.secrets)
+        """THE seam for a location's GHL token: `pit` or `oauth` (runtime/oauth_wiring.py)."""
+        return self._c.oauth.ghl_tokens
 
     @cached_property
     def tenants(self) -> Tenants:

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from chalicelib.adapters.http.retry import RetryPolicy
     from chalicelib.domain.sync_plan import FieldMapping
     from chalicelib.runtime.location_wiring import LocationWiring
+    from chalicelib.runtime.oauth_wiring import OAuthWiring
     from chalicelib.runtime.outcome_wiring import OutcomeWiring
     from chalicelib.services.admin import AdminApi
     from chalicelib.services.admin_page.page import AdminPage
@@ -185,6 +186,7 @@ class Container:
             app_id=ghl.app_id,
             replay_after=timedelta(days=self.settings.state.dedup_ttl_days),
             locations=self.locations.tenancy.directory,  # registered locations' events
+            app_events=lambda body: self.oauth.app_events.handle_install_event(body),
         )
 
     @cached_property
@@ -265,6 +267,13 @@ class Container:
         from chalicelib.runtime.location_wiring import LocationWiring
 
         return LocationWiring(self)
+
+    @cached_property
+    def oauth(self) -> OAuthWiring:
+        """GHL's OAuth: marketplace installs and their tokens (runtime/oauth_wiring.py)."""
+        from chalicelib.runtime.oauth_wiring import OAuthWiring
+
+        return OAuthWiring(self)
 
     @cached_property
     def run_store(self) -> DynamoRunStore:

@@ -34,6 +34,7 @@ from chalicelib.services.replies import HttpReply, reply
 from chalicelib.tenant_ports import LocationDirectory
 
 MAX_BODY_BYTES = 256 * 1024
+APP_EVENTS = frozenset({"INSTALL", "UNINSTALL"})  # services/oauth/app_events.py handles them
 
 
 IntakeReply = HttpReply
@@ -51,6 +52,7 @@ class WebhookIntake:
         replay_after: timedelta = timedelta(days=14),
         clock: Callable[[], datetime] = utcnow,
         locations: LocationDirectory | None = None,
+        app_events: Callable[[Any], HttpReply] | None = None,  # INSTALL / UNINSTALL (OAuth)
     ) -> None:
         self._verifier = verifier
         self._queue = queue
@@ -61,6 +63,7 @@ class WebhookIntake:
         self._clock = clock
         # Registered locations (docs/locations.md); None: the built-in location only.
         self._locations = locations
+        self._app_events = app_events
 
     def handle(self, raw_body: bytes | str | None, headers: Mapping[str, str]) -> IntakeReply:
         if isinstance(raw_body, str):
@@ -94,6 +97,9 @@ class WebhookIntake:
             count("WebhooksRejectedInvalid")
             return reply(400, "invalid", reason="body is not JSON")
 
+        signed_app_event = auth.scheme != "workflow-secret" and isinstance(body, dict)
+        if signed_app_event and self._app_events and str(body.get("type")) in APP_EVENTS:
+            return self._app_events(body)
         try:
             message = self._parse(body, auth)
         except IgnoredEvent as ignored:

@@ -11,9 +11,11 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from datetime import datetime
+from typing import Any
 
 from pydantic import SecretStr, ValidationError
 
+from chalicelib.domain.errors import TransientError
 from chalicelib.domain.location import (
     BuiltinLocation,
     Location,
@@ -21,10 +23,12 @@ from chalicelib.domain.location import (
     LocationTokens,
     is_location_id,
 )
+from chalicelib.domain.oauth import GhlAuthFailed
 from chalicelib.domain.time import utcnow
 from chalicelib.ports import LocationRegistry, LocationSecrets, TokenCheck, TokenChecks
 from chalicelib.runtime.observability import logger
 from chalicelib.services.admin_auth import AdminBearer
+from chalicelib.services.oauth.tokens import GrantKeeper
 from chalicelib.services.replies import HttpReply, reply
 
 MAX_BODY_BYTES = 64 * 1024
@@ -57,6 +61,7 @@ class LocationAdmin:
         checks: Callable[[], TokenChecks],
         builtin: BuiltinLocation | None,
         clock: Callable[[], datetime] = utcnow,
+        grants: Callable[[], GrantKeeper] | None = None,
     ) -> None:
         self._bearer = bearer
         self._registry = registry
@@ -64,6 +69,7 @@ class LocationAdmin:
         self._checks = checks
         self._builtin = builtin
         self._clock = clock
+        self._grants = grants  # OAuth locations' grants; None: OAuth is not configured
 
     def _guard(
         self, headers: Mapping[str, str], location_id: str | None = None
@@ -136,6 +142,8 @@ class LocationAdmin:
 
     def _save(self, location_id: str, request: LocationRequest) -> HttpReply:
         existing = self._registry().get(location_id)
+        if existing is not None and existing.ghl_auth == "oauth":
+            return self._save_installed(existing, request)
         # Fresh, not cached: an update checks and keeps what is stored now.
         stored = self._secrets().get(location_id, fresh=True) if existing else None
         ghl = request.ghl_api_token or (stored.ghl_api_token if stored else None)
@@ -150,27 +158,79 @@ class LocationAdmin:
         checked = self._check(location_id, request.calltools_api_base_url, ghl, calltools)
         if checked:
             return checked
+        tokens = LocationTokens(ghl_api_token=ghl, calltools_api_token=calltools)
+        return self._store(
+            existing,
+            Location(location_id=location_id, **self._fields(existing, request)),
+            lambda: self._secrets().put(location_id, tokens),
+        )
+
+    def _fields(self, existing: Location | None, request: LocationRequest) -> dict[str, Any]:
         now = self._clock()
-        location = Location(
-            location_id=location_id,
-            name=request.name,
-            calltools_api_base_url=request.calltools_api_base_url,
-            rules=request.rules,
-            pacing=request.pacing,
-            fields=request.fields,
-            active=True,  # a PUT registers: an inactive location is active again
-            created_at=existing.created_at if existing and existing.created_at else now,
-            updated_at=now,
+        return {
+            "name": request.name,
+            "calltools_api_base_url": request.calltools_api_base_url,
+            "rules": request.rules,
+            "pacing": request.pacing,
+            "fields": request.fields,
+            "active": True,  # a PUT registers: an inactive location is active again
+            "created_at": existing.created_at if existing and existing.created_at else now,
+            "updated_at": now,
+        }
+
+    def _save_installed(self, existing: Location, request: LocationRequest) -> HttpReply:
+        """A location installed from the marketplace: its GHL token is its OAuth grant's,
+        checked like a PIT; the CallTools token joins the grant in its secret, under the
+        grant's lease (a refresh may be rotating the grant meanwhile)."""
+        location_id = existing.location_id
+        if request.ghl_api_token is not None:
+            return reply(
+                400,
+                "invalid",
+                reason=f"location {location_id} is installed from the GHL marketplace (OAuth): "
+                "its GHL token comes from the install, omit ghl_api_token",
+            )
+        if self._grants is None:
+            return reply(503, "unavailable", reason="OAuth is not configured in this deployment")
+        stored = self._secrets().get(location_id, fresh=True)
+        calltools = request.calltools_api_token or (stored.calltools_api_token if stored else None)
+        if calltools is None:
+            return reply(400, "invalid", reason="calltools_api_token required: none stored")
+        grants = self._grants()
+        try:
+            ghl = SecretStr(grants.access_token(location_id))
+        except GhlAuthFailed:
+            return reply(
+                422,
+                "invalid",
+                reason="GHL refused this location's OAuth grant: install the app again",
+            )
+        except TransientError:
+            return reply(503, "unavailable", reason="GHL did not answer the OAuth refresh")
+        checked = self._check(location_id, request.calltools_api_base_url, ghl, calltools)
+        if checked:
+            return checked
+
+        def with_calltools(current: LocationTokens | None) -> LocationTokens:
+            return (current or LocationTokens()).model_copy(
+                update={"calltools_api_token": calltools}
+            )
+
+        location = Location.model_validate(
+            {**existing.model_dump(), **self._fields(existing, request), "ghl_auth_failed": False}
         )
+        return self._store(existing, location, lambda: grants.update(location_id, with_calltools))
+
+    def _store(
+        self, existing: Location | None, location: Location, write_secret: Callable[[], object]
+    ) -> HttpReply:
         # The secret first: a registered location always has its tokens.
-        self._secrets().put(
-            location_id, LocationTokens(ghl_api_token=ghl, calltools_api_token=calltools)
-        )
+        write_secret()
         self._registry().put(location)
         created = existing is None
         logger.info(
             "location registered" if created else "location updated",
-            extra={"location_id": location_id},
+            extra={"location_id": location.location_id},
         )
         return reply(
             201 if created else 200, "created" if created else "updated", location=location.public()

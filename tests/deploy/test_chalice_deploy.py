@@ -341,6 +341,7 @@ def test_the_schedule_and_the_routes(deployment):
         ("/locations/{location_id}", "GET"),
         ("/locations/{location_id}", "PUT"),
         ("/locations/{location_id}", "DELETE"),
+        ("/oauth/callback", "GET"),
     } <= account.routes
     assert {path for path, _ in account.routes} == {
         "/webhook/ghl",
@@ -357,6 +358,7 @@ def test_the_schedule_and_the_routes(deployment):
         "/admin/redrive",
         "/locations",
         "/locations/{location_id}",
+        "/oauth/callback",
     }
 
 

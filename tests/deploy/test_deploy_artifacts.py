@@ -190,9 +190,9 @@ def test_the_deployed_state_in_the_artifact_bucket_never_expires(infra):
             assert rule["Prefix"] == "packages/"
 
 
-def test_five_secrets_are_generated_never_written_in_the_repo(infra, config):
+def test_six_secrets_are_generated_never_written_in_the_repo(infra, config):
     secrets = resources_of(infra, "AWS::SecretsManager::Secret")
-    assert len(secrets) == 5
+    assert len(secrets) == 6
     for secret in secrets.values():
         assert "SecretString" not in secret["Properties"]
         assert "GenerateSecretString" in secret["Properties"]
@@ -244,6 +244,11 @@ def test_alarms_watch_the_dlq_the_backlog_the_consumer_and_the_api(infra, config
         }
         assert alarms["AWS/ApiGateway", metric]["ComparisonOperator"] == "GreaterThanThreshold"
 
+    # A location whose OAuth refresh GHL refused (services/oauth/tokens.py counts it).
+    refused = alarms["GhlCallToolsSync", "GhlOAuthRefreshRefused"]
+    assert dims["GhlCallToolsSync", "GhlOAuthRefreshRefused"] == {"service": "ghl-calltools-sync"}
+    assert refused["Threshold"] == 0 and refused["Statistic"] == "Sum"
+
     for alarm in alarms.values():  # all notify the optional topic
         assert alarm["AlarmActions"]["Fn::If"][0] == "HasAlarmEmail"
     assert infra["Resources"]["AlarmTopic"]["Condition"] == "HasAlarmEmail"
@@ -268,6 +273,7 @@ def test_outputs_feed_the_chalice_stage(infra):
         "GhlWorkflowSecretArn",
         "AdminApiTokenSecretArn",
         "CallToolsWebhookSecretArn",
+        "GhlOAuthClientSecretArn",
         "ArtifactBucketName",
     }
 
@@ -460,8 +466,8 @@ LEAST = {
         },
         "StateIndex": {"dynamodb:Query"},
         "Secrets": {"secretsmanager:GetSecretValue"},
-        # A registered location's tokens, read to sync its contacts (docs/locations.md).
-        "LocationSecrets": {"secretsmanager:GetSecretValue"},
+        # A registered location's tokens; an OAuth grant refreshed here is stored back at once.
+        "LocationSecrets": {"secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue"},
     },
     "schedule": {
         "ContactQueue": {"sqs:SendMessage", "sqs:GetQueueUrl"},
@@ -475,9 +481,16 @@ LEAST = {
     },
 }
 SECRETS = {
-    # The GHL token: the admin lookup by phone or email searches GHL (services/lookup.py).
-    "api": {"ghl-api-token", "ghl-workflow-secret", "admin-api-token", "calltools-webhook-secret"},
-    "consumer": {"ghl-api-token", "calltools-api-token"},
+    # The GHL token: the admin lookup by phone or email searches GHL (services/lookup.py). The
+    # OAuth client secret: the install callback's code exchange, and refreshes (consumer too).
+    "api": {
+        "ghl-api-token",
+        "ghl-workflow-secret",
+        "admin-api-token",
+        "calltools-webhook-secret",
+        "ghl-oauth-client-secret",
+    },
+    "consumer": {"ghl-api-token", "calltools-api-token", "ghl-oauth-client-secret"},
     "schedule": set[str](),
 }
 
@@ -505,7 +518,7 @@ def test_policy_is_scoped_to_the_stage_resources_and_the_function(stage, functio
         index if function == "consumer" else None
     )
     secret_names = {v for k, v in n.items() if k.endswith("Secret")}
-    assert len(secret_names) == 5
+    assert len(secret_names) == 6
     wanted = {name for name in secret_names if name.rsplit("/", 1)[-1] in SECRETS[function]}
     assert len(wanted) == len(SECRETS[function])
     # Secrets Manager appends six random characters to a secret's ARN.

@@ -164,6 +164,7 @@ def test_public_summary_is_flat_by_variable_with_every_secret_masked():
             "calltools_webhook_secret",
             "ghl_workflow_secret",
             "admin_api_token",
+            "ghl_oauth_client_secret",
         ]
     )
 
