@@ -56,6 +56,18 @@ def check_calltools_base_url(url: str) -> str:
     raise ValueError("calltools_api_base_url must be https (http only on loopback)")
 
 
+def same_origin(a: str, b: str) -> bool:
+    """Whether two base URLs reach the same server (scheme, host, port): a stored token may be
+    sent again only there."""
+
+    def origin(url: str) -> tuple[str, str, int | None]:
+        parts = urlsplit(url.strip())
+        default = {"https": 443, "http": 80}.get(parts.scheme.lower())
+        return parts.scheme.lower(), (parts.hostname or "").lower(), parts.port or default
+
+    return origin(a) == origin(b)
+
+
 def _name(value: str) -> str:
     if not value.strip():
         raise ValueError("name must not be blank")

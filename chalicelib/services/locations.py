@@ -20,6 +20,7 @@ from chalicelib.domain.location import (
     LocationRequest,
     LocationTokens,
     is_location_id,
+    same_origin,
 )
 from chalicelib.domain.time import utcnow
 from chalicelib.ports import LocationRegistry, LocationSecrets, TokenCheck, TokenChecks
@@ -140,6 +141,17 @@ class LocationAdmin:
         stored = self._secrets().get(location_id, fresh=True) if existing else None
         ghl = request.ghl_api_token or (stored.ghl_api_token if stored else None)
         calltools = request.calltools_api_token or (stored.calltools_api_token if stored else None)
+        moved = existing is not None and not same_origin(
+            existing.calltools_api_base_url, request.calltools_api_base_url
+        )
+        if moved and request.calltools_api_token is None:
+            # The check would send the stored key to the new server: whoever holds the admin
+            # token could read it there. A key goes only where it was given for.
+            return reply(
+                400,
+                "invalid",
+                reason="calltools_api_token required: the CallTools base URL changed",
+            )
         if ghl is None or calltools is None:
             missing = [
                 name
