@@ -56,6 +56,28 @@ def check_calltools_base_url(url: str) -> str:
     raise ValueError("calltools_api_base_url must be https (http only on loopback)")
 
 
+# A public DNS name: dotted labels ending in an alphabetic top-level domain. Digits-only forms
+# ("2130706433", "127.1", "0x7f.1") are addresses to the resolver, so they are no names here.
+PUBLIC_NAME = re.compile(r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
+
+
+def check_deployed_calltools_url(url: str) -> str:
+    """A deployed stage's rule for a registered location's CallTools base URL: https to a public
+    name. Loopback (Lambda's runtime API listens there), private and link-local addresses are
+    the admin's to reach only in the local stack. Raises ValueError naming the field.
+
+    A name that resolves to an internal address is not caught here (it would take resolving and
+    pinning the address); CallTools' silos are public names, so nothing lawful is refused."""
+    url = check_calltools_base_url(url)
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower().rstrip(".")
+    if parts.scheme != "https":
+        raise ValueError("calltools_api_base_url must be https")
+    if not PUBLIC_NAME.fullmatch(host) or host.endswith(".localhost"):
+        raise ValueError("calltools_api_base_url must name a public host, not an address")
+    return url
+
+
 def same_origin(a: str, b: str) -> bool:
     """Whether two base URLs reach the same server (scheme, host, port): a stored token may be
     sent again only there."""

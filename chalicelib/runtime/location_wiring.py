@@ -82,4 +82,5 @@ class LocationWiring:
             secrets=lambda: self.secrets,
             checks=lambda: self.checks,
             builtin=self.builtin,
+            local_urls=not self._c.settings.aws.in_lambda,
         )

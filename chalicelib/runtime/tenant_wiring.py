@@ -63,7 +63,9 @@ class TenantWiring:
         from chalicelib.adapters.calltools.account import AccountConventions
         from chalicelib.adapters.calltools.api import CallToolsHttpApi
         from chalicelib.adapters.ghl.api import GhlHttpApi
+        from chalicelib.domain.errors import ConfigurationError
         from chalicelib.domain.keyspace import Keyspace
+        from chalicelib.domain.location import check_deployed_calltools_url
         from chalicelib.domain.scope import Scope
         from chalicelib.domain.sync_plan import FieldMapping
         from chalicelib.services.ghl_tokens import calltools_token
@@ -72,6 +74,12 @@ class TenantWiring:
         from chalicelib.services.tenancy import Tenant
 
         c, s = self._c, self._c.settings
+        if s.aws.in_lambda:
+            # An item stored before the deployed rule (services/locations.py): no clients.
+            try:
+                check_deployed_calltools_url(location.calltools_api_base_url)
+            except ValueError as exc:
+                raise ConfigurationError(f"location {location.location_id}: {exc}") from None
         keys = Keyspace(location.location_id)
         pacing, fields = location.pacing, location.fields
         tokens, secrets = self.ghl_tokens, lambda: c.locations.secrets

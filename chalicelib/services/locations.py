@@ -19,6 +19,7 @@ from chalicelib.domain.location import (
     Location,
     LocationRequest,
     LocationTokens,
+    check_deployed_calltools_url,
     is_location_id,
     same_origin,
 )
@@ -58,6 +59,8 @@ class LocationAdmin:
         checks: Callable[[], TokenChecks],
         builtin: BuiltinLocation | None,
         clock: Callable[[], datetime] = utcnow,
+        *,
+        local_urls: bool = False,
     ) -> None:
         self._bearer = bearer
         self._registry = registry
@@ -65,6 +68,9 @@ class LocationAdmin:
         self._checks = checks
         self._builtin = builtin
         self._clock = clock
+        # The local stack's sandboxes listen on loopback http; a deployed stage reaches public
+        # https names only (domain/location.py, check_deployed_calltools_url).
+        self.local_urls = local_urls
 
     def _guard(
         self, headers: Mapping[str, str], location_id: str | None = None
@@ -133,6 +139,11 @@ class LocationAdmin:
             request = LocationRequest.model_validate(body)
         except ValidationError as exc:
             return reply(400, "invalid", reason=_problems(exc))
+        if not self.local_urls:
+            try:
+                check_deployed_calltools_url(request.calltools_api_base_url)
+            except ValueError as exc:
+                return reply(400, "invalid", reason=str(exc))
         return self._save(location_id, request)
 
     def _save(self, location_id: str, request: LocationRequest) -> HttpReply:

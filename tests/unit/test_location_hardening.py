@@ -38,6 +38,7 @@ class World:
             checks=lambda: self.checks,
             builtin=None,
             clock=lambda: datetime(2026, 11, 29, 12, 0, tzinfo=UTC),
+            local_urls=True,  # the local stack: its sandboxes are on loopback
         )
 
     def put(self, body: dict[str, Any]) -> HttpReply:
@@ -110,3 +111,70 @@ def test_another_port_or_host_needs_the_token_again(world: World, other_server: 
     world.put(body())
     reply = world.put(without_tokens(calltools_api_base_url=other_server))
     assert reply.status == 400 and "base URL changed" in reply.body["reason"]
+
+
+# --- where a location's CallTools calls may go -----------------------------------------------
+INTERNAL = [
+    "http://127.0.0.1:9001/2018-06-01/",  # Lambda's runtime API
+    "http://localhost:8000/api/",
+    "https://169.254.169.254/latest/",
+    "https://10.0.0.7/api/",
+    "https://192.168.1.1/api/",
+    "https://[::1]/api/",
+    "https://[fd00::1]/api/",
+    "https://localhost/api/",
+    "https://0.0.0.0/api/",
+]
+
+
+def deployed(world: World) -> LocationAdmin:
+    return LocationAdmin(
+        AdminBearer(ADMIN),
+        registry=lambda: world.registry,
+        secrets=lambda: world.secrets,
+        checks=lambda: world.checks,
+        builtin=None,
+        local_urls=False,
+    )
+
+
+@pytest.mark.parametrize("url", INTERNAL)
+def test_deployed_a_location_cannot_point_calltools_at_an_internal_address(world: World, url: str):
+    world.checks.calltools[CT_TOKEN] = url
+    reply = deployed(world).put(AUTH, LOC, json.dumps(body(calltools_api_base_url=url)).encode())
+    assert reply.status == 400 and "calltools_api_base_url" in reply.body["reason"]
+    assert world.checks.calls == [] and world.registry.items == {}
+
+
+def test_the_local_stack_still_registers_its_loopback_sandbox(world: World):
+    url = "http://127.0.0.1:8931/api/"
+    world.checks.calltools[CT_TOKEN] = url
+    assert world.put(body(calltools_api_base_url=url)).status == 201
+
+
+def test_in_lambda_the_wiring_refuses_loopback_urls():
+    from chalicelib.runtime.settings import Settings
+    from chalicelib.runtime.wiring import Container
+
+    in_lambda = Container(Settings(aws_lambda_function_name="ghl-calltools-sync-prod"))
+    assert in_lambda.locations.admin.local_urls is False
+    assert Container(Settings()).locations.admin.local_urls is True
+
+
+def test_in_lambda_a_location_stored_with_a_loopback_url_gets_no_clients():
+    """One registered before the rule: its messages wait (retried, then the DLQ), never sent to
+    Lambda's own runtime API."""
+    from chalicelib.domain.errors import ConfigurationError
+    from chalicelib.domain.location import Location
+    from chalicelib.runtime.settings import Settings
+    from chalicelib.runtime.wiring import Container
+
+    stored = Location(
+        location_id=LOC,
+        name="Acme",
+        calltools_api_base_url="http://127.0.0.1:9001/api/",
+        rules=body()["rules"],
+    )
+    in_lambda = Container(Settings(aws_lambda_function_name="ghl-calltools-sync-prod"))
+    with pytest.raises(ConfigurationError, match="calltools_api_base_url"):
+        in_lambda.locations.tenancy.build(stored)
