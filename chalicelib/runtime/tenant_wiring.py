@@ -69,7 +69,7 @@ class TenantWiring:
         from chalicelib.domain.scope import Scope
         from chalicelib.domain.sync_plan import FieldMapping
         from chalicelib.services.ghl_tokens import calltools_token
-        from chalicelib.services.rule_book import RuleBook
+        from chalicelib.services.rule_book import AccountMemory, RuleBook
         from chalicelib.services.sync import ContactSync, SyncTimings
         from chalicelib.services.tenancy import Tenant
 
@@ -111,8 +111,11 @@ class TenantWiring:
             ),
         )
         store = DynamoStateStore(c.dynamodb.Table(s.state.table_name), keys)
+        # Marked with the location's version: a PUT that moves it to another account never
+        # reuses the ids its old account resolved.
+        memory = AccountMemory(store, str(location.updated_at))
         rulebook = RuleBook(
-            location.rules, calltools, on_resolved=store.note_bucket_names, memory=store
+            location.rules, calltools, on_resolved=store.note_bucket_names, memory=memory
         )
         sync = ContactSync(
             ghl=ghl,
