@@ -4,10 +4,23 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.domain.location import Location, LocationTokens
+from chalicelib.domain.rules import Rule
 from chalicelib.ports import TokenCheck
+
+OTHER = "Ot7hErL0cAt10nIdX9q2"
+
+
+def location(location_id: str = OTHER, **changes: Any) -> Location:
+    fields: dict[str, Any] = {
+        "location_id": location_id,
+        "name": "Acme Roofing",
+        "calltools_api_base_url": "https://west-2.calltools.io/api/",
+        "rules": (Rule(tag="cold lead", bucket="Cold Leads"),),
+    }
+    return Location(**(fields | changes))
 
 
 class FakeLocationRegistry:
@@ -73,6 +86,16 @@ class ScriptedTokenChecks:
         if self.calltools.get(token) != base_url:
             return TokenCheck("rejected", "CallTools rejected the API key (401)")
         return TokenCheck("ok")
+
+
+class StaticDirectory:
+    def __init__(self, *active: str, broken: bool = False) -> None:
+        self._active, self._broken = set(active), broken
+
+    def active(self, location_id: str) -> Location | None:
+        if self._broken:
+            raise RuntimeError("registry down")
+        return location(location_id) if location_id in self._active else None
 
 
 if TYPE_CHECKING:

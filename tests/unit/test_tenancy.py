@@ -4,7 +4,6 @@ Tenants cache, the PIT token seam, and the webhook intake's routing by location.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 from pydantic import SecretStr
@@ -12,27 +11,21 @@ from pydantic import SecretStr
 from chalicelib.domain.errors import ConfigurationError
 from chalicelib.domain.keyspace import BUILTIN, Keyspace
 from chalicelib.domain.location import Location, LocationTokens
-from chalicelib.domain.rules import Rule
 from chalicelib.services.ghl_tokens import PitGhlTokens, calltools_token
 from chalicelib.services.intake import WebhookIntake
 from chalicelib.services.tenancy import CachedDirectory, ForgetfulRegistry, Tenant, Tenants
-from tests.support.fake_locations import FakeLocationRegistry, FakeLocationSecrets
+from tests.support.fake_locations import (
+    OTHER,
+    FakeLocationRegistry,
+    FakeLocationSecrets,
+    StaticDirectory,
+    location,
+)
 from tests.support.fakes import FakeQueue, FakeVerifier
 from tests.support.helpers import LOCATION_ID, dumps, fixture
 
-OTHER = "Ot7hErL0cAt10nIdX9q2"
 SIGNED = {"X-GHL-Signature": "good"}
 NOW = datetime(2026, 3, 2, tzinfo=UTC)
-
-
-def location(location_id: str = OTHER, **changes: Any) -> Location:
-    fields: dict[str, Any] = {
-        "location_id": location_id,
-        "name": "Acme Roofing",
-        "calltools_api_base_url": "https://west-2.calltools.io/api/",
-        "rules": (Rule(tag="cold lead", bucket="Cold Leads"),),
-    }
-    return Location(**(fields | changes))
 
 
 # --- the keying plan ------------------------------------------------------------------------------
@@ -184,16 +177,6 @@ def test_no_token_is_a_configuration_error_naming_no_token():
 
 
 # --- the webhook intake's routing -------------------------------------------------------------------
-
-
-class StaticDirectory:
-    def __init__(self, *active: str, broken: bool = False) -> None:
-        self._active, self._broken = set(active), broken
-
-    def active(self, location_id: str) -> Location | None:
-        if self._broken:
-            raise RuntimeError("registry down")
-        return location(location_id) if location_id in self._active else None
 
 
 def intake(queue: FakeQueue, directory: StaticDirectory | None) -> WebhookIntake:

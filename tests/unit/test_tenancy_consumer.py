@@ -8,10 +8,9 @@ import pytest
 
 from chalicelib.domain.location import Location
 from chalicelib.services.tenancy import CachedDirectory, Tenant, Tenants
-from tests.support.fake_locations import FakeLocationRegistry
+from tests.support.fake_locations import OTHER, FakeLocationRegistry, StaticDirectory, location
 from tests.support.fakes import FakeQueue
 from tests.support.helpers import LOCATION_ID
-from tests.unit.test_tenancy import OTHER, StaticDirectory, location
 
 # --- the consumer's routing -------------------------------------------------------------------------
 
