@@ -56,9 +56,9 @@ def check_calltools_base_url(url: str) -> str:
     raise ValueError("calltools_api_base_url must be https (http only on loopback)")
 
 
-# A public DNS name: dotted labels ending in an alphabetic top-level domain. Digits-only forms
+# A public DNS name: dotted labels, the top-level one starting with a letter (IDN: xn--). Digits-only forms
 # ("2130706433", "127.1", "0x7f.1") are addresses to the resolver, so they are no names here.
-PUBLIC_NAME = re.compile(r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
+PUBLIC_NAME = re.compile(r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]")
 
 
 def check_deployed_calltools_url(url: str) -> str:

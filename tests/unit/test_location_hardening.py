@@ -124,6 +124,9 @@ INTERNAL = [
     "https://[fd00::1]/api/",
     "https://localhost/api/",
     "https://0.0.0.0/api/",
+    "https://2130706433/api/",  # 127.0.0.1 to the resolver
+    "https://0x7f.1/api/",
+    "https://metadata.localhost/api/",
 ]
 
 
@@ -144,6 +147,16 @@ def test_deployed_a_location_cannot_point_calltools_at_an_internal_address(world
     reply = deployed(world).put(AUTH, LOC, json.dumps(body(calltools_api_base_url=url)).encode())
     assert reply.status == 400 and "calltools_api_base_url" in reply.body["reason"]
     assert world.checks.calls == [] and world.registry.items == {}
+
+
+@pytest.mark.parametrize(
+    "url",
+    [URL, "https://east-1.calltools.io/api/", "https://CallTools.Example.xn--p1ai:8443/api/"],
+)
+def test_deployed_a_public_https_name_is_registered(world: World, url: str):
+    world.checks.calltools[CT_TOKEN] = url
+    reply = deployed(world).put(AUTH, LOC, json.dumps(body(calltools_api_base_url=url)).encode())
+    assert reply.status == 201, reply.body
 
 
 def test_the_local_stack_still_registers_its_loopback_sandbox(world: World):
