@@ -213,12 +213,17 @@ def oauth_callback() -> Response:
 
 @app.schedule(_settings.reconcile.schedule, name="daily_reconciliation")
 def daily_reconciliation(event: CloudWatchEvent) -> None:
+    failed: Exception | None = None
     try:
         wiring.container().outcomes.runs.start(mode="reconcile", trigger="schedule")
     except RunActive as active:
         logger.info("scheduled run skipped: a run is active", extra={"run_id": active.run_id})
+    except Exception as exc:  # raised below: the built-in's failure stops no other location
+        failed = exc
     # Then one run per registered location, each with its own lock (docs/locations.md).
     wiring.container().locations.tenancy.start_runs(trigger="schedule")
+    if failed is not None:
+        raise failed
 
 
 @app.on_sqs_message(

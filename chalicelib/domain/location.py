@@ -65,6 +65,40 @@ def check_calltools_base_url(url: str) -> str:
     raise ValueError("calltools_api_base_url must be https (http only on loopback)")
 
 
+# A public DNS name: dotted labels, the top-level one starting with a letter (IDN: xn--). Digits-only forms
+# ("2130706433", "127.1", "0x7f.1") are addresses to the resolver, so they are no names here.
+PUBLIC_NAME = re.compile(r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]")
+
+
+def check_deployed_calltools_url(url: str) -> str:
+    """A deployed stage's rule for a registered location's CallTools base URL: https to a public
+    name. Loopback (Lambda's runtime API listens there), private and link-local addresses are
+    the admin's to reach only in the local stack. Raises ValueError naming the field.
+
+    A name that resolves to an internal address is not caught here (it would take resolving and
+    pinning the address); CallTools' silos are public names, so nothing lawful is refused."""
+    url = check_calltools_base_url(url)
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower().rstrip(".")
+    if parts.scheme != "https":
+        raise ValueError("calltools_api_base_url must be https")
+    if not PUBLIC_NAME.fullmatch(host) or host.endswith(".localhost"):
+        raise ValueError("calltools_api_base_url must name a public host, not an address")
+    return url
+
+
+def same_origin(a: str, b: str) -> bool:
+    """Whether two base URLs reach the same server (scheme, host, port): a stored token may be
+    sent again only there."""
+
+    def origin(url: str) -> tuple[str, str, int | None]:
+        parts = urlsplit(url.strip())
+        default = {"https": 443, "http": 80}.get(parts.scheme.lower())
+        return parts.scheme.lower(), (parts.hostname or "").lower(), parts.port or default
+
+    return origin(a) == origin(b)
+
+
 def _name(value: str) -> str:
     if not value.strip():
         raise ValueError("name must not be blank")

@@ -84,4 +84,5 @@ class LocationWiring:
             checks=lambda: self.checks,
             builtin=self.builtin,
             grants=(lambda: oauth.location_grants) if oauth.enabled else None,
+            local_urls=not self._c.settings.aws.in_lambda,
         )

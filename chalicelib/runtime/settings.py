@@ -59,6 +59,7 @@ ENV_NAMES: dict[str, tuple[str, str]] = {
     "outcome_catchup_limit": ("outcomes", "catchup_limit"),
     "aws_region": ("aws", "region"),
     "aws_endpoint_url": ("aws", "endpoint_url"),
+    "aws_lambda_function_name": ("aws", "lambda_function_name"),
     "sync_queue_name": ("queue", "name"),
     "sync_queue_arn": ("queue", "arn"),
     "consumer_max_concurrency": ("queue", "consumer_max_concurrency"),

@@ -138,6 +138,12 @@ class AwsSettings(Group):
 
     region: str = "us-east-1"
     endpoint_url: str = ""
+    # Set by Lambda itself: a deployed stage, where loopback is Lambda's own runtime API.
+    lambda_function_name: str = ""
+
+    @property
+    def in_lambda(self) -> bool:
+        return bool(self.lambda_function_name)
 
 
 class QueueSettings(Group):

@@ -61,15 +61,23 @@ class TenantWiring:
         from chalicelib.adapters.calltools.account import AccountConventions
         from chalicelib.adapters.calltools.api import CallToolsHttpApi
         from chalicelib.adapters.ghl.api import GhlHttpApi
+        from chalicelib.domain.errors import ConfigurationError
         from chalicelib.domain.keyspace import Keyspace
+        from chalicelib.domain.location import check_deployed_calltools_url
         from chalicelib.domain.scope import Scope
         from chalicelib.domain.sync_plan import FieldMapping
         from chalicelib.services.ghl_tokens import calltools_token
-        from chalicelib.services.rule_book import RuleBook
+        from chalicelib.services.rule_book import AccountMemory, RuleBook
         from chalicelib.services.sync import ContactSync, SyncTimings
         from chalicelib.services.tenancy import Tenant
 
         c, s = self._c, self._c.settings
+        if s.aws.in_lambda:
+            # An item stored before the deployed rule (services/locations.py): no clients.
+            try:
+                check_deployed_calltools_url(location.calltools_api_base_url)
+            except ValueError as exc:
+                raise ConfigurationError(f"location {location.location_id}: {exc}") from None
         keys = Keyspace(location.location_id)
         pacing, fields = location.pacing, location.fields
         tokens, secrets = self.ghl_tokens, lambda: c.locations.secrets
@@ -101,8 +109,11 @@ class TenantWiring:
             ),
         )
         store = DynamoStateStore(c.dynamodb.Table(s.state.table_name), keys)
+        # Marked with the location's version: a PUT that moves it to another account never
+        # reuses the ids its old account resolved.
+        memory = AccountMemory(store, str(location.updated_at))
         rulebook = RuleBook(
-            location.rules, calltools, on_resolved=store.note_bucket_names, memory=store
+            location.rules, calltools, on_resolved=store.note_bucket_names, memory=memory
         )
         sync = ContactSync(
             ghl=ghl,

@@ -21,7 +21,9 @@ from chalicelib.domain.location import (
     Location,
     LocationRequest,
     LocationTokens,
+    check_deployed_calltools_url,
     is_location_id,
+    same_origin,
 )
 from chalicelib.domain.oauth import GhlAuthFailed
 from chalicelib.domain.time import utcnow
@@ -62,6 +64,8 @@ class LocationAdmin:
         builtin: BuiltinLocation | None,
         clock: Callable[[], datetime] = utcnow,
         grants: Callable[[], GrantKeeper] | None = None,
+        *,
+        local_urls: bool = False,
     ) -> None:
         self._bearer = bearer
         self._registry = registry
@@ -70,6 +74,9 @@ class LocationAdmin:
         self._builtin = builtin
         self._clock = clock
         self._grants = grants  # OAuth locations' grants; None: OAuth is not configured
+        # The local stack's sandboxes listen on loopback http; a deployed stage reaches public
+        # https names only (domain/location.py, check_deployed_calltools_url).
+        self.local_urls = local_urls
 
     def _guard(
         self, headers: Mapping[str, str], location_id: str | None = None
@@ -138,6 +145,11 @@ class LocationAdmin:
             request = LocationRequest.model_validate(body)
         except ValidationError as exc:
             return reply(400, "invalid", reason=_problems(exc))
+        if not self.local_urls:
+            try:
+                check_deployed_calltools_url(request.calltools_api_base_url)
+            except ValueError as exc:
+                return reply(400, "invalid", reason=str(exc))
         return self._save(location_id, request)
 
     def _save(self, location_id: str, request: LocationRequest) -> HttpReply:
@@ -148,6 +160,17 @@ class LocationAdmin:
         stored = self._secrets().get(location_id, fresh=True) if existing else None
         ghl = request.ghl_api_token or (stored.ghl_api_token if stored else None)
         calltools = request.calltools_api_token or (stored.calltools_api_token if stored else None)
+        moved = existing is not None and not same_origin(
+            existing.calltools_api_base_url, request.calltools_api_base_url
+        )
+        if moved and request.calltools_api_token is None:
+            # The check would send the stored key to the new server: whoever holds the admin
+            # token could read it there. A key goes only where it was given for.
+            return reply(
+                400,
+                "invalid",
+                reason="calltools_api_token required: the CallTools base URL changed",
+            )
         if ghl is None or calltools is None:
             missing = [
                 name

@@ -127,3 +127,29 @@ class RuleBook:
                 self._memory.remember(resolution, now)
             except Exception:
                 logger.warning("could not remember the rules' buckets")
+
+
+class AccountMemory:
+    """A registered location's BucketMemory, its entries marked with the location's version
+    (`updated_at`, moved by every `PUT`): a location moved to another CallTools account never
+    takes the ids the old account resolved, though both share the location's one item."""
+
+    def __init__(self, memory: BucketMemory, version: str) -> None:
+        self._memory = memory
+        self._mark = f"{version}|"
+
+    def recall(self) -> tuple[BucketResolution, datetime] | None:
+        recalled = self._memory.recall()
+        if recalled is None:
+            return None
+        resolution, resolved_at = recalled
+        mine = {
+            key.removeprefix(self._mark): entry
+            for key, entry in resolution.items()
+            if key.startswith(self._mark)
+        }
+        return (mine, resolved_at) if mine else None
+
+    def remember(self, resolution: BucketResolution, resolved_at: datetime) -> None:
+        marked = {f"{self._mark}{key}": entry for key, entry in resolution.items()}
+        self._memory.remember(marked, resolved_at)

@@ -10,6 +10,18 @@ from chalicelib.domain.location import Location, LocationTokens
 from chalicelib.domain.rules import Rule
 from chalicelib.ports import TokenCheck
 
+OTHER = "Ot7hErL0cAt10nIdX9q2"
+
+
+def location(location_id: str = OTHER, **changes: Any) -> Location:
+    fields: dict[str, Any] = {
+        "location_id": location_id,
+        "name": "Acme Roofing",
+        "calltools_api_base_url": "https://west-2.calltools.io/api/",
+        "rules": (Rule(tag="cold lead", bucket="Cold Leads"),),
+    }
+    return Location(**(fields | changes))
+
 
 class FakeLocationRegistry:
     def __init__(self) -> None:
@@ -76,28 +88,6 @@ class ScriptedTokenChecks:
         return TokenCheck("ok")
 
 
-if TYPE_CHECKING:
-    from chalicelib.ports import LocationRegistry, LocationSecrets, TokenChecks
-
-    _registry: LocationRegistry = FakeLocationRegistry()
-    _secrets: LocationSecrets = FakeLocationSecrets()
-    _checks: TokenChecks = ScriptedTokenChecks({}, {})
-
-
-# A registered location of the unit tests (not the built-in one).
-OTHER = "Ot7hErL0cAt10nIdX9q2"
-
-
-def location(location_id: str = OTHER, **changes: Any) -> Location:
-    fields: dict[str, Any] = {
-        "location_id": location_id,
-        "name": "Acme Roofing",
-        "calltools_api_base_url": "https://west-2.calltools.io/api/",
-        "rules": (Rule(tag="cold lead", bucket="Cold Leads"),),
-    }
-    return Location(**(fields | changes))
-
-
 class StaticDirectory:
     def __init__(self, *active: str, broken: bool = False) -> None:
         self._active, self._broken = set(active), broken
@@ -106,3 +96,11 @@ class StaticDirectory:
         if self._broken:
             raise RuntimeError("registry down")
         return location(location_id) if location_id in self._active else None
+
+
+if TYPE_CHECKING:
+    from chalicelib.ports import LocationRegistry, LocationSecrets, TokenChecks
+
+    _registry: LocationRegistry = FakeLocationRegistry()
+    _secrets: LocationSecrets = FakeLocationSecrets()
+    _checks: TokenChecks = ScriptedTokenChecks({}, {})

@@ -9,8 +9,10 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
+from pydantic import ValidationError
 
 from chalicelib.domain.location import Location
+from chalicelib.runtime.observability import logger
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
@@ -57,8 +59,18 @@ class DynamoLocationRegistry:
         ids = sorted(str(i) for i in index.get("ids", set()))  # type: ignore[union-attr]
         # One GetItem each: an agency has dozens of locations, and the API function's role
         # grants no BatchGetItem.
-        found = (self.get(location_id) for location_id in ids)
+        found = (self._readable(location_id) for location_id in ids)
         return [location for location in found if location is not None]
+
+    def _readable(self, location_id: str) -> Location | None:
+        """The location, or None when its item cannot be read (a newer version's fields, a hand
+        edit): left out of the list, so one location's item never stops the listing or another
+        location's run. `get` still raises for it: that location fails closed on its own."""
+        try:
+            return self.get(location_id)
+        except ValidationError:
+            logger.error("location item unreadable; left out", extra={"location_id": location_id})
+            return None
 
     def deactivate(self, location_id: str, at: datetime) -> Location | None:
         current = self.get(location_id)
