@@ -17,12 +17,12 @@ if TYPE_CHECKING:
     from chalicelib.domain.keyspace import Keyspace
     from chalicelib.domain.location import Location
     from chalicelib.domain.sync_plan import FieldMapping
+    from chalicelib.ports import GhlTokens
     from chalicelib.runtime.wiring import Container
     from chalicelib.services.reconcile import Reconciler
     from chalicelib.services.rule_book import RuleBook
     from chalicelib.services.stats import StatsService
     from chalicelib.services.tenancy import CachedDirectory, Tenant, Tenants
-    from chalicelib.tenant_ports import GhlTokens
 
 
 class TenantWiring:

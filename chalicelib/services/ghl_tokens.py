@@ -1,7 +1,7 @@
 """A registered location's tokens, read from its secret (LocationSecrets, cached there).
 
 `PitGhlTokens` is the GhlTokens of `pit` locations; services/oauth/ghl_tokens.py adds `oauth`
-locations' (tenant_ports.GhlTokens is the seam).
+locations' (ports.GhlTokens is the seam).
 """
 
 from __future__ import annotations

@@ -28,10 +28,9 @@ from chalicelib.inbound.webhook_auth import (
     reveal,
     shared_secret_matches,
 )
-from chalicelib.ports import AuthResult, ContactQueue, WebhookVerifier
+from chalicelib.ports import AuthResult, ContactQueue, LocationDirectory, WebhookVerifier
 from chalicelib.runtime.observability import count, logger
 from chalicelib.services.replies import HttpReply, reply
-from chalicelib.tenant_ports import LocationDirectory
 
 MAX_BODY_BYTES = 256 * 1024
 APP_EVENTS = frozenset({"INSTALL", "UNINSTALL"})  # services/oauth/app_events.py handles them

@@ -16,12 +16,11 @@ from datetime import datetime
 
 from chalicelib.domain.location import Location
 from chalicelib.domain.runs import RunActive
-from chalicelib.ports import Dedup, LocationRegistry
+from chalicelib.ports import Dedup, LocationDirectory, LocationRegistry
 from chalicelib.runtime.observability import logger
 from chalicelib.services.reconcile import Reconciler
 from chalicelib.services.stats import StatsService
 from chalicelib.services.sync import ContactSync
-from chalicelib.tenant_ports import LocationDirectory
 
 # How long a container trusts what it read of the registry: a location registered, changed or
 # deactivated takes effect everywhere within this, at one GetItem per location a minute.

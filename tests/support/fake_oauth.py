@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from pydantic import SecretStr
 
 from chalicelib.domain.oauth import OAuthGrant, OAuthRefused
-from chalicelib.ports_oauth import InstalledLocation
+from chalicelib.ports import InstalledLocation
 
 _serial = itertools.count(1)
 
@@ -107,7 +107,7 @@ class FakeLease:
 
 
 if TYPE_CHECKING:
-    from chalicelib.ports_oauth import GhlOAuthApi, TokenLease
+    from chalicelib.ports import GhlOAuthApi, TokenLease
 
     _api: GhlOAuthApi = FakeOAuthApi(datetime.now)
     _lease: TokenLease = FakeLease(lambda: 0.0)

@@ -15,20 +15,16 @@ ROOT = Path(__file__).resolve().parents[2]
 OWN = frozenset({"app", "chalicelib", "ops", "sandbox", "tests", "bench", "scripts"})
 
 DOMAIN, PORTS, INBOUND = "chalicelib.domain", "chalicelib.ports", "chalicelib.inbound"
-PORTS_OAUTH = "chalicelib.ports_oauth"  # more ports, in a module of their own
 SERVICES, ADAPTERS, RUNTIME = "chalicelib.services", "chalicelib.adapters", "chalicelib.runtime"
-TENANT_PORTS = "chalicelib.tenant_ports"  # ports of the per-location path, beside ports.py
 OBSERVABILITY = "chalicelib.runtime.observability"  # logging and metrics only
 
 # Layer → the parts of our code its modules may import (each a module or a package prefix).
 RULES: dict[str, tuple[str, ...]] = {
     DOMAIN: (DOMAIN,),
-    PORTS: (DOMAIN,),
-    TENANT_PORTS: (DOMAIN,),
-    PORTS_OAUTH: (DOMAIN,),
+    PORTS: (DOMAIN, PORTS),  # a package: its __init__ gathers its modules
     INBOUND: (DOMAIN, PORTS, INBOUND),
-    SERVICES: (DOMAIN, PORTS, TENANT_PORTS, PORTS_OAUTH, INBOUND, SERVICES, OBSERVABILITY),
-    ADAPTERS: (DOMAIN, PORTS, TENANT_PORTS, PORTS_OAUTH, INBOUND, ADAPTERS, OBSERVABILITY),
+    SERVICES: (DOMAIN, PORTS, INBOUND, SERVICES, OBSERVABILITY),
+    ADAPTERS: (DOMAIN, PORTS, INBOUND, ADAPTERS, OBSERVABILITY),
     RUNTIME: ("chalicelib",),  # the wiring composes everything
     "chalicelib": (),  # the package's __init__ (empty)
     "app": (RUNTIME, SERVICES, DOMAIN),

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from chalicelib.domain.location import Location, LocationTokens
-from chalicelib.ports_oauth import InstalledLocation
+from chalicelib.ports import InstalledLocation
 from chalicelib.services.oauth.app_events import AppEvents
 from chalicelib.services.oauth.callback import OAuthCallback
 from chalicelib.services.oauth.install import OAuthInstaller

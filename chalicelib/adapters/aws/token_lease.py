@@ -1,4 +1,4 @@
-"""The lease on a grant's refresh (ports_oauth.TokenLease) in the state table: one item
+"""The lease on a grant's refresh (ports.TokenLease) in the state table: one item
 `oauth#lock#<key>` held by one owner until `lease_until` (epoch seconds).
 
 Taken by a conditional put: free, expired, or already the owner's. DynamoDB's TTL deletes old

@@ -17,7 +17,7 @@ import httpx
 from chalicelib.domain.errors import TransientError
 from chalicelib.domain.oauth import OAuthGrant, OAuthRefused, grant_from_reply
 from chalicelib.domain.time import utcnow
-from chalicelib.ports_oauth import InstalledLocation
+from chalicelib.ports import InstalledLocation
 
 PAGE = 100  # installedLocations' page size
 

@@ -1,6 +1,6 @@
 """The GHL token of a registered location, however it authenticates: its Private Integration
 Token (services/ghl_tokens.py), or its OAuth grant's access token, refreshed when needed
-(tokens.py). This is tenant_ports.GhlTokens, the seam the per-location sync takes its GHL token
+(tokens.py). This is ports.GhlTokens, the seam the per-location sync takes its GHL token
 from, so a location installed from the marketplace syncs like one registered with a PIT.
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Callable
 
 from chalicelib.domain.errors import ConfigurationError
 from chalicelib.domain.location import Location
+from chalicelib.ports import GhlTokens
 from chalicelib.services.oauth.tokens import GrantKeeper
-from chalicelib.tenant_ports import GhlTokens
 
 
 class LocationGhlTokens:

@@ -18,8 +18,7 @@ from chalicelib.domain.errors import TransientError
 from chalicelib.domain.location import Location, LocationTokens, is_location_id
 from chalicelib.domain.oauth import OAuthGrant, OAuthRefused
 from chalicelib.domain.time import utcnow
-from chalicelib.ports import LocationRegistry
-from chalicelib.ports_oauth import GhlOAuthApi, InstalledLocation
+from chalicelib.ports import GhlOAuthApi, InstalledLocation, LocationRegistry
 from chalicelib.runtime.observability import count, logger
 from chalicelib.services.oauth.tokens import GrantKeeper
 

@@ -23,8 +23,7 @@ from chalicelib.domain.errors import TransientError
 from chalicelib.domain.location import LocationTokens
 from chalicelib.domain.oauth import GhlAuthFailed, OAuthGrant, OAuthRefused
 from chalicelib.domain.time import utcnow
-from chalicelib.ports import LocationSecrets
-from chalicelib.ports_oauth import GhlOAuthApi, TokenLease
+from chalicelib.ports import GhlOAuthApi, LocationSecrets, TokenLease
 from chalicelib.runtime.observability import count, logger
 
 Change = Callable[[LocationTokens | None], LocationTokens]

@@ -1,4 +1,5 @@
-"""The small interfaces the core needs from the outside world. Adapters implement them."""
+"""What syncing a contact needs from the outside world: webhooks, the queue, state, runs, GHL and
+CallTools."""
 
 from __future__ import annotations
 
@@ -8,10 +9,7 @@ from datetime import datetime
 from typing import Any, Literal, Protocol
 
 from chalicelib.domain.contact import Contact
-from chalicelib.domain.location import Location, LocationTokens
 from chalicelib.domain.messages import QueueMessage
-from chalicelib.domain.outcome_state import OutcomeState
-from chalicelib.domain.outcomes import CallRecord, Disposition
 from chalicelib.domain.runs import Mode, Run
 from chalicelib.domain.state import ContactState
 
@@ -211,104 +209,6 @@ class CallToolsApi(Protocol):
 
     def set_bucket_membership(self, contact_id: int, bucket_id: int, member: bool) -> None:
         """Add to / remove from a bucket and confirm it by reading membership back."""
-        ...
-
-
-class GhlContactWriter(Protocol):
-    """Writes to a GHL contact (gohighlevel.md §12). Never a contact PUT with `tags`: GHL would
-    replace every tag."""
-
-    def add_tags(self, contact_id: str, tags: Sequence[str]) -> None: ...
-
-    def remove_tags(self, contact_id: str, tags: Sequence[str]) -> None: ...
-
-    def add_note(self, contact_id: str, body: str) -> str:
-        """Returns the note's id. Not resent after a reply that may have been lost (raises
-        MaybeApplied): the caller looks for the note first (`notes`)."""
-        ...
-
-    def notes(self, contact_id: str) -> list[tuple[str, str]]:
-        """The contact's notes as (id, body)."""
-        ...
-
-    def set_call_dnd(self, contact_id: str, message: str) -> None:
-        """dndSettings.Call active, with `message`."""
-        ...
-
-
-class CallOutcomes(Protocol):
-    """CallTools' call results (calltools.md §8a), read back by id: a hook is only a hint."""
-
-    def call_record(self, record_id: int) -> CallRecord | None:
-        """The historical call disposition; None when CallTools does not know it (404)."""
-        ...
-
-    def disposition(self, disposition_id: int) -> Disposition | None: ...
-
-    def records_after(
-        self, after_id: int, limit: int, since: datetime | None = None
-    ) -> list[CallRecord]:
-        """The oldest `limit` records with an id above `after_id` (and, with `since`, recorded
-        at or after it), oldest first. (CallTools pages newest first, so every page down to
-        `after_id` is read; a catch-up that takes the oldest can advance its checkpoint past
-        them and lose nothing.)"""
-        ...
-
-    def ghl_contact_id(self, calltools_contact_id: int) -> str | None:
-        """The GHL contact id the CallTools contact carries in its configured custom field."""
-        ...
-
-
-@dataclass(frozen=True)
-class OutcomeTally:
-    """For /sync/stats: outcomes by how they ended, and how late the newest applied one was."""
-
-    received: int = 0
-    applied: int = 0
-    unmapped: int = 0
-    unknown: int = 0
-    newest_applied_at: datetime | None = None
-    newest_lag_seconds: float | None = None  # CallTools' record time → applied in GHL
-    checkpoint: int = 0
-
-    @property
-    def pending(self) -> int:
-        return max(0, self.received - self.applied - self.unmapped - self.unknown)
-
-
-class OutcomeStore(Protocol):
-    """One item per call outcome, versioned and leased like a contact's state."""
-
-    def get(self, record_id: int) -> OutcomeState | None: ...
-
-    def acquire(
-        self,
-        record_id: int,
-        owner: str,
-        lease_until: datetime,
-        now: datetime,
-        *,
-        seen: OutcomeState | None = None,
-    ) -> OutcomeState:
-        """Take the outcome's lease, creating its item (status pending) the first time; raises
-        ConcurrentUpdate while another owner holds an unexpired lease, or when the item is no
-        longer `seen` (the state the caller just read, version 0 for none: saves a read)."""
-        ...
-
-    def save(self, state: OutcomeState, *, keep_lease: bool = False) -> OutcomeState:
-        """Write `state` if its version is current (raises ConcurrentUpdate); the tally counts
-        the outcome when its status first becomes final."""
-        ...
-
-    def checkpoint(self) -> int:
-        """The newest record id the catch-up has queued (0: none yet)."""
-        ...
-
-    def advance_checkpoint(self, record_id: int) -> None:
-        """Raise the checkpoint to `record_id`; never lowers it."""
-        ...
-
-    def tally(self) -> OutcomeTally: ...
 
 
 class Dedup(Protocol):
@@ -323,71 +223,3 @@ class RunStarter(Protocol):
 
 class StatsSource(Protocol):
     def snapshot(self) -> dict[str, Any]: ...
-
-
-class DeadLetters(Protocol):
-    """The DLQ as an operator sees it: look without taking, and send back."""
-
-    def peek_dead(self, limit: int = 50) -> list[dict[str, str]]: ...
-
-    def redrive(self, limit: int = 1000, within_seconds: float | None = None) -> int:
-        """Move up to `limit` dead letters back to the queue, starting no batch past
-        `within_seconds`; returns how many moved."""
-        ...
-
-
-class LoginThrottle(Protocol):
-    """Counts sign-in attempts per source, so guessing the admin token from one address is slow."""
-
-    def attempt(self, source: str, now: datetime) -> bool:
-        """Count one attempt before its token is compared; False once the source has used its
-        attempts (nothing counted). Raises when it cannot count: the attempt is refused."""
-        ...
-
-    def succeeded(self, source: str, now: datetime) -> None:
-        """Give back the attempt counted at `now`: the token was right."""
-        ...
-
-
-# --- locations (docs/locations.md) ----------------------------------------------------------------
-class LocationRegistry(Protocol):
-    """The registered locations (never their tokens)."""
-
-    def get(self, location_id: str) -> Location | None: ...
-
-    def put(self, location: Location) -> None: ...
-
-    def list(self) -> Sequence[Location]:
-        """Every registered location, active or not, by id."""
-        ...
-
-    def deactivate(self, location_id: str, at: datetime) -> Location | None:
-        """Mark it inactive (its state is kept); None when it is not registered."""
-        ...
-
-
-class LocationSecrets(Protocol):
-    """Each location's tokens, one secret per location."""
-
-    def put(self, location_id: str, tokens: LocationTokens) -> None: ...
-
-    def get(self, location_id: str, *, fresh: bool = False) -> LocationTokens | None:
-        """The stored tokens (cached unless `fresh`); None when the location has no secret."""
-        ...
-
-
-TokenVerdict = Literal["ok", "rejected", "unreachable"]
-
-
-@dataclass(frozen=True)
-class TokenCheck:
-    verdict: TokenVerdict
-    detail: str = ""  # why, for the operator; never the token
-
-
-class TokenChecks(Protocol):
-    """One cheap read with a token, to tell a working token from a rejected one before saving."""
-
-    def check_ghl(self, location_id: str, token: str) -> TokenCheck: ...
-
-    def check_calltools(self, base_url: str, token: str) -> TokenCheck: ...

@@ -1,5 +1,4 @@
-"""The interfaces GHL's OAuth (marketplace installs, docs/locations.md) needs from the outside
-world; adapters implement them. Apart from ports.py, which is over its size already."""
+"""What GHL's OAuth (marketplace installs, docs/locations.md) needs from the outside world."""
 
 from __future__ import annotations
 
