@@ -76,7 +76,9 @@ def calltools_webhook() -> Response:
 def sync_trigger() -> Response:
     request = app.current_request
     assert request is not None
-    return _respond(lambda: wiring.container().admin_api.trigger(request.headers, request.raw_body))
+    return _respond(
+        lambda: wiring.container().operator.admin_api.trigger(request.headers, request.raw_body)
+    )
 
 
 @app.route("/sync/stats", methods=["GET"])
@@ -85,7 +87,9 @@ def sync_stats() -> Response:
     assert request is not None
     params: Mapping[str, str] = request.query_params or {}
     location_id = params.get("location_id")
-    return _respond(lambda: wiring.container().admin_api.stats(request.headers, location_id))
+    return _respond(
+        lambda: wiring.container().operator.admin_api.stats(request.headers, location_id)
+    )
 
 
 @app.route("/sync/contacts/{contact_id}", methods=["GET"])
@@ -93,7 +97,9 @@ def sync_contact(contact_id: str) -> Response:
     """Why is this contact (not) in the dialler? (services/explain.py)"""
     request = app.current_request
     assert request is not None
-    return _respond(lambda: wiring.container().admin_api.contact(request.headers, contact_id))
+    return _respond(
+        lambda: wiring.container().operator.admin_api.contact(request.headers, contact_id)
+    )
 
 
 @app.route("/sync/contacts", methods=["GET"])
@@ -102,7 +108,9 @@ def find_contacts() -> Response:
     request = app.current_request
     assert request is not None
     params: Mapping[str, str] = request.query_params or {}
-    return _respond(lambda: wiring.container().admin_api.find(request.headers, params.get("q")))
+    return _respond(
+        lambda: wiring.container().operator.admin_api.find(request.headers, params.get("q"))
+    )
 
 
 # The status page (services/admin_page): server-rendered HTML, forms posted urlencoded.
@@ -124,7 +132,7 @@ def _page(work: Any) -> Response:
             source_ip=str(identity.get("sourceIp") or "unknown"),
             base=base,
         )
-        reply: PageReply = work(wiring.container().admin_page, page_request)
+        reply: PageReply = work(wiring.container().operator.admin_page, page_request)
     except Exception:
         logger.exception("status page request failed")
         reply = unavailable(base)  # with the CSP, no-store and nosniff of every page

@@ -30,7 +30,7 @@ def build_contact_lookup(c: Container) -> ContactLookup:
         return _ghl_client(c)
 
     return ContactLookup(
-        explainer=lambda: c.explainer,
+        explainer=lambda: c.operator.explainer,
         finder=finder,
         location_id=c.settings.ghl.location_id,
         default_region=c.settings.sync.default_phone_region,

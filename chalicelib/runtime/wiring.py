@@ -30,16 +30,12 @@ if TYPE_CHECKING:
     from chalicelib.domain.sync_plan import FieldMapping
     from chalicelib.runtime.location_wiring import LocationWiring
     from chalicelib.runtime.oauth_wiring import OAuthWiring
+    from chalicelib.runtime.operator_wiring import OperatorWiring
     from chalicelib.runtime.outcome_wiring import OutcomeWiring
-    from chalicelib.services.admin import AdminApi
-    from chalicelib.services.admin_page.page import AdminPage
     from chalicelib.services.consumer import BatchConsumer
-    from chalicelib.services.explain import ContactExplainer
     from chalicelib.services.intake import WebhookIntake
-    from chalicelib.services.lookup import ContactLookup
     from chalicelib.services.reconcile import Reconciler
     from chalicelib.services.rule_book import RuleBook
-    from chalicelib.services.stats import StatsService
     from chalicelib.services.sync import ContactSync
 
 
@@ -316,60 +312,12 @@ class Container:
         )
 
     @cached_property
-    def stats(self) -> StatsService:
-        from chalicelib.services.stats import StatsService
+    def operator(self) -> OperatorWiring:
+        """What operators use: stats, the admin API, the status page, the contact explanation
+        and lookup (runtime/operator_wiring.py)."""
+        from chalicelib.runtime.operator_wiring import OperatorWiring
 
-        # Bucket names as the consumer resolved them: this function holds no CallTools token.
-        return StatsService(
-            states=self.state_store,
-            runs=self.run_store,
-            queue=self.queue,
-            bucket_names=self.state_store.bucket_names,
-            outcomes=lambda: self.outcomes.store.tally(),
-        )
-
-    @cached_property
-    def admin_api(self) -> AdminApi:
-        from chalicelib.services.admin import AdminApi
-
-        return AdminApi(
-            self.secret("admin_api_token"),
-            reconciler=lambda: self.outcomes.runs,
-            stats=lambda: self.stats,
-            explainer=lambda: self.explainer,
-            lookup=lambda: self.contact_lookup,
-            tenants=lambda: self.locations.tenancy.tenants,
-        )
-
-    @cached_property
-    def admin_page(self) -> AdminPage:
-        from chalicelib.adapters.aws.throttle import DynamoLoginThrottle
-        from chalicelib.services.admin_page.page import AdminPage
-
-        return AdminPage(
-            self.secret("admin_api_token"),
-            stats=lambda: self.stats,
-            dead_letters=lambda: self.queue,
-            runs=lambda: self.outcomes.runs,
-            find=lambda: self.contact_lookup.find,
-            throttle=lambda: DynamoLoginThrottle(
-                self.dynamodb.Table(self.settings.state.table_name)
-            ),
-        )
-
-    @cached_property
-    def explainer(self) -> ContactExplainer:
-        from chalicelib.services.explain import ContactExplainer
-
-        # One GetItem on the state table, and the bucket names the consumer stored.
-        return ContactExplainer(self.state_store.get, self.state_store.bucket_names)
-
-    @cached_property
-    def contact_lookup(self) -> ContactLookup:
-        """A contact by id, phone or email (GHL's search), explained: runtime/lookup_wiring.py."""
-        from chalicelib.runtime.lookup_wiring import build_contact_lookup
-
-        return build_contact_lookup(self)
+        return OperatorWiring(self)
 
 
 _lock = threading.Lock()

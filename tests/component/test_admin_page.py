@@ -183,6 +183,6 @@ def test_logout_clears_the_cookie(service: Service, session: str):
 
 
 def test_without_an_admin_token_the_page_is_off(service: Service, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setattr(service.container.admin_page, "_token", "")
+    monkeypatch.setattr(service.container.operator.admin_page, "_token", "")
     assert get(service, "/admin").status_code == 503
     assert login(service, "").status_code == 503

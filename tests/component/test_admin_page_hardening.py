@@ -37,7 +37,7 @@ def test_an_unexpected_error_is_a_503_page_with_every_security_header(
     def broken() -> Any:
         raise RuntimeError("the state table is gone")
 
-    monkeypatch.setattr(service.container.admin_page, "_stats", broken)
+    monkeypatch.setattr(service.container.operator.admin_page, "_stats", broken)
     reply = get(service, "/admin", session)
     assert reply.status_code == 503 and "the state table is gone" not in text(reply)
     assert_security_headers(reply)

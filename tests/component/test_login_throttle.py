@@ -54,7 +54,7 @@ def table_of(service: Service) -> Any:
 
 def sign_in(service: Service, token: str) -> int:
     request = PageRequest(raw_body=f"token={token}".encode(), source_ip=SOURCE)
-    return service.container.admin_page.login(request).status
+    return service.container.operator.admin_page.login(request).status
 
 
 def test_parallel_wrong_tokens_get_the_limit_of_tries_not_one_each(
@@ -62,7 +62,9 @@ def test_parallel_wrong_tokens_get_the_limit_of_tries_not_one_each(
 ):
     guesses = 3 * MAX_FAILURES
     table = Table(table_of(service), parties=guesses)
-    monkeypatch.setattr(service.container.admin_page, "_throttle", lambda: throttle_on(table))
+    monkeypatch.setattr(
+        service.container.operator.admin_page, "_throttle", lambda: throttle_on(table)
+    )
     with ThreadPoolExecutor(guesses) as pool:
         statuses = list(pool.map(lambda i: sign_in(service, f"guess-{i}"), range(guesses)))
     assert statuses.count(401) == MAX_FAILURES and statuses.count(429) == guesses - MAX_FAILURES
@@ -72,7 +74,9 @@ def test_a_throttle_that_cannot_count_checks_no_token(
     service: Service, monkeypatch: pytest.MonkeyPatch
 ):
     table = Table(table_of(service), parties=1, writes_fail=True)
-    monkeypatch.setattr(service.container.admin_page, "_throttle", lambda: throttle_on(table))
+    monkeypatch.setattr(
+        service.container.operator.admin_page, "_throttle", lambda: throttle_on(table)
+    )
     # Were wrong tokens refused while uncounted, a guesser would go on until one was not.
     statuses = {sign_in(service, f"guess-{i}") for i in range(2 * MAX_FAILURES)}
     statuses.add(sign_in(service, ADMIN_TOKEN))
@@ -92,7 +96,7 @@ def test_ipv6_addresses_of_one_network_share_their_tries(service: Service):
     # Anyone with IPv6 holds a /64: 2^64 addresses would be 2^64 × 5 tries.
     def from_address(address: str, token: str) -> int:
         request = PageRequest(raw_body=f"token={token}".encode(), source_ip=address)
-        return service.container.admin_page.login(request).status
+        return service.container.operator.admin_page.login(request).status
 
     for i in range(MAX_FAILURES):
         assert from_address(f"2001:db8:1:2::{i + 1:x}", "wrong") == 401
