@@ -150,43 +150,19 @@ class TenantWiring:
         """As the Container's reconciler, over this location's search, state, rules and run
         items (`loc#<id>#run#...`: its own lock and checkpoint), paced at its account's rate."""
         from chalicelib.adapters.aws.runs import DynamoRunStore
-        from chalicelib.services.reconcile import (
-            CallMeter,
-            FeedPace,
-            Leftovers,
-            Reconciler,
-            RunTimings,
-            TagWalk,
-            WalkLimits,
-            WalkScope,
-        )
+        from chalicelib.runtime.run_wiring import build_reconciler
+        from chalicelib.services.reconcile import WalkScope
 
-        c, run = self._c, self._c.settings.reconcile
-        location_id, queue = location.location_id, c.queue
-        runs = DynamoRunStore(c.dynamodb.Table(c.settings.state.table_name), keys)
-        meter = CallMeter(lambda: store.calls)
-        rate = location.pacing.calltools_max_rps or c.settings.calltools.max_rps
-        return Reconciler(
-            runs=runs,
-            queue=queue,
-            walk=TagWalk(
-                ghl,
-                store,
-                queue,
-                WalkScope(location_id, rulebook, mapping),
-                WalkLimits(run.page_limit),
-                meter=meter,
-            ),
-            leftovers=Leftovers(store, queue, location_id, meter=meter),
-            timings=RunTimings(
-                step_seconds=run.step_seconds,
-                pace=FeedPace(
-                    backlog_seconds=run.backlog_seconds,
-                    assumed_rate=rate / 2,
-                    max_backlog=run.max_backlog,
-                ),
-            ),
-            location_id=location_id,
+        c = self._c
+        return build_reconciler(
+            c.settings.reconcile,
+            search=ghl,
+            states=store,
+            runs=DynamoRunStore(c.dynamodb.Table(c.settings.state.table_name), keys),
+            queue=c.queue,
+            scope=WalkScope(location.location_id, rulebook, mapping),
+            calltools_rps=location.pacing.calltools_max_rps or c.settings.calltools.max_rps,
+            location_id=location.location_id,
         )
 
     def _stats(self, store: DynamoStateStore, reconciler: Reconciler) -> StatsService:

@@ -279,36 +279,17 @@ class Container:
 
     @cached_property
     def reconciler(self) -> Reconciler:
-        from chalicelib.services.reconcile import (
-            CallMeter,
-            FeedPace,
-            Leftovers,
-            Reconciler,
-            RunTimings,
-            TagWalk,
-            WalkLimits,
-            WalkScope,
-        )
+        from chalicelib.runtime.run_wiring import build_reconciler
+        from chalicelib.services.reconcile import WalkScope
 
-        location_id, run = self.settings.ghl.location_id, self.settings.reconcile
-        ghl, states, runs, queue = self.ghl, self.state_store, self.run_store, self.queue
-        scope = WalkScope(location_id, self.rulebook, self.field_mapping)
-        # One meter for both phases: each page reads the state adapter's DynamoDB call counter.
-        meter = CallMeter(lambda: states.calls)
-        return Reconciler(
-            runs=runs,
-            queue=queue,
-            walk=TagWalk(ghl, states, queue, scope, WalkLimits(run.page_limit), meter=meter),
-            leftovers=Leftovers(states, queue, location_id, meter=meter),
-            timings=RunTimings(
-                step_seconds=run.step_seconds,
-                pace=FeedPace(
-                    backlog_seconds=run.backlog_seconds,
-                    # Until measured: a new contact costs two CallTools calls (search, create).
-                    assumed_rate=self.settings.calltools.max_rps / 2,
-                    max_backlog=run.max_backlog,
-                ),
-            ),
+        return build_reconciler(
+            self.settings.reconcile,
+            search=self.ghl,
+            states=self.state_store,
+            runs=self.run_store,
+            queue=self.queue,
+            scope=WalkScope(self.settings.ghl.location_id, self.rulebook, self.field_mapping),
+            calltools_rps=self.settings.calltools.max_rps,
         )
 
     @cached_property
