@@ -91,7 +91,11 @@ class LocationAdmin:
     def _is_builtin(self, location_id: str) -> bool:
         return self._builtin is not None and self._builtin.location_id == location_id
 
-    def _builtin_conflict(self, location_id: str) -> HttpReply:
+    def _write_guard(self, headers: Mapping[str, str], location_id: str) -> HttpReply | None:
+        """What refuses a PUT or DELETE: the bearer, the id, and the built-in location (409)."""
+        refusal = self._guard(headers, location_id)
+        if refusal or not self._is_builtin(location_id):
+            return refusal
         return reply(
             409,
             "conflict",
@@ -127,11 +131,9 @@ class LocationAdmin:
     def put(
         self, headers: Mapping[str, str], location_id: str, raw_body: bytes | str | None
     ) -> HttpReply:
-        refusal = self._guard(headers, location_id)
+        refusal = self._write_guard(headers, location_id)
         if refusal:
             return refusal
-        if self._is_builtin(location_id):
-            return self._builtin_conflict(location_id)
         raw = raw_body.encode() if isinstance(raw_body, str) else raw_body or b""
         if len(raw) > MAX_BODY_BYTES:
             return reply(413, "too_large", reason=f"body over {MAX_BODY_BYTES} bytes")
@@ -301,11 +303,9 @@ class LocationAdmin:
     def remove(
         self, headers: Mapping[str, str], location_id: str, query: Mapping[str, str] | None
     ) -> HttpReply:
-        refusal = self._guard(headers, location_id)
+        refusal = self._write_guard(headers, location_id)
         if refusal:
             return refusal
-        if self._is_builtin(location_id):
-            return self._builtin_conflict(location_id)
         if str((query or {}).get("remove_from_buckets", "")).lower() in TRUE_WORDS:
             return reply(
                 501,
