@@ -4,60 +4,28 @@ the admin token must not be able to do with a location's stored tokens."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from chalicelib.services.admin_auth import AdminBearer
 from chalicelib.services.locations import LocationAdmin
-from chalicelib.services.replies import HttpReply
-from tests.support.fake_locations import (
-    FakeLocationRegistry,
-    FakeLocationSecrets,
-    ScriptedTokenChecks,
+from tests.support.location_admin import (
+    ADMIN,
+    AUTH,
+    CT_TOKEN,
+    LOC,
+    URL,
+    World,
+    body,
 )
 
-ADMIN = "adm1n-t0ken"
-AUTH = {"Authorization": f"Bearer {ADMIN}"}
-LOC = "Other0Location0Id001"
-URL = "https://west-2.calltools.io/api/"
 ELSEWHERE = "https://collector.attacker.example/api/"
-GHL_TOKEN, CT_TOKEN = "pit-9f8e7d6c-ghl", "ct-key-5b4a3c2d"
-
-
-class World:
-    def __init__(self) -> None:
-        self.registry = FakeLocationRegistry()
-        self.secrets = FakeLocationSecrets()
-        self.checks = ScriptedTokenChecks({GHL_TOKEN: LOC}, {CT_TOKEN: URL})
-        self.admin = LocationAdmin(
-            AdminBearer(ADMIN),
-            registry=lambda: self.registry,
-            secrets=lambda: self.secrets,
-            checks=lambda: self.checks,
-            builtin=None,
-            clock=lambda: datetime(2026, 11, 29, 12, 0, tzinfo=UTC),
-            local_urls=True,  # the local stack: its sandboxes are on loopback
-        )
-
-    def put(self, body: dict[str, Any]) -> HttpReply:
-        return self.admin.put(AUTH, LOC, json.dumps(body).encode())
 
 
 @pytest.fixture
 def world() -> World:
-    return World()
-
-
-def body(**changes: Any) -> dict[str, Any]:
-    return {
-        "name": "Acme Roofing",
-        "ghl_api_token": GHL_TOKEN,
-        "calltools_api_base_url": URL,
-        "calltools_api_token": CT_TOKEN,
-        "rules": [{"tag": "cold lead", "bucket": "Dialer A"}],
-    } | changes
+    return World(local_urls=True)
 
 
 def without_tokens(**changes: Any) -> dict[str, Any]:
