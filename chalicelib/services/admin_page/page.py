@@ -112,11 +112,32 @@ class AdminPage:
         return keys, session
 
     # --- routes ---------------------------------------------------------------------------------
-    def show(self, request: PageRequest, contact_html: str = "") -> PageReply:
+    def show(self, request: PageRequest) -> PageReply:
         guarded = self._guard(request, post=False)
         if isinstance(guarded, PageReply):
             return guarded
-        keys, session = guarded
+        return self._dashboard(request, *guarded)
+
+    def contact(self, request: PageRequest) -> PageReply:
+        guarded = self._guard(request, post=False)
+        if isinstance(guarded, PageReply):
+            return guarded  # nothing is looked up without a session
+        query = request.param("q")[:MAX_QUERY]
+        try:
+            found = self._find()(query)
+        except InvalidQuery:
+            section = contact_section("", [], problem=NOT_A_QUERY)
+        except LookupUnavailable:
+            section = contact_section("", [], problem=GHL_DOWN)
+        else:
+            # The search is shown as the lookup masked it: the page never repeats a phone or email.
+            shown = str((found.get("query") or {}).get("masked") or "")
+            section = contact_section(shown, found.get("matches") or [])
+        return self._dashboard(request, *guarded, contact_html=section)
+
+    def _dashboard(
+        self, request: PageRequest, keys: SessionKeys, session: Session, contact_html: str = ""
+    ) -> PageReply:
         try:
             letters = self._dead_letters().peek_dead(DEAD_LETTERS_SHOWN)
         except Exception:  # the rest of the page stays useful while SQS is not
@@ -131,20 +152,6 @@ class AdminPage:
             base=request.base,
         )
         return _page(200, html)
-
-    def contact(self, request: PageRequest) -> PageReply:
-        if isinstance(self._guard(request, post=False), PageReply):
-            return self.show(request)  # the same refusal, from one place
-        query = request.param("q")[:MAX_QUERY]
-        try:
-            found = self._find()(query)
-        except InvalidQuery:
-            return self.show(request, contact_section("", [], problem=NOT_A_QUERY))
-        except LookupUnavailable:
-            return self.show(request, contact_section("", [], problem=GHL_DOWN))
-        # The search is shown as the lookup masked it: the page never repeats a phone or email.
-        shown = str((found.get("query") or {}).get("masked") or "")
-        return self.show(request, contact_section(shown, found.get("matches") or []))
 
     def login(self, request: PageRequest) -> PageReply:
         keys = self._keys()
