@@ -255,7 +255,7 @@ def test_phone_and_email_filters_match_exactly_in_the_location(
     """What the admin lookup sends (GhlHttpApi.find_contacts)."""
     made = {
         "A": ghl.upsert_contact({"phone": "+14155550132", "email": "Marcus.Oduya@example.com"}),
-        "B": ghl.upsert_contact({"phone": "+14155550133", "email": "marcus.oduya@example.co"}),
+        "B": ghl.upsert_contact({"phone": "+14155550133", "email": "marcus.oduya@example.c"}),
         "C": ghl.upsert_contact({"phone": "+14155550132", "locationId": "OtherLocation0000001"}),
     }
     names = {c["id"]: k for k, c in made.items()}
